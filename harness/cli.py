@@ -1,0 +1,127 @@
+"""The command line: harness run | status | report.
+
+Spec errors exit with status 2 and one line naming the file and key; nothing is written before the
+whole study has been validated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from harness import store
+from harness.spec import SpecError, load_study, parse_set
+from harness.status import ACTIONS, run_states
+
+
+def _study_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", type=Path, help="study YAML file, e.g. studies/simsiam_predictor.yaml")
+    p.add_argument("--preset", default=None, help="scale: tiny (default), cifar10, imagenet")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for every run, e.g. --set optim.epochs=5")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results/)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (not part of the run id)")
+    p.add_argument("--data-root", default=None, help="dataset folder for cifar10/cifar100/imagefolder")
+    p.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
+
+
+def _load(args):
+    overrides = parse_set(args.overrides)
+    for key, value in (("runtime.device", args.device), ("runtime.data_root", args.data_root)):
+        if value is not None:
+            overrides[key] = value
+    if args.download:
+        overrides["runtime.download"] = True
+    return load_study(args.study, args.preset, overrides)
+
+
+def _print_plan(study, results: Path) -> Counter:
+    counts = Counter()
+    print(f"study {study.name} ({study.path}), preset {study.preset}: {len(study.runs)} runs")
+    for planned, state in run_states(study, results):
+        action = ACTIONS[state]
+        counts[action.split()[0]] += 1
+        print(f"  {planned.run_id}  {action:<16} {planned.label}")
+    return counts
+
+
+def cmd_run(args) -> int:
+    from harness.launch import run_local
+
+    study = _load(args)
+    if args.dry_run:
+        counts = _print_plan(study, args.results)
+        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+        return 0
+    todo = [r for r, state in run_states(study, args.results) if state not in store.FINISHED]
+    skipped = len(study.runs) - len(todo)
+    if not todo:
+        print(f"{study.name}: all {len(study.runs)} runs already finished; nothing to train")
+    else:
+        print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({skipped} already finished)")
+        states = run_local(todo, study.name, args.results, jobs=args.jobs, progress=not args.quiet)
+        failed = [r for r in todo if states[r.run_id] == store.FAILED]
+        for r in failed:
+            print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
+    return _report(study, args)
+
+
+def _report(study, args) -> int:
+    from harness.report import write_report
+
+    paths = write_report(study, args.results, args.reports)
+    print("report: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_status(args) -> int:
+    study = _load(args)
+    counts = Counter()
+    print(f"study {study.name}, preset {study.preset}: {len(study.runs)} runs")
+    for planned, state in run_states(study, args.results):
+        counts[state] += 1
+        print(f"  {planned.run_id}  {state:<9} {planned.label}")
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 0
+
+
+def cmd_report(args) -> int:
+    return _report(_load(args), args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train every unfinished run of a study, then write its report")
+    _study_args(run)
+    run.add_argument("--reports", type=Path, default=Path("reports"))
+    run.add_argument("--dry-run", action="store_true", help="print the runs and what would happen; write nothing")
+    run.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1: one after another)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="which runs are done, partial, failed, diverged or new")
+    _study_args(status)
+    status.set_defaults(func=cmd_status)
+
+    report = sub.add_parser("report", help="write reports/<study>.md and .html from existing results")
+    _study_args(report)
+    report.add_argument("--reports", type=Path, default=Path("reports"))
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecError as err:
+        print(f"harness: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Execute one planned run into its directory: the unit of work every executor hands out.
+
+A run that raises is recorded as `failed` with its traceback in error.txt, so the rest of the study
+goes on; a run that is already finished is left alone.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+from harness import store
+from harness.spec import PlannedRun
+from harness.train import train
+
+
+def run_one(planned: PlannedRun, directory: Path, on_epoch=None) -> str:
+    directory = Path(directory)
+    state = store.run_state(directory)
+    if state in store.FINISHED:
+        return state
+    (directory / store.ERROR).unlink(missing_ok=True)
+    if state == store.FAILED:
+        (directory / store.SUMMARY).unlink()  # retry a failed run; its checkpoint (if any) resumes it
+    store.write_yaml(
+        directory / store.CONFIG,
+        {"run_id": planned.run_id, "labels": planned.labels(), "config": planned.config.model_dump(mode="json")},
+    )
+    try:
+        return train(planned.config, directory, planned.labels(), on_epoch)["status"]
+    except Exception as err:  # noqa: BLE001 - any error in one run must not stop the study
+        store.atomic_write_bytes(directory / store.ERROR, traceback.format_exc().encode())
+        store.write_json(
+            directory / store.SUMMARY,
+            {"status": store.FAILED, "run_id": planned.run_id, "labels": planned.labels(), "error": repr(err)},
+        )
+        return store.FAILED

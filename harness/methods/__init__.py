@@ -1,0 +1,18 @@
+"""Methods by name. Each is a small module; the training loop sees only harness.methods.base.Method."""
+
+from harness.config import RunConfig
+from harness.methods.base import Method, StepOutput
+from harness.methods.simsiam import SimSiam
+
+METHODS: dict[str, type[Method]] = {"simsiam": SimSiam}
+
+
+def n_views(config: RunConfig) -> int:
+    return METHODS[config.method.name].n_views(config)
+
+
+def build_method(config: RunConfig, in_channels: int) -> Method:
+    return METHODS[config.method.name](config, in_channels)
+
+
+__all__ = ["METHODS", "Method", "StepOutput", "build_method", "n_views"]

@@ -1,0 +1,78 @@
+"""SimSiam (Chen & He, 2021): two views, one encoder + projector, a predictor on one side and a
+stop-gradient on the other. Every ablation of the paper is a switch in the config:
+stop-gradient (Fig. 2), predictor kind and lr (Table 1), BN placement (Table 3), similarity
+(Sec. 4.5) and symmetrization (Sec. 4.6)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from harness.config import RunConfig
+from harness.methods.base import Method, StepOutput
+from harness.nets import build_backbone, mlp, predictor_blocks, projector_blocks
+
+# Which (predictor view, target view) pairs the loss averages over.
+PAIRS = {
+    "symmetric": [(0, 1), (1, 0)],
+    "asymmetric": [(0, 1)],
+    "asymmetric_2x": [(0, 1), (2, 3)],  # two pairs sampled per image: same compute as symmetric
+}
+
+
+def similarity_loss(p: torch.Tensor, z: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "cosine":
+        return -F.cosine_similarity(p, z, dim=1).mean()
+    # SimSiam Sec. 4.5: D(p, z) = -softmax(z) . log softmax(p)
+    return -(F.softmax(z, dim=1) * F.log_softmax(p, dim=1)).sum(dim=1).mean()
+
+
+class SimSiam(Method):
+    @staticmethod
+    def n_views(config: RunConfig) -> int:
+        return 1 + max(j for pair in PAIRS[config.method.loss] for j in pair)
+
+    def __init__(self, config: RunConfig, in_channels: int):
+        super().__init__()
+        self.config = config
+        self.encoder, feat_dim = build_backbone(config.backbone.name, in_channels, config.backbone.width)
+        p = config.projector
+        self.projector = mlp(projector_blocks(feat_dim, p.layers, p.hidden_dim, p.out_dim, config.heads))
+        self.embed_dim = p.out_dim
+        kind = config.predictor.kind
+        if kind == "none":
+            self.predictor = nn.Identity()
+        else:
+            self.predictor = mlp(predictor_blocks(p.out_dim, config.predictor.hidden_dim, config.heads))
+            if kind == "fixed":  # Table 1: frozen at its random init
+                self.predictor.requires_grad_(False)
+
+    def forward(self, views):
+        z = [self.projector(self.encoder(v)) for v in views]
+        pairs = PAIRS[self.config.method.loss]
+        # Stop-gradient is the target branch's detach(), nothing else (SimSiam Fig. 2).
+        target = [zi.detach() if self.config.method.stop_gradient else zi for zi in z]
+        sim = self.config.method.similarity
+        loss = sum(similarity_loss(self.predictor(z[i]), target[j], sim) for i, j in pairs) / len(pairs)
+        return StepOutput(loss=loss, embedding=z[0])
+
+    def param_groups(self):
+        groups = [
+            {
+                "name": "encoder_projector",
+                "params": list(self.encoder.parameters()) + list(self.projector.parameters()),
+                "fixed_lr": False,
+                "lr_mult": 1.0,
+            }
+        ]
+        if self.config.predictor.kind == "mlp":
+            groups.append(
+                {
+                    "name": "predictor",
+                    "params": list(self.predictor.parameters()),
+                    "fixed_lr": self.config.predictor.lr == "constant",
+                    "lr_mult": self.config.predictor.lr_mult,
+                }
+            )
+        return groups

@@ -1,0 +1,42 @@
+"""Encoders. Each returns (module, feature_dim); the module maps images to flat features."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+import torchvision
+
+
+def small_cnn(in_channels: int, width: int) -> tuple[nn.Module, int]:
+    """Three 3x3 conv-BN-ReLU blocks (two of them strided) and global average pooling: for `tiny`."""
+    layers, channels = [], in_channels
+    for i, out in enumerate((width, 2 * width, 4 * width)):
+        layers += [
+            nn.Conv2d(channels, out, 3, stride=1 if i == 0 else 2, padding=1, bias=False),
+            nn.BatchNorm2d(out),
+            nn.ReLU(inplace=True),
+        ]
+        channels = out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers), channels
+
+
+def resnet(name: str, in_channels: int, cifar_stem: bool) -> tuple[nn.Module, int]:
+    """torchvision's ResNet without its classifier. The CIFAR stem (SimSiam App. D) is a 3x3 conv
+    with stride 1 and no max-pool, so 32 px images are not downsampled 4x before the first block."""
+    net = getattr(torchvision.models, name)(weights=None)
+    if cifar_stem:
+        net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+    elif in_channels != 3:
+        net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+    dim = net.fc.in_features
+    net.fc = nn.Identity()
+    return net, dim
+
+
+def build_backbone(name: str, in_channels: int, width: int) -> tuple[nn.Module, int]:
+    if name == "small_cnn":
+        return small_cnn(in_channels, width)
+    if name == "resnet18_cifar":
+        return resnet("resnet18", in_channels, cifar_stem=True)
+    return resnet(name, in_channels, cifar_stem=False)

@@ -1,0 +1,39 @@
+"""Optimizer and lr schedule. The schedule is precomputed as one lr per step (as DINO does), so the
+loop just indexes it, and a resumed run continues on exactly the same values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from harness.config import Optim
+from harness.methods.base import Method
+
+
+def peak_lr(optim: Optim) -> float:
+    return optim.base_lr * optim.batch_size / 256  # the linear scaling rule (Goyal et al.)
+
+
+def lr_schedule(optim: Optim, steps_per_epoch: int) -> np.ndarray:
+    """Linear warm-up over `warmup_epochs`, then cosine decay to 0, one value per step."""
+    total, warmup = optim.epochs * steps_per_epoch, optim.warmup_epochs * steps_per_epoch
+    peak = peak_lr(optim)
+    warm = peak * (np.arange(warmup) + 1) / max(warmup, 1)
+    t = np.arange(total - warmup) / max(total - warmup, 1)
+    return np.concatenate([warm, peak * 0.5 * (1 + np.cos(math.pi * t))])
+
+
+def build_optimizer(method: Method, optim: Optim) -> torch.optim.Optimizer:
+    groups = []
+    for g in method.param_groups():
+        params = [p for p in g["params"] if p.requires_grad]
+        if params:
+            groups.append({**g, "params": params, "lr": peak_lr(optim) * g["lr_mult"]})
+    return torch.optim.SGD(groups, lr=peak_lr(optim), momentum=optim.momentum, weight_decay=optim.weight_decay)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float, peak: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = (peak if group["fixed_lr"] else lr) * group["lr_mult"]

@@ -1,0 +1,39 @@
+"""Read a study's results for the report: one row of final metrics per planned run, and the curves.
+
+Missing, failed and still-running runs stay in the frame with their status, so nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness import store
+from harness.spec import Study
+
+MISSING = "missing"
+
+
+def load_results(study: Study, results: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(finals, curves): finals has one row per planned run; curves one row per run and epoch."""
+    finals, curves = [], []
+    for planned in study.runs:
+        directory = store.run_dir(results, study.name, planned.run_id)
+        state = store.run_state(directory)
+        summary = store.read_json(directory / store.SUMMARY) or {}
+        row = {"run_id": planned.run_id, "label": planned.label, **planned.labels(),
+               "status": MISSING if state == store.NEW else state}
+        row.update(summary.get("final", {}))
+        row["chance"] = summary.get("chance")
+        row["output_std_ref"] = summary.get("output_std_ref")
+        row["wall_seconds"] = summary.get("wall_seconds")
+        row["epochs_completed"] = summary.get("epochs_completed")
+        if (directory / store.CURVES).exists():
+            frame = store.read_curves(directory / store.CURVES)
+            for key, value in planned.labels().items():
+                frame[key] = value
+            frame["run_id"] = planned.run_id
+            curves.append(frame)
+        finals.append(row)
+    return pd.DataFrame(finals), (pd.concat(curves, ignore_index=True) if curves else pd.DataFrame())

@@ -1,0 +1,260 @@
+"""Study spec: a YAML file of ablation grids, validated and expanded into fully resolved runs.
+
+A run's config is built by layering override sets, later ones winning:
+    RunConfig defaults < preset < study `base` < study `presets[<preset>]` < variant < grid point
+    < seed < command-line `--set`.
+Keys are dotted paths into RunConfig (``predictor.kind``); nested mappings are accepted and flattened.
+Nothing is written while loading: a bad spec raises SpecError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from harness.config import RunConfig, Section
+from harness.presets import DEFAULT_PRESET, PRESETS
+from harness.claims import Claim
+
+
+class SpecError(ValueError):
+    """A study spec or an override is invalid. The message is one line naming file and key."""
+
+
+class ReportSpec(Section):
+    paper: str | None = Field(None, description="papers.yaml table, e.g. simsiam.table1_predictor")
+    rows: str = Field("variant", description="'variant' or the grid key the table's rows follow")
+    paper_key: str | None = Field(None, description="column of the paper's rows matched to `rows`")
+    paper_value: str = "linear_top1"
+    claims: list[Claim] = []
+
+
+class StudySpec(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    title: str
+    description: str = ""
+    base: dict[str, Any] = {}
+    presets: dict[str, dict[str, Any]] = {}
+    variants: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"default": {}}, min_length=1)
+    grid: dict[str, list[Any]] = {}
+    seeds: list[int] = Field([0], min_length=1)
+    report: ReportSpec = ReportSpec()
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_axes_not_empty(cls, grid):
+        for key, values in grid.items():
+            if not values:
+                raise ValueError(f"grid axis {key!r} has no values")
+        return grid
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_unique(cls, seeds):
+        if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError(f"seeds must be distinct non-negative integers, got {seeds}")
+        return seeds
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names(cls, variants):
+        for name in variants:
+            if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"variant name {name!r} must be letters, digits, '_' or '-'")
+        return variants
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: str
+    variant: str
+    point: tuple[tuple[str, Any], ...]  # the grid values of this run, in grid order
+    seed: int
+    config: RunConfig
+
+    @property
+    def label(self) -> str:
+        parts = [self.variant] + [f"{k}={v}" for k, v in self.point] + [f"seed={self.seed}"]
+        return " ".join(parts)
+
+    def labels(self) -> dict[str, Any]:
+        """What identifies this run within its study, stored beside its results."""
+        return {"variant": self.variant, "seed": self.seed, **dict(self.point)}
+
+
+@dataclass(frozen=True)
+class Study:
+    spec: StudySpec
+    path: Path
+    preset: str
+    runs: list[PlannedRun]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def flatten(overrides: dict, prefix: str = "") -> dict[str, Any]:
+    """{'optim': {'lr': 1}} -> {'optim.lr': 1}; lists and scalars are leaves."""
+    flat: dict[str, Any] = {}
+    for key, value in overrides.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and _is_section(path):
+            flat.update(flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _field_at(path: str):
+    """The pydantic field at a dotted path in RunConfig, or None if there is none."""
+    model: type[BaseModel] | None = RunConfig
+    field = None
+    for part in path.split("."):
+        if model is None or part not in model.model_fields:
+            return None
+        field = model.model_fields[part]
+        annotation = field.annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, Section) else None
+    return field
+
+
+def _is_section(path: str) -> bool:
+    field = _field_at(path)
+    return field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, Section)
+
+
+def all_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Section):
+            keys += all_keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def check_keys(flat: dict[str, Any], where: str) -> None:
+    for key in flat:
+        if _field_at(key) is None or _is_section(key):
+            close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"{where}: unknown key {key!r}{hint}")
+
+
+def _set_path(tree: dict, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
+
+
+def resolve(layers: list[tuple[str, dict[str, Any]]]) -> RunConfig:
+    """Apply flat override layers in order and validate the result as one RunConfig."""
+    tree: dict = {}
+    for _, flat in layers:
+        for key, value in flat.items():
+            _set_path(tree, key, value)
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        # Name the layer that set the offending key (the last one that mentions it).
+        where = next((w for w, flat in reversed(layers) if any(key.startswith(k) for k in flat)), "defaults")
+        value = first.get("input")
+        raise SpecError(f"{where}: {key}: {first['msg']} (got {value!r})") from None
+
+
+def parse_set(assignments: list[str]) -> dict[str, Any]:
+    """`--set optim.epochs=5` -> {'optim.epochs': 5}; values are parsed as YAML scalars."""
+    flat = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--set {item!r}: expected key=value")
+        flat[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    check_keys(flat, "--set")
+    return flat
+
+
+def read_spec(path: Path) -> StudySpec:
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read study file: {err.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a study file must be a mapping, got {type(raw).__name__}")
+    try:
+        return StudySpec.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise SpecError(f"{path}: {key}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+def load_study(path: str | Path, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Study:
+    """Read, validate and expand a study file into its planned runs (variants x grid x seeds)."""
+    path = Path(path)
+    spec = read_spec(path)
+    preset = preset or DEFAULT_PRESET
+    if preset not in PRESETS:
+        raise SpecError(f"{path}: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    for name in spec.presets:
+        if name not in PRESETS:
+            raise SpecError(f"{path}: presets.{name}: unknown preset (known: {', '.join(PRESETS)})")
+
+    def layer(where: str, overrides: dict) -> tuple[str, dict]:
+        flat = flatten(overrides)
+        check_keys(flat, f"{path}: {where}")
+        return (f"{path}: {where}", flat)
+
+    common = [
+        ("preset " + preset, flatten(PRESETS[preset])),
+        layer("base", spec.base),
+        layer(f"presets.{preset}", spec.presets.get(preset, {})),
+    ]
+    grid_keys = list(spec.grid)
+    check_keys({k: None for k in grid_keys}, f"{path}: grid")
+    cli = [("--set", overrides)] if overrides else []
+
+    runs, seen = [], {}
+    for variant, values in spec.variants.items():
+        variant_layer = layer(f"variants.{variant}", values or {})
+        for combo in itertools.product(*(spec.grid[k] for k in grid_keys)):
+            point = tuple(zip(grid_keys, combo))
+            point_layer = (f"{path}: grid " + " ".join(f"{k}={v}" for k, v in point), dict(point))
+            for seed in spec.seeds:
+                seed_layer = (f"{path}: seeds", {"seed": seed})
+                config = resolve(common + [variant_layer, point_layer, seed_layer] + cli)
+                planned = PlannedRun(config.run_id(), variant, point, seed, config)
+                if planned.run_id in seen:
+                    raise SpecError(
+                        f"{path}: runs {seen[planned.run_id]!r} and {planned.label!r} resolve to the same "
+                        "config; make the variants differ"
+                    )
+                seen[planned.run_id] = planned.label
+                runs.append(planned)
+    _check_report(spec, path)
+    return Study(spec=spec, path=path, preset=preset, runs=runs)
+
+
+def _check_report(spec: StudySpec, path: Path) -> None:
+    rows = spec.report.rows
+    if rows != "variant" and rows not in spec.grid:
+        raise SpecError(f"{path}: report.rows: {rows!r} is neither 'variant' nor a grid key")
+    for i, claim in enumerate(spec.report.claims):
+        for name in claim.variants():
+            if name not in spec.variants:
+                raise SpecError(f"{path}: report.claims[{i}]: unknown variant {name!r}")
