@@ -11,7 +11,7 @@ value of each metric (loss, output_std, output_std_ref = 1/sqrt(d), knn_top1_<pr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import pandas as pd
 from pydantic import Field
@@ -32,6 +32,7 @@ class Verdict:
 class _Claim(Section):
     text: str
     min_seeds: int = Field(1, gt=0, description="finished runs needed per variant to decide")
+    where: dict[str, Any] = Field({}, description="grid values the runs must have, e.g. {heads.bn: hidden}")
 
     def variants(self) -> list[str]:
         raise NotImplementedError
@@ -39,8 +40,10 @@ class _Claim(Section):
     def _runs(self, finals: pd.DataFrame, variant: str) -> tuple[pd.DataFrame | None, str]:
         """The finished runs of a variant, or None and why the claim cannot be decided."""
         rows = finals[finals["variant"] == variant]
+        for key, value in self.where.items():
+            rows = rows[rows[key] == value] if key in rows else rows.iloc[0:0]
         if rows.empty:
-            return None, f"no runs of {variant!r}"
+            return None, f"no runs of {variant!r}" + (f" with {self.where}" if self.where else "")
         unfinished = rows[~rows["status"].isin(FINISHED)]
         if not unfinished.empty:
             states = ", ".join(sorted(set(unfinished["status"])))

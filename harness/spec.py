@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,22 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from harness.config import RunConfig, Section
 from harness.presets import DEFAULT_PRESET, PRESETS
 from harness.claims import Claim
+
+
+class SpecLoader(yaml.SafeLoader):
+    """yaml.SafeLoader (no object construction) that also reads 1e-4 as a float. Plain PyYAML
+    follows YAML 1.1 and reads exponents without a dot as strings, a trap for learning rates."""
+
+
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def safe_load(text: str):
+    return yaml.load(text, Loader=SpecLoader)  # noqa: S506 - SpecLoader is a SafeLoader
 
 
 class SpecError(ValueError):
@@ -79,9 +96,13 @@ class PlannedRun:
     config: RunConfig
 
     @property
+    def series(self) -> str:
+        """The run's place in the study without its seed: what seeds are averaged over."""
+        return " ".join([self.variant] + [f"{k}={v}" for k, v in self.point])
+
+    @property
     def label(self) -> str:
-        parts = [self.variant] + [f"{k}={v}" for k, v in self.point] + [f"seed={self.seed}"]
-        return " ".join(parts)
+        return f"{self.series} seed={self.seed}"
 
     def labels(self) -> dict[str, Any]:
         """What identifies this run within its study, stored beside its results."""
@@ -180,7 +201,7 @@ def parse_set(assignments: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise SpecError(f"--set {item!r}: expected key=value")
-        flat[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        flat[key.strip()] = safe_load(raw) if raw.strip() else None
     check_keys(flat, "--set")
     return flat
 
@@ -191,7 +212,7 @@ def read_spec(path: Path) -> StudySpec:
     except OSError as err:
         raise SpecError(f"{path}: cannot read study file: {err.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(raw, dict):
@@ -258,3 +279,6 @@ def _check_report(spec: StudySpec, path: Path) -> None:
         for name in claim.variants():
             if name not in spec.variants:
                 raise SpecError(f"{path}: report.claims[{i}]: unknown variant {name!r}")
+        for key, value in claim.where.items():
+            if value not in spec.grid.get(key, []):
+                raise SpecError(f"{path}: report.claims[{i}].where: {key}={value!r} is not a grid value")

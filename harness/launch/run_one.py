@@ -19,6 +19,7 @@ def run_one(planned: PlannedRun, directory: Path, on_epoch=None) -> str:
     state = store.run_state(directory)
     if state in store.FINISHED:
         return state
+    store.remove_stale_temporaries(directory)  # what a killed writer left behind
     (directory / store.ERROR).unlink(missing_ok=True)
     if state == store.FAILED:
         (directory / store.SUMMARY).unlink()  # retry a failed run; its checkpoint (if any) resumes it

@@ -34,10 +34,9 @@ def write_report(study: Study, results: Path, reports: Path) -> list[Path]:
 
     reports = Path(reports)
     figure = reports / f"{study.name}_files" / "curves.png"
-    hue = "variant" if study.spec.report.rows == "variant" else study.spec.report.rows
-    if curves.empty:
-        curves = finals.assign(epoch=0)  # no run has a curve yet: an empty figure, still written
-    curves_figure(curves, hue, f"knn_top1_{knn_names[0]}", figure, study.spec.title)
+    if curves.empty:  # no run has a curve yet: the figure is still written, with empty panels
+        curves = finals.assign(epoch=0)
+    curves_figure(curves, "series", f"knn_top1_{knn_names[0]}", figure, study.spec.title)
 
     ref = study.spec.report.paper
     paper = paper_table(ref) if ref else {}

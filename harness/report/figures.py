@@ -21,11 +21,12 @@ STYLE = {"style": "whitegrid", "context": "paper"}
 def curves_figure(curves: pd.DataFrame, hue: str, knn_metric: str, path: Path, title: str) -> Path:
     sns.set_theme(**STYLE)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    trained = curves[curves["epoch"] > 0]
+    trained = curves[curves["epoch"] > 0]  # epoch 0 (the random encoder) has a kNN value only
     panels = [
         (trained, "loss", "training loss"),
         (trained, "output_std", "output std of z/||z||"),
-        (curves.dropna(subset=[knn_metric]), knn_metric, f"{knn_metric.replace('_', ' ')}"),
+        (curves.dropna(subset=[knn_metric]) if knn_metric in curves else curves, knn_metric,
+         knn_metric.replace("_", " ")),
     ]
     for ax, (frame, column, label) in zip(axes, panels):
         if column in frame and not frame.empty:
@@ -35,7 +36,7 @@ def curves_figure(curves: pd.DataFrame, hue: str, knn_metric: str, path: Path, t
         axes[1].axhline(curves["output_std_ref"].dropna().iloc[0], ls="--", c="gray", lw=1, label="1/√d")
     axes[1].set_ylim(bottom=0)
     if axes[0].get_legend():
-        sns.move_legend(axes[0], "upper right", fontsize=7, title=hue)
+        sns.move_legend(axes[0], "upper right", fontsize=7, title=None)
     fig.suptitle(title)
     fig.tight_layout()
     sink = io.BytesIO()

@@ -22,7 +22,7 @@ def load_results(study: Study, results: Path) -> tuple[pd.DataFrame, pd.DataFram
         directory = store.run_dir(results, study.name, planned.run_id)
         state = store.run_state(directory)
         summary = store.read_json(directory / store.SUMMARY) or {}
-        row = {"run_id": planned.run_id, "label": planned.label, **planned.labels(),
+        row = {"run_id": planned.run_id, "label": planned.label, "series": planned.series, **planned.labels(),
                "status": MISSING if state == store.NEW else state}
         row.update(summary.get("final", {}))
         row["chance"] = summary.get("chance")
@@ -33,7 +33,7 @@ def load_results(study: Study, results: Path) -> tuple[pd.DataFrame, pd.DataFram
             frame = store.read_curves(directory / store.CURVES)
             for key, value in planned.labels().items():
                 frame[key] = value
-            frame["run_id"] = planned.run_id
+            frame["run_id"], frame["series"] = planned.run_id, planned.series
             curves.append(frame)
         finals.append(row)
     return pd.DataFrame(finals), (pd.concat(curves, ignore_index=True) if curves else pd.DataFrame())

@@ -1,0 +1,251 @@
+"""Batched augmentation on image tensors: the fast path for in-memory datasets (digits, CIFAR).
+
+A whole batch is augmented with a few tensor ops instead of one PIL pipeline per image, so it runs
+as well on the GPU as on the CPU. Every random parameter is drawn per sample, on the CPU, from the
+caller's generator and only then moved to the device: the same generator state gives the same
+augmentations on every device, and nothing touches the global RNG.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+RATIO = (3 / 4, 4 / 3)  # RandomResizedCrop's default aspect-ratio range
+BLUR_SIGMA = (0.1, 2.0)  # SimSiam / MoCo v2
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as PIL's convert("L")
+
+# RGB -> YIQ. Y is the luma above; I and Q span the chroma plane, where a hue shift is a rotation.
+RGB_TO_YIQ = torch.tensor(
+    [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64
+)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One augmentation recipe; shared with the per-image torchvision path (imagefolder.py)."""
+
+    flip: bool
+    jitter_p: float
+    brightness: float
+    contrast: float
+    saturation: float
+    hue: float
+    gray_p: float
+    blur_p: float
+
+
+SIMSIAM = Recipe(
+    flip=True, jitter_p=0.8, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, gray_p=0.2, blur_p=0.5
+)
+RECIPES = {
+    "simsiam": SIMSIAM,
+    "cifar": replace(SIMSIAM, blur_p=0.0),  # SimSiam App. D: no blur on 32 px images
+    # The 8x8 digits: a mirrored digit is another symbol and they carry no color, so only
+    # crops and brightness/contrast.
+    "digits": Recipe(
+        flip=False, jitter_p=0.8, brightness=0.4, contrast=0.4, saturation=0.0, hue=0.0, gray_p=0.0,
+        blur_p=0.0,
+    ),
+}
+
+
+def blur_kernel_size(image_size: int) -> int:
+    """About 10% of the image side, odd (23 at 224 px as in BYOL), at least 3."""
+    return max(3, round(0.1 * image_size) | 1)
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Per-sample parameters of one batch, each a tensor of shape [B]."""
+
+    scale: Tensor  # drawn crop area fraction (before clamping the box into the image)
+    ratio: Tensor  # drawn aspect ratio w/h (before clamping)
+    crop_w: Tensor  # crop box width as a fraction of the image width
+    crop_h: Tensor
+    center_x: Tensor  # crop box center, in [0, 1] image coordinates
+    center_y: Tensor
+    flip: Tensor  # bool
+    jitter: Tensor  # bool; where False the factors below are the identity
+    brightness: Tensor
+    contrast: Tensor
+    saturation: Tensor
+    hue: Tensor  # fraction of a full turn, in [-hue, hue]
+    gray: Tensor  # bool
+    blur: Tensor  # bool
+    sigma: Tensor  # blur sigma in pixels (drawn for every sample, used where blur is True)
+
+    def to(self, device: torch.device) -> AugmentParams:
+        moved = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            moved[f.name] = value.to(device) if value.dtype == torch.bool else value.to(device, torch.float32)
+        return AugmentParams(**moved)
+
+
+def to_float(images: Tensor) -> Tensor:
+    """uint8 0..255 -> float 0..1; float input is taken to be in 0..1 already."""
+    return images.float().div(255) if images.dtype == torch.uint8 else images.float()
+
+
+def normalize(x: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
+    mean_t = torch.tensor(mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+    return (x - mean_t) / std_t
+
+
+def eval_transform(images: Tensor, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
+    """No augmentation: to float, resized to size x size if needed, normalized."""
+    x = to_float(images)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return normalize(x, mean, std)
+
+
+def grayscale(x: Tensor) -> Tensor:
+    """[B,C,H,W] -> [B,1,H,W] luma (the image itself when it has one channel)."""
+    if x.shape[1] == 1:
+        return x
+    w = torch.tensor(GRAY_WEIGHTS, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x * w).sum(dim=1, keepdim=True)
+
+
+def hue_matrix(hue: Tensor) -> Tensor:
+    """Per-sample 3x3 RGB matrices [B,3,3] that shift the hue by `hue` turns.
+
+    A rotation of YIQ's chroma plane: an approximation of torchvision's HSV hue shift that is one
+    linear map per image. HSV's hue runs R -> G -> B, clockwise in (I, Q): hence the minus sign.
+    """
+    angle = -2 * math.pi * hue.detach().double().cpu()
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    rot = torch.zeros(len(angle), 3, 3, dtype=torch.float64)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2] = cos, -sin
+    rot[:, 2, 1], rot[:, 2, 2] = sin, cos
+    return torch.linalg.inv(RGB_TO_YIQ) @ rot @ RGB_TO_YIQ
+
+
+def _blend(x: Tensor, other: Tensor, factor: Tensor) -> Tensor:
+    # torchvision's _blend: factor * x + (1 - factor) * other, clamped to the valid range.
+    f = factor.view(-1, 1, 1, 1)
+    return (f * x + (1 - f) * other).clamp(0, 1)
+
+
+class BatchAugment:
+    """Random resized crop + flip, color jitter, grayscale and blur on a batch [B,C,H,W]."""
+
+    def __init__(
+        self,
+        recipe: str | Recipe,
+        image_size: int,
+        crop_min_scale: float,
+        channels: int,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+    ):
+        self.recipe = RECIPES[recipe] if isinstance(recipe, str) else recipe
+        self.image_size = image_size
+        self.crop_min_scale = crop_min_scale
+        self.channels = channels
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.kernel_size = blur_kernel_size(image_size)
+
+    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
+        return self.apply(images, self.sample_params(images.shape[0], generator))
+
+    def sample_params(self, batch: int, generator: torch.Generator) -> AugmentParams:
+        """Draws every parameter of a batch, in a fixed order, from a CPU generator."""
+        r = self.recipe
+
+        def uniform(lo: float, hi: float) -> Tensor:
+            return lo + (hi - lo) * torch.rand(batch, generator=generator, dtype=torch.float64)
+
+        def coin(p: float) -> Tensor:
+            return torch.rand(batch, generator=generator, dtype=torch.float64) < p
+
+        scale = uniform(self.crop_min_scale, 1.0)
+        ratio = torch.exp(uniform(math.log(RATIO[0]), math.log(RATIO[1])))
+        # The ratio is relative to the image's own aspect (exact for square images, as the in-memory
+        # datasets are). torchvision resamples a box that does not fit and falls back to a center
+        # crop after 10 tries; clamping the box keeps one draw per sample.
+        crop_w = torch.sqrt(scale * ratio).clamp(max=1.0)
+        crop_h = torch.sqrt(scale / ratio).clamp(max=1.0)
+        center_x = crop_w / 2 + (1 - crop_w) * uniform(0.0, 1.0)
+        center_y = crop_h / 2 + (1 - crop_h) * uniform(0.0, 1.0)
+        flip = coin(0.5) & r.flip
+
+        jitter = coin(r.jitter_p)
+        color = self.channels == 3  # saturation, hue and grayscale only mean something for RGB
+
+        def factor(strength: float, identity: float, lo: float, hi: float, enabled: bool = True) -> Tensor:
+            drawn = uniform(lo, hi)  # always drawn, so the stream does not depend on the recipe
+            return torch.where(jitter & enabled & (strength > 0), drawn, torch.full_like(drawn, identity))
+
+        brightness = factor(r.brightness, 1.0, max(0.0, 1 - r.brightness), 1 + r.brightness)
+        contrast = factor(r.contrast, 1.0, max(0.0, 1 - r.contrast), 1 + r.contrast)
+        saturation = factor(r.saturation, 1.0, max(0.0, 1 - r.saturation), 1 + r.saturation, color)
+        hue = factor(r.hue, 0.0, -r.hue, r.hue, color)
+        gray = coin(r.gray_p) & color
+        blur = coin(r.blur_p)
+        sigma = uniform(*BLUR_SIGMA)
+        return AugmentParams(
+            scale, ratio, crop_w, crop_h, center_x, center_y, flip,
+            jitter, brightness, contrast, saturation, hue, gray, blur, sigma,
+        )  # fmt: skip
+
+    def apply(self, images: Tensor, params: AugmentParams) -> Tensor:
+        """Augments images [B,C,H,W] (uint8, or float in 0..1) with the given parameters."""
+        p = params.to(images.device)
+        x = self._crop_flip(to_float(images), p)
+        if self.recipe.jitter_p > 0:
+            x = self._jitter(x, p, hue_matrix(params.hue))
+        if self.recipe.gray_p > 0 and x.shape[1] == 3:
+            x = torch.where(p.gray.view(-1, 1, 1, 1), grayscale(x).expand_as(x), x)
+        if self.recipe.blur_p > 0:
+            x = self._blur(x, p)
+        return normalize(x, self.mean, self.std)
+
+    def _crop_flip(self, x: Tensor, p: AugmentParams) -> Tensor:
+        # One affine map per sample from output coordinates to input coordinates, both in [-1, 1]:
+        # x_in = crop_w * (+-1) * x_out + (2 * center_x - 1). The flip is the sign of the x scale.
+        b, c = x.shape[:2]
+        theta = torch.zeros(b, 2, 3, device=x.device)
+        theta[:, 0, 0] = p.crop_w * torch.where(p.flip, -1.0, 1.0)
+        theta[:, 0, 2] = 2 * p.center_x - 1
+        theta[:, 1, 1] = p.crop_h
+        theta[:, 1, 2] = 2 * p.center_y - 1
+        size = self.image_size
+        grid = F.affine_grid(theta, [b, c, size, size], align_corners=False)
+        # "border": output pixels sampled between the outermost input pixel centers and the image
+        # edge take the edge value, as a resize does, instead of fading into zeros.
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+    def _jitter(self, x: Tensor, p: AugmentParams, hue_rgb: Tensor) -> Tensor:
+        # A fixed order (brightness, contrast, saturation, hue); torchvision's ColorJitter draws a
+        # random order per image. Samples without jitter have identity factors.
+        x = (x * p.brightness.view(-1, 1, 1, 1)).clamp(0, 1)
+        x = _blend(x, grayscale(x).mean(dim=(1, 2, 3), keepdim=True), p.contrast)
+        if x.shape[1] == 3:
+            x = _blend(x, grayscale(x), p.saturation)
+            x = torch.einsum("bij,bjhw->bihw", hue_rgb.to(x.device, x.dtype), x).clamp(0, 1)
+        return x
+
+    def _blur(self, x: Tensor, p: AugmentParams) -> Tensor:
+        # Separable Gaussian, one kernel per sample: the batch is folded into the channels of a
+        # single image so that one grouped (depthwise) conv applies every sample's own kernel.
+        # Samples without blur get a unit impulse, which leaves them unchanged.
+        b, c, h, w = x.shape
+        half = self.kernel_size // 2
+        t = torch.arange(-half, half + 1, device=x.device, dtype=x.dtype)
+        kernel = torch.exp(-0.5 * (t / p.sigma.view(-1, 1)) ** 2)
+        kernel = kernel / kernel.sum(dim=1, keepdim=True)
+        impulse = (t == 0).to(x.dtype).expand_as(kernel)
+        kernel = torch.where(p.blur.view(-1, 1), kernel, impulse).repeat_interleave(c, dim=0)  # [B*C, k]
+        y = F.pad(x.reshape(1, b * c, h, w), (half, half, half, half), mode="reflect")  # as torchvision
+        y = F.conv2d(y, kernel.view(b * c, 1, -1, 1), groups=b * c)
+        y = F.conv2d(y, kernel.view(b * c, 1, 1, -1), groups=b * c)
+        return y.view(b, c, h, w)

@@ -1,0 +1,148 @@
+"""ImageNet-style trees (<data_root>/train/<class>/*.jpg, <data_root>/val/<class>/*.jpg).
+
+Too big for memory: images are decoded and augmented one at a time by torchvision.transforms.v2
+in DataLoader workers. Every training item carries its own seed, drawn from the epoch's generator,
+and is augmented under it: the views depend on (config.seed, epoch) and not on runtime.num_workers
+(which is not part of the run id) or on which worker happened to take the item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets import ImageFolder
+from torchvision.transforms import v2
+
+from harness.config import RunConfig
+from harness.data.augment import BLUR_SIGMA, RECIPES, Recipe, blur_kernel_size
+from harness.data.pipeline import DataPipeline, check_batch_size, epoch_generator, require_data_root
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Smaller than the in-memory pipelines' 1024: a 224 px float batch of 1024 is 600 MB, and each
+# worker keeps two batches in flight.
+EVAL_BATCH = 256
+
+
+def train_transform(recipe: Recipe, size: int, crop_min_scale: float) -> v2.Compose:
+    """The recipe per image (for "simsiam", the paper's: MoCo v2's augmentation)."""
+    ops = [v2.ToImage(), v2.RandomResizedCrop(size, scale=(crop_min_scale, 1.0), antialias=True)]
+    if recipe.jitter_p > 0:
+        jitter = v2.ColorJitter(recipe.brightness, recipe.contrast, recipe.saturation, recipe.hue)
+        ops.append(v2.RandomApply([jitter], p=recipe.jitter_p))
+    if recipe.gray_p > 0:
+        ops.append(v2.RandomGrayscale(recipe.gray_p))
+    if recipe.blur_p > 0:
+        blur = v2.GaussianBlur(blur_kernel_size(size), sigma=BLUR_SIGMA)
+        ops.append(v2.RandomApply([blur], p=recipe.blur_p))
+    if recipe.flip:
+        ops.append(v2.RandomHorizontalFlip())
+    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    return v2.Compose(ops)
+
+
+def eval_transform(size: int) -> v2.Compose:
+    """The standard ImageNet evaluation view: resize the short side to size*256/224, center crop."""
+    return v2.Compose([
+        v2.ToImage(),
+        v2.Resize(int(size * 256 / 224), antialias=True),
+        v2.CenterCrop(size),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ])  # fmt: skip
+
+
+class MultiViewDataset(Dataset):
+    """Items are (index, seed) pairs; each returns n_views augmentations of image `index`."""
+
+    def __init__(self, folder: ImageFolder, transform: v2.Compose, n_views: int):
+        self.folder, self.transform, self.n_views = folder, transform, n_views
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, item: tuple[int, int]) -> list[Tensor]:
+        index, seed = item
+        image, _ = self.folder[index]
+        # v2 draws from torch's global RNG. Seeding it per item makes the views reproducible;
+        # fork_rng restores it afterwards, so with num_workers=0 the caller's RNG is untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return [self.transform(image) for _ in range(self.n_views)]
+
+
+class EvalDataset(Dataset):
+    def __init__(self, folder: ImageFolder, transform: v2.Compose):
+        self.folder, self.transform = folder, transform
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        image, label = self.folder[index]
+        return self.transform(image), label
+
+
+class ImageFolderPipeline(DataPipeline):
+    def __init__(self, config: RunConfig, n_views: int, device: torch.device):
+        root = require_data_root(config)
+        self.folders = {"train": _folder(root / "train"), "test": _folder(root / "val")}
+        if self.folders["train"].classes != self.folders["test"].classes:
+            raise ValueError(f"{root}/train and {root}/val have different class folders")
+        check_batch_size(config.optim.batch_size, len(self.folders["train"]))
+        self.num_classes = len(self.folders["train"].classes)
+        self.channels = 3  # ImageFolder's loader converts every image to RGB
+        size = config.data.image_size
+        self.train_transform = train_transform(RECIPES[config.data.augment], size, config.data.crop_min_scale)
+        self.eval_transform = eval_transform(size)
+        self.batch_size = config.optim.batch_size
+        self.n_views = n_views
+        self.seed = config.seed
+        self.num_workers = config.runtime.num_workers
+        self.device = device
+        self.pin = device.type == "cuda"  # page-locked batches copy asynchronously to the GPU
+
+    def steps_per_epoch(self) -> int:
+        return len(self.folders["train"]) // self.batch_size
+
+    def train_batches(self, epoch: int) -> Iterator[list[Tensor]]:
+        generator = epoch_generator(self.seed, epoch)
+        n = len(self.folders["train"])
+        order = torch.randperm(n, generator=generator).tolist()
+        seeds = torch.randint(2**62, (n,), generator=generator).tolist()
+        loader = DataLoader(
+            MultiViewDataset(self.folders["train"], self.train_transform, self.n_views),
+            batch_size=self.batch_size,
+            sampler=list(zip(order, seeds)),
+            drop_last=True,
+            num_workers=self.num_workers,
+            pin_memory=self.pin,
+            generator=generator,  # worker base seeds come from here, not from the global RNG
+        )
+        for views in loader:
+            yield [v.to(self.device, non_blocking=True) for v in views]
+
+    def eval_batches(self, split: str) -> Iterator[tuple[Tensor, Tensor]]:
+        if split not in self.folders:
+            raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+        loader = DataLoader(
+            EvalDataset(self.folders[split], self.eval_transform),
+            batch_size=EVAL_BATCH,
+            num_workers=self.num_workers,
+            pin_memory=self.pin,
+            generator=torch.Generator().manual_seed(0),  # worker seeds: not from the global RNG
+        )
+        for images, labels in loader:
+            yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+
+
+def _folder(path: Path) -> ImageFolder:
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"{path} does not exist: runtime.data_root (--data-root) must hold train/ and val/ class folders"
+        )
+    return ImageFolder(str(path))

@@ -1,0 +1,127 @@
+"""DataPipeline: what the training loop and the kNN monitor see of a dataset.
+
+Two implementations: InMemoryPipeline (digits, CIFAR: the whole dataset as one uint8 tensor on the
+device, augmented a batch at a time by BatchAugment) and ImageFolderPipeline (imagefolder.py: a
+per-image DataLoader for datasets too big for memory).
+
+Training batches are a function of (config.seed, epoch) alone: each epoch makes a fresh generator
+from both for its shuffle and its augmentations, so a run resumed at epoch e in a new process sees
+exactly the batches an uninterrupted run sees, and the global RNG is never used.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from harness.config import RunConfig
+from harness.data.augment import BatchAugment, eval_transform
+
+EVAL_BATCH = 1024
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A CPU generator seeded from (seed, epoch); SeedSequence mixes the pair so that different
+    pairs do not collide the way seed + epoch would."""
+    state = np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def require_data_root(config: RunConfig) -> Path:
+    root = config.runtime.data_root
+    if root is None:
+        raise ValueError(
+            f"dataset {config.data.dataset!r} needs a data directory: set runtime.data_root "
+            "(the --data-root option)"
+        )
+    return Path(root)
+
+
+def check_batch_size(batch_size: int, train_size: int) -> None:
+    if batch_size > train_size:
+        raise ValueError(
+            f"optim.batch_size={batch_size} is larger than the training split ({train_size} images); "
+            "with drop_last an epoch would have no batch"
+        )
+
+
+@dataclass(frozen=True)
+class LabeledImages:
+    images: Tensor  # uint8 [N,C,H,W]
+    labels: Tensor  # int64 [N]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class DataPipeline(ABC):
+    num_classes: int
+    channels: int
+
+    @abstractmethod
+    def steps_per_epoch(self) -> int:
+        """Training batches per epoch (drop_last over the train split)."""
+
+    @abstractmethod
+    def train_batches(self, epoch: int) -> Iterator[list[Tensor]]:
+        """Per batch, a list of n_views augmented views [B,C,S,S], float, on the device."""
+
+    @abstractmethod
+    def eval_batches(self, split: str) -> Iterator[tuple[Tensor, Tensor]]:
+        """Un-augmented normalized images and their labels, on the device, in a fixed order.
+        split "train" (the kNN bank) or "test" (the queries)."""
+
+
+class InMemoryPipeline(DataPipeline):
+    """A dataset small enough to live on the device, augmented a whole batch at a time."""
+
+    def __init__(
+        self,
+        train: LabeledImages,
+        test: LabeledImages,
+        num_classes: int,
+        augment: BatchAugment,
+        batch_size: int,
+        n_views: int,
+        seed: int,
+        device: torch.device,
+    ):
+        check_batch_size(batch_size, len(train))
+        # One transfer up front (CIFAR-10 is 180 MB as uint8); batches are then indexed on the device.
+        self.splits = {
+            name: LabeledImages(split.images.to(device), split.labels.to(device))
+            for name, split in (("train", train), ("test", test))
+        }
+        self.num_classes = num_classes
+        self.channels = train.images.shape[1]
+        self.augment = augment
+        self.batch_size = batch_size
+        self.n_views = n_views
+        self.seed = seed
+        self.device = device
+
+    def steps_per_epoch(self) -> int:
+        return len(self.splits["train"]) // self.batch_size
+
+    def train_batches(self, epoch: int) -> Iterator[list[Tensor]]:
+        generator = epoch_generator(self.seed, epoch)
+        images = self.splits["train"].images
+        order = torch.randperm(len(images), generator=generator).to(self.device)
+        for step in range(self.steps_per_epoch()):
+            batch = images[order[step * self.batch_size : (step + 1) * self.batch_size]]
+            yield [self.augment(batch, generator) for _ in range(self.n_views)]
+
+    def eval_batches(self, split: str) -> Iterator[tuple[Tensor, Tensor]]:
+        if split not in self.splits:
+            raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+        data = self.splits[split]
+        a = self.augment
+        for start in range(0, len(data), EVAL_BATCH):
+            images = data.images[start : start + EVAL_BATCH]
+            yield eval_transform(images, a.image_size, a.mean, a.std), data.labels[start : start + EVAL_BATCH]

@@ -1,0 +1,47 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = ROOT / "studies"
+
+# Small enough for a test, big enough to exercise every stage (kNN at init, checkpoints, resume).
+FAST = [
+    "optim.epochs=4",
+    "backbone.width=8",
+    "projector.hidden_dim=32",
+    "projector.out_dim=32",
+    "predictor.hidden_dim=8",
+    "monitor.every_epochs=2",
+]
+
+TINY_STUDY = """\
+name: tiny_test
+title: "A two-variant test study"
+variants:
+  with_stop_gradient: {}
+  without_stop_gradient: {method.stop_gradient: false}
+seeds: [0]
+report:
+  paper: simsiam.figure2_stop_gradient
+  claims:
+    - {kind: no_collapse, run: with_stop_gradient, text: "no collapse with stop-gradient"}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _single_thread(monkeypatch):
+    # Two pytest workers would fight over cores; determinism tests compare within one process setting.
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+
+
+@pytest.fixture
+def tiny_study(tmp_path) -> Path:
+    path = tmp_path / "tiny_test.yaml"
+    path.write_text(TINY_STUDY)
+    return path
+
+
+def fast_overrides() -> list[str]:
+    return [arg for item in FAST for arg in ("--set", item)]

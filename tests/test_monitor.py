@@ -1,0 +1,42 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from harness.monitor import knn_top1, output_std
+
+
+def test_output_std_collapsed_and_spread():
+    d = 256
+    collapsed = torch.ones(512, d) + 1e-9 * torch.randn(512, d)
+    assert output_std(collapsed) < 1e-6
+    spread = torch.randn(4096, d, generator=torch.Generator().manual_seed(0))
+    assert abs(output_std(spread) - 1 / math.sqrt(d)) < 0.002
+
+
+def test_knn_on_a_known_case():
+    # Two clusters on the unit circle; queries near each cluster take its class.
+    bank = F.normalize(torch.tensor([[1.0, 0.1], [1.0, -0.1], [-1.0, 0.1], [-1.0, -0.1]]), dim=1)
+    labels = torch.tensor([0, 0, 1, 1])
+    queries = F.normalize(torch.tensor([[0.9, 0.0], [-0.8, 0.3], [1.0, 0.5]]), dim=1)
+    assert knn_top1(bank, labels, queries, torch.tensor([0, 1, 0]), k=2, temperature=0.1, num_classes=2) == 1.0
+    assert knn_top1(bank, labels, queries, torch.tensor([1, 1, 1]), k=2, temperature=0.1, num_classes=2) == 1 / 3
+
+
+def test_knn_weights_votes_by_similarity():
+    # k=3: two far neighbours of class 1 against one very close neighbour of class 0. With a low
+    # temperature the close one wins; with a high temperature the majority wins.
+    bank = F.normalize(torch.tensor([[1.0, 0.0], [0.2, 1.0], [0.2, -1.0]]), dim=1)
+    labels = torch.tensor([0, 1, 1])
+    q = F.normalize(torch.tensor([[1.0, 0.05]]), dim=1)
+    assert knn_top1(bank, labels, q, torch.tensor([0]), k=3, temperature=0.07, num_classes=2) == 1.0
+    assert knn_top1(bank, labels, q, torch.tensor([1]), k=3, temperature=100.0, num_classes=2) == 1.0
+
+
+def test_knn_chunking_does_not_change_the_result():
+    g = torch.Generator().manual_seed(0)
+    bank, queries = F.normalize(torch.randn(300, 8, generator=g), 1), F.normalize(torch.randn(50, 8, generator=g), 1)
+    bl, ql = torch.randint(0, 5, (300,), generator=g), torch.randint(0, 5, (50,), generator=g)
+    a = knn_top1(bank, bl, queries, ql, 20, 0.1, 5, chunk=7)
+    b = knn_top1(bank, bl, queries, ql, 20, 0.1, 5, chunk=1024)
+    assert a == b

@@ -1,0 +1,135 @@
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.config import RunConfig
+from harness.spec import SpecError, flatten, load_study, parse_set
+
+from conftest import STUDIES
+
+
+def write(tmp_path, text, name="s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_expands_variants_grid_and_seeds(tmp_path):
+    path = write(tmp_path, """
+name: g
+title: t
+variants: {a: {}, b: {method.stop_gradient: false}}
+grid: {optim.batch_size: [64, 128, 256]}
+seeds: [0, 1]
+""")
+    study = load_study(path)
+    assert len(study.runs) == 2 * 3 * 2
+    assert len({r.run_id for r in study.runs}) == 12
+    run = next(r for r in study.runs if r.variant == "b" and dict(r.point)["optim.batch_size"] == 128 and r.seed == 1)
+    assert run.config.method.stop_gradient is False
+    assert run.config.optim.batch_size == 128 and run.config.seed == 1
+
+
+def test_layers_apply_in_order(tmp_path):
+    path = write(tmp_path, """
+name: g
+title: t
+base: {optim.epochs: 7, optim.base_lr: 0.1}
+presets: {tiny: {optim.epochs: 9}}
+variants: {a: {optim.base_lr: 0.3}}
+""")
+    run = load_study(path, overrides=parse_set(["optim.base_lr=0.5"])).runs[0]
+    assert run.config.optim.epochs == 9  # study preset section beats base
+    assert run.config.optim.base_lr == 0.5  # --set beats the variant
+    assert run.config.data.dataset == "digits"  # the tiny preset
+
+
+def test_nested_mappings_are_flattened():
+    assert flatten({"optim": {"epochs": 3}, "seed": 1}) == {"optim.epochs": 3, "seed": 1}
+
+
+def test_run_id_ignores_runtime_but_not_results():
+    base = RunConfig()
+    assert base.run_id() == base.model_copy(update={"runtime": base.runtime.model_copy(update={"device": "cuda"})}).run_id()
+    assert base.run_id() != base.model_copy(update={"seed": 1}).run_id()
+
+
+def test_run_ids_are_stable_across_loads():
+    a = [r.run_id for r in load_study(STUDIES / "simsiam_predictor.yaml").runs]
+    b = [r.run_id for r in load_study(STUDIES / "simsiam_predictor.yaml").runs]
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("variants: {a: {optim.bach_size: 3}}", "unknown key 'optim.bach_size' (did you mean 'optim.batch_size'?)"),
+        ("variants: {a: {optim.batch_size: 0}}", "optim.batch_size: Input should be greater than 0"),
+        ("variants: {a: {optim.base_lr: -0.1}}", "optim.base_lr: Input should be greater than 0"),
+        ("variants: {a: {optim.epochs: many}}", "optim.epochs: Input should be a valid integer"),
+        ("variants: {a: {predictor.kind: nope}}", "predictor.kind: Input should be 'mlp', 'none' or 'fixed'"),
+        ("variants: {a: {method.stop_gradient: maybe}}", "method.stop_gradient"),
+        ("grid: {optim.batch_size: []}", "grid"),
+        ("seeds: [1, 1]", "seeds"),
+        ("colour: red", "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_specs_exit_2_naming_file_and_key(tmp_path, capsys, body, expected):
+    path = write(tmp_path, f"name: bad\ntitle: t\n{body}\n")
+    results = tmp_path / "results"
+    assert main(["run", str(path), "--results", str(results), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert str(path) in err and expected in err, err
+    assert not results.exists()
+
+
+def test_variant_layer_is_named_in_the_error(tmp_path):
+    path = write(tmp_path, "name: bad\ntitle: t\nvariants: {ok: {}, broken: {optim.batch_size: -3}}\n")
+    with pytest.raises(SpecError, match=r"variants.broken: optim.batch_size"):
+        load_study(path)
+
+
+def test_unknown_preset_and_identical_variants(tmp_path):
+    path = write(tmp_path, "name: s\ntitle: t\n")
+    with pytest.raises(SpecError, match="unknown preset 'huge'"):
+        load_study(path, preset="huge")
+    twins = write(tmp_path, "name: s\ntitle: t\nvariants: {a: {}, b: {runtime.device: cpu}}\n", "twins.yaml")
+    with pytest.raises(SpecError, match="resolve to the same config"):
+        load_study(twins)
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    path = write(tmp_path, "name: !!python/object/apply:os.system ['echo hi']\ntitle: t\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_study(path)
+
+
+def test_missing_file_is_a_spec_error(tmp_path):
+    with pytest.raises(SpecError, match="cannot read study file"):
+        load_study(tmp_path / "nope.yaml")
+
+
+def test_dry_run_writes_nothing(tmp_path, capsys):
+    results = tmp_path / "results"
+    reports = tmp_path / "reports"
+    argv = ["run", str(STUDIES / "simsiam_predictor.yaml"), "--dry-run", "--results", str(results),
+            "--reports", str(reports)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "4 runs" in out and "no_predictor" in out and "new" in out
+    assert not results.exists() and not reports.exists()
+
+
+@pytest.mark.parametrize("study", sorted(STUDIES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_study_plans_at_every_preset(study):
+    for preset in ("tiny", "cifar10", "imagenet"):
+        assert load_study(study, preset).runs
+
+
+def test_exponent_floats_read_as_numbers(tmp_path):
+    # PyYAML alone reads 1e-6 as a string; learning rates and weight decays are written that way.
+    path = write(tmp_path, "name: s\ntitle: t\nvariants: {a: {optim.weight_decay: 1e-6}}\n")
+    assert load_study(path).runs[0].config.optim.weight_decay == 1e-6
+    assert parse_set(["optim.base_lr=3e-2"]) == {"optim.base_lr": 0.03}

@@ -1,0 +1,101 @@
+"""The training loop end to end on the tiny preset: determinism, resume after SIGKILL, divergence."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from harness import store
+from harness.spec import load_study, parse_set
+from harness.train import train
+
+from conftest import FAST
+
+VOLATILE = ["epoch_seconds"]  # wall-clock columns; everything else must be bitwise equal
+
+
+def curves(directory):
+    return store.read_curves(directory / store.CURVES).drop(columns=VOLATILE)
+
+
+def first_run(tiny_study, extra=()):
+    return load_study(tiny_study, overrides=parse_set(FAST + list(extra))).runs[0]
+
+
+def test_same_seed_same_curves(tiny_study, tmp_path):
+    run = first_run(tiny_study)
+    train(run.config, tmp_path / "a")
+    train(run.config, tmp_path / "b")
+    pd.testing.assert_frame_equal(curves(tmp_path / "a"), curves(tmp_path / "b"))
+    frame = curves(tmp_path / "a")
+    assert frame["epoch"].tolist() == [0, 1, 2, 3, 4]
+    assert frame["knn_top1_k200"].notna().tolist() == [True, False, True, False, True]
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_after_a_crash_equals_an_uninterrupted_run(tiny_study, tmp_path):
+    run = first_run(tiny_study)
+    train(run.config, tmp_path / "full")
+
+    def crash_at_2(row):
+        if row["epoch"] == 2:
+            raise Crash  # after epoch 2's checkpoint, as a kill between epochs would
+
+    with pytest.raises(Crash):
+        train(run.config, tmp_path / "crashed", on_epoch=crash_at_2)
+    assert store.run_state(tmp_path / "crashed") == store.PARTIAL
+    summary = train(run.config, tmp_path / "crashed")
+    assert summary["epochs_completed"] == 4
+    pd.testing.assert_frame_equal(curves(tmp_path / "crashed"), curves(tmp_path / "full"))
+
+
+def _cli(args, results, env):
+    return [sys.executable, "-m", "harness", "run", *args, "--results", str(results),
+            "--reports", str(results.parent / "reports"), "--quiet"]
+
+
+def test_sigkill_mid_training_resumes_to_identical_curves(tiny_study, tmp_path):
+    sets = [a for item in FAST + ["optim.epochs=12"] for a in ("--set", item)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    study = load_study(tiny_study, overrides=parse_set(FAST + ["optim.epochs=12"]))
+    target = store.run_dir(tmp_path / "killed" / "results", study.name, study.runs[0].run_id)
+
+    proc = subprocess.Popen(_cli([str(tiny_study), *sets], tmp_path / "killed" / "results", env), env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        ckpt, summary = target / store.CHECKPOINT, target / store.SUMMARY
+        if ckpt.exists() and not summary.exists():
+            epochs = store.load_checkpoint(ckpt)["epoch"] if ckpt.exists() else 0
+            if 3 <= epochs < 12:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert store.run_state(target) == store.PARTIAL
+    killed_at = store.load_checkpoint(target / store.CHECKPOINT)["epoch"]
+
+    subprocess.run(_cli([str(tiny_study), *sets], tmp_path / "killed" / "results", env), env=env, check=True)
+    subprocess.run(_cli([str(tiny_study), *sets], tmp_path / "clean" / "results", env), env=env, check=True)
+    for planned in study.runs:
+        resumed = curves(store.run_dir(tmp_path / "killed" / "results", study.name, planned.run_id))
+        clean = curves(store.run_dir(tmp_path / "clean" / "results", study.name, planned.run_id))
+        assert resumed["epoch"].tolist() == list(range(13)), f"killed at epoch {killed_at}"
+        pd.testing.assert_frame_equal(resumed, clean)
+    # A temporary file the kill left half-written is cleaned up when the run resumes.
+    assert not list((tmp_path / "killed").rglob("*.tmp"))
+
+
+def test_non_finite_loss_marks_the_run_diverged(tiny_study, tmp_path):
+    run = first_run(tiny_study, ["optim.base_lr=1e30"])
+    summary = train(run.config, tmp_path)
+    assert summary["status"] == store.DIVERGED
+    assert "epoch" in summary["diverged_at"] and "step" in summary["diverged_at"]
+    assert store.run_state(tmp_path) == store.DIVERGED
