@@ -34,7 +34,8 @@ def _load(args):
             overrides[key] = value
     if args.download:
         overrides["runtime.download"] = True
-    return load_study(args.study, args.preset, overrides)
+    max_runs = None if getattr(args, "yes", True) else args.max_runs
+    return load_study(args.study, args.preset, overrides, max_runs=max_runs)
 
 
 def _print_plan(study, results: Path) -> Counter:
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the runs and what would happen; write nothing")
     run.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1: one after another)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--max-runs", type=int, default=1000, help="refuse studies larger than this (default 1000)")
+    run.add_argument("--yes", action="store_true", help="run a study of any size")
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser("status", help="which runs are done, partial, failed, diverged or new")

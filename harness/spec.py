@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,21 @@ from harness.claims import Claim
 
 
 class SpecLoader(yaml.SafeLoader):
-    """yaml.SafeLoader (no object construction) that also reads 1e-4 as a float. Plain PyYAML
-    follows YAML 1.1 and reads exponents without a dot as strings, a trap for learning rates."""
+    """yaml.SafeLoader (no object construction) that also reads 1e-4 as a float and rejects
+    duplicate keys. Plain PyYAML follows YAML 1.1 and reads exponents without a dot as strings, a
+    trap for learning rates, and silently keeps the last of two equal keys (two variants named alike
+    would quietly become one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 SpecLoader.add_implicit_resolver(
@@ -214,7 +228,9 @@ def read_spec(path: Path) -> StudySpec:
     try:
         raw = safe_load(text)
     except yaml.YAMLError as err:
-        raise SpecError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        problem = next((line for line in lines if "duplicate key" in line), lines[0])
+        raise SpecError(f"{path}: not valid YAML: {problem}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a study file must be a mapping, got {type(raw).__name__}")
     try:
@@ -222,13 +238,44 @@ def read_spec(path: Path) -> StudySpec:
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise SpecError(f"{path}: unknown key {key!r}{_did_you_mean(first['loc'])}") from None
         raise SpecError(f"{path}: {key}: {first['msg']} (got {first.get('input')!r})") from None
 
 
-def load_study(path: str | Path, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Study:
-    """Read, validate and expand a study file into its planned runs (variants x grid x seeds)."""
+def _did_you_mean(loc: tuple) -> str:
+    """A near miss among the keys allowed where `loc` points in StudySpec (and its sections)."""
+    model = StudySpec
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def count_runs(spec: StudySpec) -> int:
+    return len(spec.variants) * math.prod(len(v) for v in spec.grid.values()) * len(spec.seeds)
+
+
+def load_study(
+    path: str | Path,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    max_runs: int | None = None,
+) -> Study:
+    """Read, validate and expand a study file into its planned runs (variants x grid x seeds).
+    With `max_runs`, a study that expands to more runs is refused before anything is expanded."""
     path = Path(path)
     spec = read_spec(path)
+    if max_runs is not None and count_runs(spec) > max_runs:
+        raise SpecError(
+            f"{path}: expands to {count_runs(spec)} runs ({len(spec.variants)} variants x grid "
+            f"{[len(v) for v in spec.grid.values()]} x {len(spec.seeds)} seeds), more than the limit of "
+            f"{max_runs}; pass --yes to run them all, or --max-runs N"
+        )
     preset = preset or DEFAULT_PRESET
     if preset not in PRESETS:
         raise SpecError(f"{path}: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
@@ -239,6 +286,8 @@ def load_study(path: str | Path, preset: str | None = None, overrides: dict[str,
     def layer(where: str, overrides: dict) -> tuple[str, dict]:
         flat = flatten(overrides)
         check_keys(flat, f"{path}: {where}")
+        if "seed" in flat:  # it would be overridden by `seeds` without a word
+            raise SpecError(f"{path}: {where}: seed: set seeds with the study's `seeds:` list")
         return (f"{path}: {where}", flat)
 
     common = [
@@ -247,7 +296,7 @@ def load_study(path: str | Path, preset: str | None = None, overrides: dict[str,
         layer(f"presets.{preset}", spec.presets.get(preset, {})),
     ]
     grid_keys = list(spec.grid)
-    check_keys({k: None for k in grid_keys}, f"{path}: grid")
+    layer("grid", {k: None for k in grid_keys})
     cli = [("--set", overrides)] if overrides else []
 
     runs, seen = [], {}

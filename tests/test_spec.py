@@ -72,7 +72,7 @@ def test_run_ids_are_stable_across_loads():
         ("variants: {a: {method.stop_gradient: maybe}}", "method.stop_gradient"),
         ("grid: {optim.batch_size: []}", "grid"),
         ("seeds: [1, 1]", "seeds"),
-        ("colour: red", "colour: Extra inputs are not permitted"),
+        ("colour: red", "unknown key 'colour'"),
     ],
 )
 def test_bad_specs_exit_2_naming_file_and_key(tmp_path, capsys, body, expected):
@@ -118,7 +118,7 @@ def test_dry_run_writes_nothing(tmp_path, capsys):
             "--reports", str(reports)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "4 runs" in out and "no_predictor" in out and "new" in out
+    assert "8 runs" in out and "no_predictor" in out and "new" in out
     assert not results.exists() and not reports.exists()
 
 
@@ -133,3 +133,34 @@ def test_exponent_floats_read_as_numbers(tmp_path):
     path = write(tmp_path, "name: s\ntitle: t\nvariants: {a: {optim.weight_decay: 1e-6}}\n")
     assert load_study(path).runs[0].config.optim.weight_decay == 1e-6
     assert parse_set(["optim.base_lr=3e-2"]) == {"optim.base_lr": 0.03}
+
+
+def test_duplicate_keys_are_errors(tmp_path):
+    path = write(tmp_path, "name: s\ntitle: t\nvariants:\n  a: {}\n  b: {}\n  a: {seed: 2}\n")
+    with pytest.raises(SpecError, match=r"duplicate key 'a' \(line 6\)"):
+        load_study(path)
+
+
+def test_unknown_study_key_suggests_the_near_miss(tmp_path):
+    path = write(tmp_path, "name: s\ntitle: t\nvariant: {a: {}}\n")
+    with pytest.raises(SpecError, match=r"unknown key 'variant' \(did you mean 'variants'\?\)"):
+        load_study(path)
+    path = write(tmp_path, "name: s\ntitle: t\nreport: {clams: []}\n")
+    with pytest.raises(SpecError, match=r"unknown key 'report.clams' \(did you mean 'claims'\?\)"):
+        load_study(path)
+
+
+def test_a_grid_larger_than_the_limit_needs_yes(tmp_path, capsys):
+    path = write(tmp_path, "name: big\ntitle: t\ngrid: {optim.epochs: [1, 2, 3, 4]}\n"
+                 "variants: {a: {}, b: {optim.base_lr: 0.1}}\n")
+    results = tmp_path / "results"
+    assert main(["run", str(path), "--max-runs", "5", "--dry-run", "--results", str(results)]) == 2
+    assert "expands to 8 runs" in capsys.readouterr().err
+    assert main(["run", str(path), "--max-runs", "5", "--yes", "--dry-run", "--results", str(results)]) == 0
+    assert not results.exists()
+
+
+@pytest.mark.parametrize("where", ["base: {seed: 3}", "variants: {a: {seed: 3}}", "grid: {seed: [1, 2]}"])
+def test_seed_outside_seeds_is_refused(tmp_path, where):
+    with pytest.raises(SpecError, match="seeds:"):
+        load_study(write(tmp_path, f"name: s\ntitle: t\n{where}\n"))
