@@ -56,13 +56,20 @@ def cmd_run(args) -> int:
         counts = _print_plan(study, args.results)
         print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in counts.items()))
         return 0
-    todo = [r for r, state in run_states(study, args.results) if state not in store.FINISHED]
-    skipped = len(study.runs) - len(todo)
-    if not todo:
+    states = dict((r.run_id, state) for r, state in run_states(study, args.results))
+    todo = [r for r in study.runs if states[r.run_id] not in (*store.FINISHED, store.RUNNING)]
+    finished = sum(state in store.FINISHED for state in states.values())
+    busy = sum(state == store.RUNNING for state in states.values())
+    elsewhere = f", {busy} running in another process" if busy else ""
+    if not todo and not busy:
         print(f"{study.name}: all {len(study.runs)} runs already finished; nothing to train")
+    elif not todo:
+        print(f"{study.name}: nothing to train here ({finished} finished{elsewhere})")
     else:
-        print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({skipped} already finished)")
-        states = run_local(todo, study.name, args.results, jobs=args.jobs, progress=not args.quiet)
+        print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{elsewhere})")
+        states.update(run_local(todo, study.name, args.results, jobs=args.jobs, progress=not args.quiet))
+        taken = sum(states[r.run_id] == store.RUNNING for r in todo)
+        print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} taken by another process" if taken else ""))
         failed = [r for r in todo if states[r.run_id] == store.FAILED]
         for r in failed:
             print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")

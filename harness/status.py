@@ -13,6 +13,8 @@ ACTIONS = {
     store.DIVERGED: "skip (diverged)",
     store.FAILED: "retry (failed)",
     store.PARTIAL: "resume",
+    store.CORRUPT: "repair (resume)",
+    store.RUNNING: "skip (running)",
     store.NEW: "new",
 }
 

@@ -7,10 +7,13 @@ reader (or a resumed run) sees a complete file or the previous one, never half o
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +22,25 @@ import pyarrow.parquet as pq
 import torch
 import yaml
 
-CONFIG, CURVES, SUMMARY, CHECKPOINT, ERROR = (
+CONFIG, CURVES, SUMMARY, CHECKPOINT, PREVIOUS_CHECKPOINT, ERROR, LOCK = (
     "config.yaml",
     "curves.parquet",
     "summary.json",
     "checkpoint.pt",
+    "checkpoint.prev.pt",  # the one before: where a run resumes if the latest is unreadable
     "error.txt",
+    ".lock",
 )
 
 # Run states, as `harness status` shows them.
 DONE, DIVERGED, FAILED, PARTIAL, NEW = "done", "diverged", "failed", "partial", "new"
+RUNNING = "running"  # another process holds the run's lock
+CORRUPT = "corrupt"  # its summary or curves cannot be read: it is resumed from its checkpoint
 FINISHED = (DONE, DIVERGED)  # a diverged run is a result (the report shows it), not an error
+
+
+class CorruptFileWarning(UserWarning):
+    """A results file could not be read (truncated by a full disk or a killed copy)."""
 
 
 def run_dir(results: Path, study: str, run_id: str) -> Path:
@@ -66,10 +77,25 @@ def write_yaml(path: Path, obj: Any) -> None:
 
 
 def read_json(path: Path) -> dict | None:
+    """The JSON object in `path`; None if there is no file; ValueError if it is not readable JSON."""
     try:
-        return json.loads(Path(path).read_text())
+        obj = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not readable JSON ({err})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return obj
+
+
+def curves_readable(path: Path) -> bool:
+    """Whether the Parquet footer reads: a truncated file has lost its footer."""
+    try:
+        pq.read_metadata(path)
+        return True
+    except (OSError, pa.ArrowException):
+        return False
 
 
 def curves_table(rows: list[dict]) -> pa.Table:
@@ -91,9 +117,14 @@ def read_curves(path: Path, columns: list[str] | None = None):
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
+    """Write the checkpoint, keeping the one before it as checkpoint.prev.pt."""
     sink = io.BytesIO()
     torch.save(state, sink)
-    atomic_write_bytes(path, sink.getvalue())
+    data = sink.getvalue()
+    path = Path(path)
+    if path.exists():
+        os.replace(path, path.with_name(PREVIOUS_CHECKPOINT))
+    atomic_write_bytes(path, data)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -101,10 +132,80 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def run_state(directory: Path) -> str:
-    summary = read_json(Path(directory) / SUMMARY)
+def load_latest_checkpoint(directory: Path) -> dict | None:
+    """The newest readable checkpoint of a run, warning about (and setting aside) unreadable ones."""
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+        path = Path(directory) / name
+        if not path.exists():
+            continue
+        try:
+            return load_checkpoint(path)
+        except Exception as err:  # noqa: BLE001 - torch raises many kinds for a truncated file
+            warnings.warn(f"{path} is unreadable ({type(err).__name__}); set aside as {path.name}.corrupt",
+                          CorruptFileWarning, stacklevel=2)
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+    return None
+
+
+@contextlib.contextmanager
+def run_lock(directory: Path):
+    """Hold the run's lock for this process, or yield False if another process holds it.
+    An flock is released by the kernel when its holder dies, so a crashed run never keeps it."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with open(Path(directory) / LOCK, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def is_locked(directory: Path) -> bool:
+    if not (Path(directory) / LOCK).exists():
+        return False
+    with run_lock(directory) as held:
+        return not held
+
+
+def set_aside_corrupt(directory: Path) -> None:
+    """Move unreadable summary/curves files out of the way (name.corrupt), warning for each, so the
+    run resumes from its checkpoint and writes them again."""
+    directory = Path(directory)
+    for name in (SUMMARY, CURVES):
+        path = directory / name
+        readable = curves_readable(path) if name == CURVES else _json_readable(path)
+        if path.exists() and not readable:
+            warnings.warn(f"{path} is unreadable; set aside as {name}.corrupt, the run resumes",
+                          CorruptFileWarning, stacklevel=2)
+            os.replace(path, path.with_name(name + ".corrupt"))
+    # A summary that says finished while its curves are gone would be believed: rewrite it too.
+    (directory / SUMMARY).unlink(missing_ok=True)
+
+
+def _json_readable(path: Path) -> bool:
+    try:
+        return "status" in (read_json(path) or {})
+    except ValueError:
+        return False
+
+
+def run_state(directory: Path, check_lock: bool = True) -> str:
+    directory = Path(directory)
+    try:
+        summary = read_json(directory / SUMMARY)
+    except ValueError:
+        return CORRUPT
     if summary is not None:
-        return summary["status"]
-    if (Path(directory) / CHECKPOINT).exists():
+        status = summary.get("status")
+        if status is None or (status in FINISHED and not curves_readable(directory / CURVES)):
+            return CORRUPT
+        return status
+    if check_lock and is_locked(directory):
+        return RUNNING
+    if (directory / CHECKPOINT).exists() or (directory / PREVIOUS_CHECKPOINT).exists():
         return PARTIAL
     return NEW

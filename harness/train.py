@@ -72,8 +72,8 @@ def train(
     checkpoint = directory / store.CHECKPOINT
     rows: list[dict] = []
     start_epoch, elapsed = 1, 0.0
-    if checkpoint.exists():
-        state = store.load_checkpoint(checkpoint)
+    state = store.load_latest_checkpoint(directory)
+    if state is not None:
         method.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         rows, start_epoch, elapsed = state["curves"], state["epoch"] + 1, state["elapsed"]

@@ -51,4 +51,44 @@ def test_run_state(tmp_path):
     (tmp_path / store.CHECKPOINT).write_bytes(b"x")
     assert store.run_state(tmp_path) == store.PARTIAL
     store.write_json(tmp_path / store.SUMMARY, {"status": "diverged"})
+    assert store.run_state(tmp_path) == store.CORRUPT  # a finished run without readable curves
+    store.write_curves(tmp_path / store.CURVES, [{"epoch": 0, "step": 0}])
     assert store.run_state(tmp_path) == store.DIVERGED
+    (tmp_path / store.SUMMARY).write_text('{"status": "do')  # truncated
+    assert store.run_state(tmp_path) == store.CORRUPT
+
+
+def test_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    with store.run_lock(tmp_path) as held:
+        assert held
+        with store.run_lock(tmp_path) as second:
+            assert not second
+    assert not store.is_locked(tmp_path)
+    # A holder killed with SIGKILL cannot keep the lock.
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from harness import store\n"
+                               f"with store.run_lock({str(tmp_path)!r}):\n print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    assert store.is_locked(tmp_path) and store.run_state(tmp_path) == store.RUNNING
+    holder.kill()
+    holder.wait()
+    time.sleep(0.05)
+    assert not store.is_locked(tmp_path)
+
+
+def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    import torch
+
+    store.save_checkpoint(tmp_path / store.CHECKPOINT, {"epoch": 1, "w": torch.zeros(3)})
+    store.save_checkpoint(tmp_path / store.CHECKPOINT, {"epoch": 2, "w": torch.ones(3)})
+    assert store.load_latest_checkpoint(tmp_path)["epoch"] == 2
+    data = (tmp_path / store.CHECKPOINT).read_bytes()
+    (tmp_path / store.CHECKPOINT).write_bytes(data[: len(data) // 2])  # truncated by a full disk
+    with pytest.warns(store.CorruptFileWarning, match="checkpoint.pt is unreadable"):
+        assert store.load_latest_checkpoint(tmp_path)["epoch"] == 1
+    assert (tmp_path / "checkpoint.pt.corrupt").exists()

@@ -15,12 +15,22 @@ from harness.train import train
 
 
 def run_one(planned: PlannedRun, directory: Path, on_epoch=None) -> str:
+    """Train the run unless it is finished or another process holds it; return its state."""
     directory = Path(directory)
-    state = store.run_state(directory)
+    with store.run_lock(directory) as held:
+        if not held:
+            return store.RUNNING
+        return _run_locked(planned, directory, on_epoch)
+
+
+def _run_locked(planned: PlannedRun, directory: Path, on_epoch) -> str:
+    state = store.run_state(directory, check_lock=False)  # again, under our lock: another process may have finished it
     if state in store.FINISHED:
         return state
     store.remove_stale_temporaries(directory)  # what a killed writer left behind
     (directory / store.ERROR).unlink(missing_ok=True)
+    if state == store.CORRUPT:
+        store.set_aside_corrupt(directory)
     if state == store.FAILED:
         (directory / store.SUMMARY).unlink()  # retry a failed run; its checkpoint (if any) resumes it
     store.write_yaml(

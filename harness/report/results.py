@@ -21,7 +21,8 @@ def load_results(study: Study, results: Path) -> tuple[pd.DataFrame, pd.DataFram
     for planned in study.runs:
         directory = store.run_dir(results, study.name, planned.run_id)
         state = store.run_state(directory)
-        summary = store.read_json(directory / store.SUMMARY) or {}
+        # A corrupt run's files are never read as data: it is listed with its state only.
+        summary = {} if state == store.CORRUPT else (store.read_json(directory / store.SUMMARY) or {})
         row = {"run_id": planned.run_id, "label": planned.label, "series": planned.series, **planned.labels(),
                "status": MISSING if state == store.NEW else state}
         row.update(summary.get("final", {}))
@@ -29,7 +30,7 @@ def load_results(study: Study, results: Path) -> tuple[pd.DataFrame, pd.DataFram
         row["output_std_ref"] = summary.get("output_std_ref")
         row["wall_seconds"] = summary.get("wall_seconds")
         row["epochs_completed"] = summary.get("epochs_completed")
-        if (directory / store.CURVES).exists():
+        if state != store.CORRUPT and store.curves_readable(directory / store.CURVES):
             frame = store.read_curves(directory / store.CURVES)
             for key, value in planned.labels().items():
                 frame[key] = value

@@ -1,0 +1,83 @@
+"""Nothing lost under corrupt files and concurrent runs; a corrupt file is never read as data."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from harness import store
+from harness.cli import main
+from harness.spec import load_study, parse_set
+
+from conftest import FAST, fast_overrides
+
+
+def run_study(study, tmp_path, *extra):
+    return main(["run", str(study), "--results", str(tmp_path / "results"), "--reports",
+                 str(tmp_path / "reports"), "--quiet", *fast_overrides(), *extra])
+
+
+def first_dir(study, tmp_path):
+    planned = load_study(study, overrides=parse_set(FAST)).runs[0]
+    return store.run_dir(tmp_path / "results", "tiny_test", planned.run_id)
+
+
+def truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def curves(directory):
+    return store.read_curves(directory / store.CURVES).drop(columns=["epoch_seconds"])
+
+
+@pytest.mark.parametrize("victim", [store.CURVES, store.SUMMARY])
+def test_truncated_result_file_is_detected_and_repaired(tiny_study, tmp_path, victim, capsys):
+    assert run_study(tiny_study, tmp_path) == 0
+    directory = first_dir(tiny_study, tmp_path)
+    before = curves(directory)
+    truncate(directory / victim)
+    assert store.run_state(directory) == store.CORRUPT
+
+    # The report lists the run as corrupt and never reads the file.
+    assert main(["report", str(tiny_study), "--results", str(tmp_path / "results"), "--reports",
+                 str(tmp_path / "reports"), *fast_overrides()]) == 0
+    assert re.search(r"\| corrupt \|", (tmp_path / "reports" / "tiny_test.md").read_text())
+
+    with pytest.warns(store.CorruptFileWarning, match=re.escape(str(directory / victim))):
+        assert run_study(tiny_study, tmp_path) == 0
+    assert "ran 1 runs here" in capsys.readouterr().out
+    assert store.run_state(directory) == store.DONE
+    pd.testing.assert_frame_equal(curves(directory), before)  # resumed from the final checkpoint
+    assert (directory / f"{victim}.corrupt").exists()
+
+
+def test_truncated_checkpoint_resumes_from_the_previous_one(tiny_study, tmp_path):
+    assert run_study(tiny_study, tmp_path) == 0
+    directory = first_dir(tiny_study, tmp_path)
+    before = curves(directory)
+    (directory / store.SUMMARY).unlink()  # as if killed right after the last checkpoint
+    truncate(directory / store.CHECKPOINT)
+    with pytest.warns(store.CorruptFileWarning, match="checkpoint.pt is unreadable"):
+        assert run_study(tiny_study, tmp_path) == 0
+    assert store.run_state(directory) == store.DONE
+    pd.testing.assert_frame_equal(curves(directory), before)
+
+
+def test_two_processes_on_one_study_run_each_run_once(tiny_study, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "harness", "run", str(tiny_study), "--results", str(tmp_path / "results"),
+           "--reports", str(tmp_path / "reports"), "--quiet", *fast_overrides(), "--set", "optim.epochs=6"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    ran = [int(m.group(1)) for out in outs for m in re.finditer(r"ran (\d+) runs here", out)]
+    assert sum(ran) == 2, outs  # two runs in the study, each trained by exactly one process
+    study = load_study(tiny_study, overrides=parse_set(FAST + ["optim.epochs=6"]))
+    for planned in study.runs:
+        directory = store.run_dir(tmp_path / "results", study.name, planned.run_id)
+        assert store.run_state(directory) == store.DONE
+        assert curves(directory)["epoch"].tolist() == list(range(7))
