@@ -12,8 +12,10 @@ import fcntl
 import io
 import json
 import os
+import signal
 import tempfile
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +49,30 @@ def run_dir(results: Path, study: str, run_id: str) -> Path:
     return Path(results) / study / run_id
 
 
+# Fault injection for the reliability tests: "NAME:N" kills this process with SIGKILL half-way
+# through the N-th write of a file called NAME (see tests/fault_injection.py).
+_KILL_DURING_WRITE = os.environ.get("HARNESS_KILL_DURING_WRITE", "")
+_writes: Counter = Counter()
+
+
+def _kill_if_due(name: str) -> None:
+    target, _, nth = _KILL_DURING_WRITE.partition(":")
+    _writes[name] += 1
+    if name == target and _writes[name] == int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            if _KILL_DURING_WRITE:
+                f.write(data[: len(data) // 2])
+                f.flush()
+                _kill_if_due(path.name)
+                data = data[len(data) // 2 :]
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -34,6 +34,9 @@ def write_report(study: Study, results: Path, reports: Path) -> list[Path]:
 
     reports = Path(reports)
     figure = reports / f"{study.name}_files" / "curves.png"
+    # Temporaries a killed report writer left behind.
+    for stale in [*reports.glob(f".{study.name}.*.tmp"), *figure.parent.glob(".*.tmp")]:
+        stale.unlink(missing_ok=True)
     if curves.empty:  # no run has a curve yet: the figure is still written, with empty panels
         curves = finals.assign(epoch=0)
     curves_figure(curves, "series", f"knn_top1_{knn_names[0]}", figure, study.spec.title)

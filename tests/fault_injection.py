@@ -1,0 +1,119 @@
+"""Fault injection: kill a tiny study with SIGKILL again and again, restart it each time, and check
+that nothing was lost: every run done, each epoch once, final metrics bitwise equal to a run that
+was never killed, and no temporary file left behind.
+
+Kills land at random times (mostly inside training steps) and, through HARNESS_KILL_DURING_WRITE,
+half-way through a chosen write: curves.parquet, checkpoint.pt, summary.json, or the report.
+
+    python tests/fault_injection.py --kills 200          # the long run; the test suite does 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import FAST, TINY_STUDY  # noqa: E402
+
+from harness import store  # noqa: E402
+from harness.spec import load_study, parse_set  # noqa: E402
+
+EPOCHS = 6
+WRITES = ["curves.parquet", "checkpoint.pt", "summary.json", "tiny_test.md", "tiny_test.html", "curves.png"]
+
+
+def command(study: Path, root: Path) -> list[str]:
+    sets = [a for item in FAST + [f"optim.epochs={EPOCHS}"] for a in ("--set", item)]
+    return [sys.executable, "-m", "harness", "run", str(study), "--results", str(root / "results"),
+            "--reports", str(root / "reports"), "--quiet", *sets]
+
+
+def run(study: Path, root: Path, env: dict, kill_after: float | None = None) -> bool:
+    """Run the study; with kill_after, SIGKILL it after that many seconds. True if it was killed."""
+    proc = subprocess.Popen(command(study, root), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        proc.wait(timeout=kill_after if kill_after is not None else 600)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return True
+    if proc.returncode == -signal.SIGKILL:
+        return True  # killed by its own injected fault
+    if proc.returncode != 0:
+        raise RuntimeError(f"harness run exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+    return False
+
+
+def outcome(root: Path, study: Path) -> dict:
+    planned = load_study(study, overrides=parse_set(FAST + [f"optim.epochs={EPOCHS}"]))
+    result = {}
+    for r in planned.runs:
+        directory = store.run_dir(root / "results", planned.name, r.run_id)
+        curves = store.read_curves(directory / store.CURVES).drop(columns=["epoch_seconds"])
+        summary = json.loads((directory / store.SUMMARY).read_text())
+        result[r.run_id] = (summary["status"], curves, summary["final"])
+    return result
+
+
+def inject(kills: int, seed: int = 0, log=print) -> dict:
+    rng = random.Random(seed)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        study = tmp / "tiny_test.yaml"
+        study.write_text(TINY_STUDY)
+        started = time.perf_counter()
+        run(study, tmp / "clean", env)
+        clean_seconds = time.perf_counter() - started
+        expected = outcome(tmp / "clean", study)
+
+        killed_root, done_kills, attempts = tmp / "killed", 0, 0
+        while done_kills < kills:
+            attempts += 1
+            if attempts > 4 * kills + 20:
+                raise RuntimeError(f"only {done_kills} kills landed in {attempts} attempts")
+            if rng.random() < 0.5:
+                target = f"{rng.choice(WRITES)}:{rng.randint(1, 3)}"
+                killed = run(study, killed_root, {**env, "HARNESS_KILL_DURING_WRITE": target})
+            else:
+                killed = run(study, killed_root, env, kill_after=rng.uniform(0.3, 0.8) * clean_seconds)
+            if killed:
+                done_kills += 1
+            else:
+                shutil.rmtree(killed_root)  # finished before the kill: start over so kills keep landing
+        run(study, killed_root, env)  # the final, undisturbed restart
+
+        got = outcome(killed_root, study)
+        mismatches, epochs_checked = 0, 0
+        for run_id, (status, curves, final) in expected.items():
+            g_status, g_curves, g_final = got[run_id]
+            epochs_checked += len(g_curves)
+            same = (g_status == status and g_curves["epoch"].tolist() == list(range(EPOCHS + 1))
+                    and g_final == final and g_curves.equals(curves))
+            mismatches += not same
+        leftovers = [str(p) for p in killed_root.rglob("*.tmp")]
+        report = {"kills": done_kills, "attempts": attempts, "runs": len(expected),
+                  "epochs_checked": epochs_checked, "mismatches": mismatches, "temporaries_left": leftovers}
+        log(json.dumps(report))
+        return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    result = inject(args.kills, args.seed)
+    sys.exit(0 if result["mismatches"] == 0 and not result["temporaries_left"] else 1)
