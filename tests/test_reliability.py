@@ -81,3 +81,50 @@ def test_two_processes_on_one_study_run_each_run_once(tiny_study, tmp_path):
         directory = store.run_dir(tmp_path / "results", study.name, planned.run_id)
         assert store.run_state(directory) == store.DONE
         assert curves(directory)["epoch"].tolist() == list(range(7))
+
+
+def test_diverged_and_failed_runs_are_isolated_and_listed(tmp_path, capsys):
+    study = tmp_path / "mixed.yaml"
+    study.write_text(
+        "name: mixed\ntitle: t\nvariants:\n  ok: {}\n  nan: {optim.base_lr: 1.0e+30}\n"
+        "  broken: {data.dataset: cifar10, data.augment: cifar, data.image_size: 32}\n"
+    )
+    assert run_study(study, tmp_path) == 0
+    capsys.readouterr()
+    assert main(["status", str(study), "--results", str(tmp_path / "results"), *fast_overrides()]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"done\s+ok", out) and re.search(r"diverged\s+nan", out) and re.search(r"failed\s+broken", out)
+    md = (tmp_path / "reports" / "mixed.md").read_text()
+    for label, state in (("ok seed=0", "done"), ("nan seed=0", "diverged"), ("broken seed=0", "failed")):
+        assert re.search(rf"\| {label} \| {state} \|", md), md
+    loaded = load_study(study, overrides=parse_set(FAST))
+    nan = next(r for r in loaded.runs if r.variant == "nan")
+    summary = store.read_json(store.run_dir(tmp_path / "results", "mixed", nan.run_id) / store.SUMMARY)
+    assert summary["diverged_at"]["step"] >= 0
+
+
+def test_checkpoints_are_loaded_as_weights_only(tmp_path):
+    import pickle
+
+    import torch
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    path = tmp_path / store.CHECKPOINT
+    path.write_bytes(b"")
+    torch.save({"model": Payload()}, path, pickle_module=pickle)
+    with pytest.raises(pickle.UnpicklingError):
+        store.load_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("name", ["../escape", "/abs", "a/b", ".hidden", ""])
+def test_study_names_cannot_leave_the_results_folder(tmp_path, name):
+    from harness.spec import SpecError
+
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: {name!r}\ntitle: t\n")
+    with pytest.raises(SpecError, match="name"):
+        load_study(path)
