@@ -35,24 +35,6 @@ def test_run_then_rerun_trains_nothing(tiny_study, tmp_path, capsys):
     assert "2 done" in capsys.readouterr().out
 
 
-def test_a_failing_run_is_recorded_and_the_study_goes_on(tmp_path, capsys):
-    study = tmp_path / "mixed.yaml"
-    study.write_text(
-        "name: mixed\ntitle: t\nvariants:\n  ok: {}\n"
-        "  broken: {data.dataset: cifar10, data.augment: cifar, data.image_size: 32}\n"
-    )
-    assert run(study, tmp_path) == 0
-    out = capsys.readouterr().out
-    assert "failed: broken" in out
-    loaded = load_study(study, overrides=parse_set(FAST))
-    states = {r.variant: store.run_state(store.run_dir(tmp_path / "results", "mixed", r.run_id)) for r in loaded.runs}
-    assert states == {"ok": "done", "broken": "failed"}
-    broken = next(r for r in loaded.runs if r.variant == "broken")
-    error = (store.run_dir(tmp_path / "results", "mixed", broken.run_id) / store.ERROR).read_text()
-    assert "runtime.data_root" in error and "Traceback" in error
-    assert "failed" in (tmp_path / "reports" / "mixed.md").read_text()
-
-
 def test_report_alone_trains_nothing(tiny_study, tmp_path, capsys):
     assert main(["report", str(tiny_study), "--results", str(tmp_path / "results"), "--reports",
                  str(tmp_path / "reports"), *fast_overrides()]) == 0

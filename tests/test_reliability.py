@@ -101,6 +101,9 @@ def test_diverged_and_failed_runs_are_isolated_and_listed(tmp_path, capsys):
     nan = next(r for r in loaded.runs if r.variant == "nan")
     summary = store.read_json(store.run_dir(tmp_path / "results", "mixed", nan.run_id) / store.SUMMARY)
     assert summary["diverged_at"]["step"] >= 0
+    broken = next(r for r in loaded.runs if r.variant == "broken")
+    error = (store.run_dir(tmp_path / "results", "mixed", broken.run_id) / store.ERROR).read_text()
+    assert "runtime.data_root" in error and "Traceback" in error
 
 
 def test_checkpoints_are_loaded_as_weights_only(tmp_path):
