@@ -32,6 +32,10 @@ DONE, DIVERGED, FAILED, PARTIAL, NEW = "done", "diverged", "failed", "partial", 
 FINISHED = (DONE, DIVERGED)  # a diverged run is a result (the report shows it), not an error
 
 
+_UMASK = os.umask(0)  # the process umask: reading it means setting it, so set it back at once
+os.umask(_UMASK)
+
+
 def run_dir(results: Path, study: str, run_id: str) -> Path:
     return Path(results) / study / run_id
 
@@ -41,6 +45,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
