@@ -206,6 +206,8 @@ def test_linear_probe_column_appears_where_a_probe_ran(tmp_path):
         write_run(results, study, planned, linear_top1=top1)
     table = study_table(study, load_finals(study, results), ["k200"])
     assert table.rows[0][table.columns.index("linear top-1 (%)")] == "60.0 ± 14.1"
+    typo = make_study(tmp_path, "name: lin\ntitle: t\nseeds: [0, 1]\nreport: {metrics: [linear_top]}\n")
+    assert "No finished run reports 'linear_top'" in study_table(typo, load_finals(typo, results), ["k200"]).notes[0]
     plain = make_study(tmp_path, "name: nolin\ntitle: t\n", "nolin")
     assert "linear top-1 (%)" not in study_table(plain, load_finals(plain, tmp_path), ["k200"]).columns
 

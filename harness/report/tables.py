@@ -120,6 +120,10 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
     notes = []
     if report.paper and paper is None:
         notes.append(f"{report.paper} publishes no per-point numbers, so the table has no paper column.")
+    finished = finals[finals["status"].isin(FINISHED)]
+    for m in metrics:
+        if not finished.empty and (m.column not in finished or finished[m.column].isna().all()):
+            notes.append(f"No finished run reports {m.column!r}, so its {'line' if report.columns else 'column'} is empty.")
     axes = _row_axes(study, finals)
     if report.columns:
         return _pivot(study, finals, axes, metrics, paper, notes)
