@@ -83,6 +83,14 @@ def study_axes(spec) -> list[str]:
     return ["variant", *spec.grid]
 
 
+def axis_values(study, axis: str) -> list:
+    """The values an axis takes in the planned runs, in the study's order (variants as declared, grid
+    values as listed): read from the runs, so a per-preset grid shows what this preset ran."""
+    if axis == "variant":
+        return list(study.spec.variants)
+    return list(dict.fromkeys(dict(r.point)[axis] for r in study.runs if axis in dict(r.point)))
+
+
 def check_layout(spec, runs, where: str) -> None:
     """Raise ValueError (one line, naming the key) if the report section names unknown axes or values."""
     report = spec.report

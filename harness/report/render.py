@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,7 @@ from harness.claims import FINISHED, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, I
 from harness.provenance import code_revision
 from harness.report import figures as fig
 from harness.report.index import SUMMARY, write_index
-from harness.report.layout import CurvesFigure, SweepFigure
+from harness.report.layout import CurvesFigure, SweepFigure, axis_values
 from harness.report.reference import PaperNumbers, citation
 from harness.report.results import load_results
 from harness.report.tables import markdown_escape, paper_label, study_table, to_markdown
@@ -100,7 +101,7 @@ def _sweep(study, spec, runs, data, path) -> tuple[str, list[str]]:
     hue = spec.hue or ("variant" if len(study.spec.variants) > 1 else None)
     has_linear = "linear_top1" in runs and runs["linear_top1"].notna().any()
     metrics = spec.metrics or [data["knn"]] + (["linear_top1"] if has_linear else [])
-    x_values = list(study.spec.grid[spec.x])
+    x_values = axis_values(study, spec.x)
     order = fig.hue_order(runs[hue]) if hue else []
     paper = _paper_points(study, spec, hue, order, x_values) if spec.paper else None
     fig.sweep_figure(runs[runs["status"].isin(FINISHED)], spec.x, x_values, hue, order, metrics, spec.xscale, paper,
@@ -231,8 +232,10 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
     md = env.get_template("report.md.j2").render(
         table_md=to_markdown(table),
         figures=[{**d, "rel": f"{folder.name}/{d['path'].name}"} for d in drawn], **context)
+    numeric = re.compile(r"-?\d[\d.]*(?: ± [\d.]+)?(?: \([LM]\))?|\d+–\d+")
+    cells = [[(v, bool(numeric.fullmatch(v))) for v in row] for row in table.rows]  # numbers align right
     html = env.get_template("report.html.j2").render(
-        table=table,
+        table=table, cells=cells,
         figures=[{**d, "b64": base64.b64encode(d["path"].read_bytes()).decode()} for d in drawn], **context)
     md_path, html_path = reports / f"{study.name}.md", reports / f"{study.name}.html"
     store.atomic_write_bytes(md_path, md.encode())

@@ -18,7 +18,7 @@ import pandas as pd
 
 from harness.claims import FINISHED
 from harness.report.reference import PaperNumbers
-from harness.report.layout import study_axes
+from harness.report.layout import axis_values, study_axes
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
 def _pivot(study, finals, axes, metrics, paper, notes) -> Table:
     report = study.spec.report
     across = report.columns
-    values = list(study.spec.variants) if across == "variant" else list(study.spec.grid[across])
+    values = axis_values(study, across)
     columns = [*axes, "", *(f"{_short(across)} {_text(v)}" for v in values)]
     rows = []
     for point, group in _groups(finals, axes):
