@@ -365,3 +365,23 @@ def test_bench_runs_on_a_small_tree(tmp_path, capsys):
 
 def test_papers_yaml_is_the_shared_reference():
     assert papers()["simsiam"]["table1_predictor"]["rows"][0] == {"variant": "baseline_lr_cosine", "linear_top1": 67.7}
+
+
+def test_a_categorical_sweep_over_uneven_values(tmp_path):
+    """BYOL Table 5a's tau (0, 0.9, 0.99, ...) is evenly spaced on a categorical axis, paper beside it."""
+    study = make_study(tmp_path, """\
+name: tau
+title: "BYOL tau"
+grid: {optim.momentum: [0.0, 0.9, 0.99]}
+report:
+  paper: byol.table5a_tau
+  rows: optim.momentum
+  paper_key: tau_base
+  figures: [{kind: sweep, x: optim.momentum, xscale: categorical}]
+""", "tau")
+    for planned in study.runs:
+        write_run(tmp_path / "results", study, planned, knn=0.5 + planned.config.optim.momentum / 4)
+    write_report(study, tmp_path / "results", tmp_path / "reports")
+    md = (tmp_path / "reports" / "tau.md").read_text()
+    assert "| 0.0 | 0.3 |" in md and "| 0.9 | 68.4 |" in md and "| 0.99 | 72.5 |" in md
+    assert (tmp_path / "reports" / "tau_files" / "sweep.png").stat().st_size > 10_000
