@@ -28,7 +28,7 @@ from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 from harness.store import atomic_write_bytes  # noqa: E402
 
 STYLE = {"style": "whitegrid", "context": "paper"}
-PANEL = (4.4, 3.4)  # inches per panel
+PANEL = (3.6, 2.6)  # inches per panel (plot area)
 LABELS = {
     "loss": "training loss",
     "output_std": "output std of z/‖z‖",
@@ -50,14 +50,20 @@ def plain(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _figure(ncols: int, nrows: int = 1, sharex: bool = False):
+# Fixed margins in inches (the panels' size never depends on their labels): matplotlib's
+# tight_layout would draw every figure an extra time to measure it, half the cost of a report.
+MARGIN = {"left": 0.8, "right": 0.25, "top": 0.5, "bottom": 0.55, "wspace": 0.85, "hspace": 0.3}
+
+
+def _figure(ncols: int, nrows: int = 1, sharex: bool = False, panel: tuple[float, float] = PANEL):
     sns.set_theme(**STYLE)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PANEL[0] * ncols, PANEL[1] * nrows), sharex=sharex, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), sharex=sharex, squeeze=False)
+    fig.harness_grid = (nrows, ncols, panel)  # read back by _save
     return fig, axes.ravel()
 
 
 def _legend(fig, axes, hue: str | None) -> float:
-    """One legend for the whole figure, below the panels; returns the height fraction it takes."""
+    """One legend for the whole figure, below the panels; returns the height in inches it takes."""
     entries = {}
     for ax in axes:
         for handle, text in zip(*ax.get_legend_handles_labels()):
@@ -69,12 +75,19 @@ def _legend(fig, axes, hue: str | None) -> float:
     rows = -(-len(handles) // ncol)
     fig.legend(handles, labels, title=plain(hue), loc="lower center", ncol=ncol, fontsize=8, title_fontsize=8,
                frameon=False)
-    return min(0.5, (0.1 + 0.17 * (rows + 1)) / fig.get_figheight())
+    return 0.1 + 0.17 * (rows + 1)
 
 
-def _save(fig, path: Path, title: str, legend_height: float = 0.0) -> Path:
-    fig.suptitle(plain(title))
-    fig.tight_layout(rect=(0, legend_height, 1, 1))
+def _save(fig, path: Path, title: str, legend: float = 0.0) -> Path:
+    """Lay the panels out with MARGIN, the legend below them, and write a PNG atomically."""
+    nrows, ncols, (pw, ph) = fig.harness_grid
+    m = MARGIN
+    width = m["left"] + m["right"] + ncols * pw + (ncols - 1) * m["wspace"]
+    height = m["top"] + m["bottom"] + legend + nrows * ph + (nrows - 1) * m["hspace"]
+    fig.set_size_inches(width, height)
+    fig.subplots_adjust(left=m["left"] / width, right=1 - m["right"] / width, top=1 - m["top"] / height,
+                        bottom=(m["bottom"] + legend) / height, wspace=m["wspace"] / pw, hspace=m["hspace"] / ph)
+    fig.suptitle(plain(title), y=1 - 0.12 / height, va="top")
     sink = io.BytesIO()
     fig.savefig(sink, format="png", dpi=110)
     plt.close(fig)
@@ -197,8 +210,7 @@ def steps_figure(steps: pd.DataFrame, curves: pd.DataFrame, hue: str, order: lis
                  path: Path, title: str, logy: bool) -> Path:
     """Top: `metric` per step from steps.parquet. Bottom: `knn` per step where steps.parquet has it,
     otherwise the per-epoch kNN placed at each epoch's last step (curves' `step` column)."""
-    fig, axes = _figure(1, 2, sharex=True)
-    fig.set_size_inches(PANEL[0] * 2.2, PANEL[1] * 1.6)
+    fig, axes = _figure(1, 2, sharex=True, panel=(PANEL[0] * 2.2, PANEL[1] * 0.8))
     colors = palette(order)
     if steps is None or steps.empty or metric not in steps or not _lines(axes[0], steps, "step", metric, hue, colors, order):
         _empty(axes[0], f"no per-step {metric} (steps.parquet)")
