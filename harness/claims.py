@@ -270,7 +270,8 @@ class Instability(_Claim):
         ok = dipped if self.expect == "dips" else not dipped
         evidence = (f"largest {self.metric} dip below its running max, mean over {len(dips)} run(s) "
                     f"{mean:.3f} ({'dips' if self.expect == 'dips' else 'stable'} if "
-                    f"{'>' if self.expect == 'dips' else '<='} {self.dip_above}); " + "; ".join(details))
+                    f"{'>' if self.expect == 'dips' else '<='} {self.dip_above}); " + "; ".join(details[:4])
+                    + (f"; and {len(details) - 4} more run(s)" if len(details) > 4 else ""))
         return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
 
 
