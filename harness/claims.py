@@ -4,14 +4,19 @@ A study lists its claims under `report.claims`; each kind below reads the final 
 it names and returns a Verdict with the numbers that decided it. A claim whose runs are missing,
 failed or still running is "inconclusive", never silently decided.
 
-`finals` is a DataFrame with one row per planned run: variant, seed, status, and the last logged
-value of each metric (loss, output_std, output_std_ref = 1/sqrt(d), knn_top1_<protocol>, chance).
+`finals` is a DataFrame with one row per planned run: run_id, variant, seed, its grid values, status,
+and the last logged value of each metric (loss, output_std, output_std_ref = 1/sqrt(d),
+knn_top1_<protocol>, linear_top1 where a probe ran, chance). Claims over time (instability) also get
+`curves` (one row per run and epoch) and, where runs wrote one, `steps` (one row per run and logged
+step, from steps.parquet); both carry a run_id column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
+
+import math
 
 import pandas as pd
 from pydantic import Field
@@ -31,28 +36,37 @@ class Verdict:
 
 class _Claim(Section):
     text: str
-    min_seeds: int = Field(1, gt=0, description="finished runs needed per variant to decide")
+    min_seeds: int = Field(1, gt=0, description="finished runs needed per variant (or trend point) to decide")
     where: dict[str, Any] = Field({}, description="grid values the runs must have, e.g. {heads.bn: hidden}")
 
     def variants(self) -> list[str]:
         raise NotImplementedError
 
-    def _runs(self, finals: pd.DataFrame, variant: str) -> tuple[pd.DataFrame | None, str]:
-        """The finished runs of a variant, or None and why the claim cannot be decided."""
-        rows = finals[finals["variant"] == variant]
-        for key, value in self.where.items():
-            rows = rows[rows[key] == value] if key in rows else rows.iloc[0:0]
+    def _select(self, finals: pd.DataFrame, variant: str | None, values: dict | None = None) -> pd.DataFrame:
+        """The runs of `variant` (None: any) with the claim's `where` and these grid `values`."""
+        rows = finals if variant is None else finals[finals["variant"] == variant]
+        for key, value in {**self.where, **(values or {})}.items():
+            rows = rows[rows[key].map(lambda v: same(v, value))] if key in rows else rows.iloc[0:0]
+        return rows
+
+    def _finished(self, rows: pd.DataFrame, what: str) -> tuple[pd.DataFrame | None, str]:
+        """The runs if all are finished and there are enough seeds, else None and why not."""
         if rows.empty:
-            return None, f"no runs of {variant!r}" + (f" with {self.where}" if self.where else "")
+            return None, f"no runs of {what}" + (f" with {self.where}" if self.where else "")
         unfinished = rows[~rows["status"].isin(FINISHED)]
         if not unfinished.empty:
             states = ", ".join(sorted(set(unfinished["status"])))
-            return None, f"{len(unfinished)} run(s) of {variant!r} not finished ({states})"
+            return None, f"{len(unfinished)} run(s) of {what} not finished ({states})"
         if len(rows) < self.min_seeds:
-            return None, f"{len(rows)} seed(s) of {variant!r}, {self.min_seeds} needed"
+            return None, f"{len(rows)} seed(s) of {what}, {self.min_seeds} needed"
         return rows, ""
 
-    def evaluate(self, finals: pd.DataFrame) -> Verdict:
+    def _runs(self, finals: pd.DataFrame, variant: str) -> tuple[pd.DataFrame | None, str]:
+        """The finished runs of a variant, or None and why the claim cannot be decided."""
+        return self._finished(self._select(finals, variant), repr(variant))
+
+    def evaluate(self, finals: pd.DataFrame, curves: pd.DataFrame | None = None,
+                 steps: pd.DataFrame | None = None) -> Verdict:
         runs = {}
         for variant in self.variants():
             rows, why = self._runs(finals, variant)
@@ -63,6 +77,14 @@ class _Claim(Section):
 
     def decide(self, runs: dict[str, pd.DataFrame]) -> Verdict:
         raise NotImplementedError
+
+
+def same(a, b) -> bool:
+    """Grid values compare as numbers where both are numbers (1e-4 from one file, 0.0001 from another)."""
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
 
 
 def _std_ratio(rows: pd.DataFrame) -> float:
@@ -152,4 +174,113 @@ class Ordering(_Claim):
         return Verdict(self.text, outcome, evidence)
 
 
-Claim = Annotated[Union[Collapse, NoCollapse, NotConverge, Ordering], Field(discriminator="kind")]
+class Trend(_Claim):
+    """`metric` (mean over seeds) moves one way along `axis`, a grid key or "variant", in the order of
+    `values` (default: the values present, sorted). increasing: no step between neighbours falls by
+    more than `tolerance`, and the last value exceeds the first by more than `tolerance`;
+    decreasing: the mirror image; flat: max - min stays within `tolerance`. `run` names the variant
+    the trend is read in (needed when the study has several and `axis` is a grid key)."""
+
+    kind: Literal["trend"]
+    axis: str
+    direction: Literal["increasing", "decreasing", "flat"]
+    run: str | None = None
+    values: list[Any] | None = Field(None, min_length=2)
+    metric: str = "knn_top1_k200"
+    tolerance: float = Field(0.0, ge=0)
+
+    def variants(self):
+        if self.axis == "variant":
+            return list(self.values or [])
+        return [self.run] if self.run else []
+
+    def evaluate(self, finals, curves=None, steps=None):
+        if self.axis not in finals:
+            return Verdict(self.text, INCONCLUSIVE, f"no runs have the axis {self.axis!r}")
+        variant = None if self.axis == "variant" else self.run
+        scope = self._select(finals, variant)
+        values = list(self.values) if self.values else sorted(scope[self.axis].dropna().unique().tolist())
+        if len(values) < 2:
+            return Verdict(self.text, INCONCLUSIVE, f"{len(values)} value(s) of {self.axis}, a trend needs 2")
+        means = []
+        for value in values:
+            rows, why = self._finished(self._select(scope, None, {self.axis: value}), f"{self.axis}={value}")
+            if rows is None:
+                return Verdict(self.text, INCONCLUSIVE, why)
+            means.append(float(rows[self.metric].mean()))
+        steps_ = [b - a for a, b in zip(means, means[1:])]
+        series = ", ".join(f"{v}: {m:.3f}" for v, m in zip(values, means))
+        tol = self.tolerance
+        if self.direction == "flat":
+            spread = max(means) - min(means)
+            ok, why = spread <= tol, f"range {spread:.3f} (flat if <= {tol})"
+        else:
+            sign = 1 if self.direction == "increasing" else -1
+            worst, total = min(sign * d for d in steps_), sign * (means[-1] - means[0])
+            ok = worst >= -tol and total > tol
+            word = "rise" if sign > 0 else "fall"
+            why = f"worst step {sign * worst:+.3f}, total {word} {total:.3f} (tolerance {tol})"
+        return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, f"{self.metric} over {self.axis}: {series}; {why}")
+
+
+def largest_dip(series: pd.DataFrame, x: str, metric: str) -> tuple[float, str]:
+    """The largest fall of `metric` below its running maximum, and where it happened."""
+    series = series.dropna(subset=[metric]).sort_values(x)
+    if len(series) < 2:
+        return 0.0, "fewer than 2 points"
+    values = series[metric].to_numpy(dtype=float)
+    peak = pd.Series(values).cummax().to_numpy()
+    i = int((peak - values).argmax())
+    j = int(values[: i + 1].argmax())
+    xs = series[x].to_numpy()
+    return float(peak[i] - values[i]), f"{values[j]:.3f} at {x} {xs[j]} -> {values[i]:.3f} at {x} {xs[i]}"
+
+
+class Instability(_Claim):
+    """`metric` dips: it falls more than `dip_above` below its running maximum during training
+    (MoCo v3 Fig. 1). The dips are read per run from steps.parquet where the run logged `metric` per
+    step, otherwise from the per-epoch curves; the largest dip of each run, averaged over seeds, is
+    compared with `dip_above`. With `expect: stable` the claim is the opposite: no such dip."""
+
+    kind: Literal["instability"]
+    run: str
+    metric: str = "knn_top1_k200"
+    dip_above: float = Field(0.05, gt=0)
+    expect: Literal["dips", "stable"] = "dips"
+
+    def variants(self):
+        return [self.run]
+
+    def evaluate(self, finals, curves=None, steps=None):
+        rows, why = self._runs(finals, self.run)
+        if rows is None:
+            return Verdict(self.text, INCONCLUSIVE, why)
+        dips, details = [], []
+        for run_id in rows["run_id"]:
+            source, frame, x = _per_run(steps, run_id, self.metric, "steps.parquet", "step")
+            if frame is None:
+                source, frame, x = _per_run(curves, run_id, self.metric, "curves", "epoch")
+            if frame is None:
+                return Verdict(self.text, INCONCLUSIVE, f"run {run_id} has no {self.metric} over time")
+            dip, where = largest_dip(frame, x, self.metric)
+            dips.append(dip)
+            details.append(f"{run_id}: {dip:.3f} ({where}, {source})")
+        mean = sum(dips) / len(dips)
+        dipped = mean > self.dip_above
+        ok = dipped if self.expect == "dips" else not dipped
+        evidence = (f"largest {self.metric} dip below its running max, mean over {len(dips)} run(s) "
+                    f"{mean:.3f} ({'dips' if self.expect == 'dips' else 'stable'} if "
+                    f"{'>' if self.expect == 'dips' else '<='} {self.dip_above}); " + "; ".join(details[:4])
+                    + (f"; and {len(details) - 4} more run(s)" if len(details) > 4 else ""))
+        return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
+
+
+def _per_run(frame: pd.DataFrame | None, run_id: str, metric: str, source: str, x: str):
+    if frame is None or frame.empty or metric not in frame or x not in frame:
+        return source, None, x
+    rows = frame[frame["run_id"] == run_id]
+    rows = rows[rows[metric].notna()]
+    return (source, rows, x) if len(rows) else (source, None, x)
+
+
+Claim = Annotated[Union[Collapse, NoCollapse, NotConverge, Ordering, Trend, Instability], Field(discriminator="kind")]

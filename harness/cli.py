@@ -16,8 +16,11 @@ from harness.spec import SpecError, load_study, parse_set
 from harness.status import ACTIONS, run_states
 
 
-def _study_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("study", type=Path, help="study YAML file, e.g. studies/simsiam_predictor.yaml")
+def _study_args(p: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        p.add_argument("study", type=Path, nargs="*", help="study YAML files (default: every studies/*.yaml with results)")
+    else:
+        p.add_argument("study", type=Path, help="study YAML file, e.g. studies/simsiam_predictor.yaml")
     p.add_argument("--preset", default=None, help="scale: tiny (default), cifar10, imagenet")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for every run, e.g. --set optim.epochs=5")
@@ -27,7 +30,7 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
 
 
-def _load(args):
+def _load(args, path: Path | None = None):
     overrides = parse_set(args.overrides)
     for key, value in (("runtime.device", args.device), ("runtime.data_root", args.data_root)):
         if value is not None:
@@ -35,7 +38,7 @@ def _load(args):
     if args.download:
         overrides["runtime.download"] = True
     max_runs = None if getattr(args, "yes", True) else args.max_runs
-    return load_study(args.study, args.preset, overrides, max_runs=max_runs)
+    return load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
 
 
 def _print_plan(study, results: Path) -> Counter:
@@ -96,7 +99,23 @@ def cmd_status(args) -> int:
 
 
 def cmd_report(args) -> int:
-    return _report(_load(args), args)
+    """Named studies get a report whatever their state; without names, every study file in
+    --studies that has a results folder does (reports/index.html then lists them all)."""
+    paths = args.study
+    if not paths:
+        paths = sorted(args.studies.glob("*.yaml"))
+        if not paths:
+            raise SpecError(f"{args.studies}: no study files (*.yaml); name one: harness report STUDY.yaml")
+        studies = [_load(args, p) for p in paths]  # validate them all before writing anything
+        for study in studies:
+            if not (args.results / study.name).is_dir():
+                print(f"{study.name}: no results in {args.results / study.name}; no report")
+        studies = [s for s in studies if (args.results / s.name).is_dir()]
+    else:
+        studies = [_load(args, p) for p in paths]
+    for study in studies:
+        _report(study, args)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     _study_args(status)
     status.set_defaults(func=cmd_status)
 
-    report = sub.add_parser("report", help="write reports/<study>.md and .html from existing results")
-    _study_args(report)
+    report = sub.add_parser("report", help="write reports/<study>.md and .html (and index.html) from existing results")
+    _study_args(report, many=True)
+    report.add_argument("--studies", type=Path, default=Path("studies"), help="where study files are (no names given)")
     report.add_argument("--reports", type=Path, default=Path("reports"))
     report.set_defaults(func=cmd_report)
     return parser

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from harness.config import RunConfig, Section
 from harness.presets import DEFAULT_PRESET, PRESETS
 from harness.claims import Claim
+from harness.report.layout import Figure, check_layout
 
 
 class SpecLoader(yaml.SafeLoader):
@@ -62,8 +63,15 @@ class ReportSpec(Section):
     paper: str | None = Field(None, description="papers.yaml table, e.g. simsiam.table1_predictor")
     rows: str = Field("variant", description="'variant' or the grid key the table's rows follow")
     paper_key: str | None = Field(None, description="column of the paper's rows matched to `rows`")
-    paper_value: str = "linear_top1"
+    paper_value: str | dict[str, str] = Field(
+        "linear_top1", description="paper field holding the number, or {variant: field} (BYOL Table 16)")
     claims: list[Claim] = []
+    # Optional layout (harness/report/layout.py): a pivot, the metrics shown, the figures.
+    columns: str | None = Field(None, description="'variant' or a grid key whose values become columns")
+    paper_column_key: str | None = Field(None, description="column of the paper's rows matched to `columns`")
+    paper_label: str | None = Field(None, description="what the paper's numbers are, e.g. 'ImageNet linear top-1'")
+    metrics: list[str] | None = Field(None, min_length=1, description="table metrics (default: kNN, linear, std, loss)")
+    figures: list[Figure] | None = Field(None, description="default: one curves figure, hue = series")
 
 
 class StudySpec(Section):
@@ -317,6 +325,10 @@ def load_study(
                 seen[planned.run_id] = planned.label
                 runs.append(planned)
     _check_report(spec, path)
+    try:
+        check_layout(spec, runs, f"{path}: ")
+    except ValueError as err:
+        raise SpecError(str(err)) from None
     return Study(spec=spec, path=path, preset=preset, runs=runs)
 
 

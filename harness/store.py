@@ -45,6 +45,10 @@ class CorruptFileWarning(UserWarning):
     """A results file could not be read (truncated by a full disk or a killed copy)."""
 
 
+_UMASK = os.umask(0)  # the process umask: reading it means setting it, so set it back at once
+os.umask(_UMASK)
+
+
 def run_dir(results: Path, study: str, run_id: str) -> Path:
     return Path(results) / study / run_id
 
@@ -67,6 +71,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
             if _KILL_DURING_WRITE:
                 f.write(data[: len(data) // 2])

@@ -66,3 +66,104 @@ def test_unfinished_runs_make_a_claim_inconclusive(status):
 def test_too_few_seeds_is_inconclusive():
     c = claim({"kind": "no_collapse", "run": "a", "text": "t", "min_seeds": 3})
     assert c.evaluate(finals({"variant": "a", "output_std": 0.06})).outcome == INCONCLUSIVE
+
+
+# -- trend: monotone over a grid axis (or over variants in a given order), with a tolerance
+
+def sweep(values, axis="optim.batch_size", variant="a", **extra):
+    return finals(*({"variant": variant, axis: x, "knn_top1_k200": y, **extra} for x, y in values))
+
+
+@pytest.mark.parametrize("points, direction, outcome", [
+    ([(64, 0.60), (128, 0.70), (256, 0.80)], "increasing", REPRODUCED),
+    ([(64, 0.60), (128, 0.595), (256, 0.80)], "increasing", REPRODUCED),  # a 0.005 dip is within tolerance
+    ([(64, 0.60), (128, 0.50), (256, 0.80)], "increasing", NOT_REPRODUCED),  # a 0.1 dip is not
+    ([(64, 0.60), (128, 0.605), (256, 0.605)], "increasing", NOT_REPRODUCED),  # no rise beyond tolerance
+    ([(64, 0.80), (128, 0.70), (256, 0.60)], "decreasing", REPRODUCED),
+    ([(64, 0.60), (128, 0.70), (256, 0.80)], "decreasing", NOT_REPRODUCED),
+    ([(64, 0.70), (128, 0.705), (256, 0.698)], "flat", REPRODUCED),
+    ([(64, 0.70), (128, 0.75), (256, 0.70)], "flat", NOT_REPRODUCED),
+])
+def test_trend(points, direction, outcome):
+    c = claim({"kind": "trend", "run": "a", "axis": "optim.batch_size", "direction": direction,
+               "tolerance": 0.01, "text": "t"})
+    v = c.evaluate(sweep(points))
+    assert v.outcome == outcome, v.evidence
+    assert "64: 0.6" in v.evidence or "64: 0.7" in v.evidence or "64: 0.8" in v.evidence
+
+
+def test_trend_reads_the_mean_over_seeds_in_the_given_order():
+    rows = sweep([(64, 0.9), (128, 0.7), (256, 0.5)]).assign(seed=0)
+    rows = pd.concat([rows, sweep([(64, 0.1), (128, 0.5), (256, 0.9)]).assign(seed=1)])  # means 0.5, 0.6, 0.7
+    c = claim({"kind": "trend", "run": "a", "axis": "optim.batch_size", "direction": "increasing", "text": "t"})
+    assert c.evaluate(rows).outcome == REPRODUCED
+    backwards = claim({"kind": "trend", "run": "a", "axis": "optim.batch_size", "values": [256, 128, 64],
+                       "direction": "increasing", "text": "t"})
+    assert backwards.evaluate(rows).outcome == NOT_REPRODUCED
+
+
+def test_trend_over_variants():
+    rows = finals({"variant": "none", "knn_top1_k200": 0.3}, {"variant": "hidden", "knn_top1_k200": 0.6},
+                  {"variant": "all", "knn_top1_k200": 0.7})
+    up = claim({"kind": "trend", "axis": "variant", "values": ["none", "hidden", "all"], "direction": "increasing",
+                "text": "t"})
+    assert up.evaluate(rows).outcome == REPRODUCED
+    assert up.variants() == ["none", "hidden", "all"]
+
+
+@pytest.mark.parametrize("status", ["missing", "failed"])
+def test_trend_with_a_point_unfinished_is_inconclusive(status):
+    rows = sweep([(64, 0.6), (128, 0.7), (256, 0.8)])
+    rows.loc[1, "status"] = status
+    c = claim({"kind": "trend", "run": "a", "axis": "optim.batch_size", "direction": "increasing", "text": "t"})
+    v = c.evaluate(rows)
+    assert v.outcome == INCONCLUSIVE and "optim.batch_size=128" in v.evidence
+
+
+def test_trend_with_too_few_seeds_or_values_is_inconclusive():
+    rows = sweep([(64, 0.6), (128, 0.7)])
+    c = claim({"kind": "trend", "run": "a", "axis": "optim.batch_size", "direction": "increasing", "min_seeds": 2,
+               "text": "t"})
+    assert c.evaluate(rows).outcome == INCONCLUSIVE
+    one = claim({"kind": "trend", "run": "a", "axis": "optim.batch_size", "direction": "increasing", "text": "t"})
+    assert one.evaluate(sweep([(64, 0.6)])).outcome == INCONCLUSIVE
+
+
+# -- instability: kNN dips below its running maximum, from steps.parquet when a run has it
+
+def curve(run_id, values, x="epoch"):
+    return pd.DataFrame({"run_id": run_id, x: range(len(values)), "knn_top1_k200": values})
+
+
+DIPPY = [0.2, 0.5, 0.7, 0.45, 0.72, 0.75]  # falls 0.25 below its running max at x=3
+SMOOTH = [0.2, 0.5, 0.7, 0.69, 0.72, 0.75]
+
+
+@pytest.mark.parametrize("values, expect, outcome", [(DIPPY, "dips", REPRODUCED), (SMOOTH, "dips", NOT_REPRODUCED),
+                                                     (SMOOTH, "stable", REPRODUCED), (DIPPY, "stable", NOT_REPRODUCED)])
+def test_instability_from_curves(values, expect, outcome):
+    c = claim({"kind": "instability", "run": "a", "dip_above": 0.1, "expect": expect, "text": "t"})
+    v = c.evaluate(finals({"variant": "a", "run_id": "r1"}), curves=curve("r1", values))
+    assert v.outcome == outcome and "curves" in v.evidence
+
+
+def test_instability_prefers_steps_over_epochs():
+    c = claim({"kind": "instability", "run": "a", "dip_above": 0.1, "text": "t"})
+    rows = finals({"variant": "a", "run_id": "r1"})
+    # per epoch the dip is invisible; per step it shows
+    v = c.evaluate(rows, curves=curve("r1", SMOOTH), steps=curve("r1", DIPPY, x="step"))
+    assert v.outcome == REPRODUCED and "steps.parquet" in v.evidence and "0.250" in v.evidence
+
+
+def test_instability_averages_the_largest_dip_over_seeds():
+    c = claim({"kind": "instability", "run": "a", "dip_above": 0.15, "text": "t"})
+    rows = finals({"variant": "a", "run_id": "r1"}, {"variant": "a", "run_id": "r2", "seed": 1})
+    both = pd.concat([curve("r1", DIPPY), curve("r2", SMOOTH)])  # dips 0.25 and 0.01: mean 0.13
+    assert c.evaluate(rows, curves=both).outcome == NOT_REPRODUCED
+
+
+def test_instability_without_curves_is_inconclusive():
+    c = claim({"kind": "instability", "run": "a", "text": "t"})
+    assert c.evaluate(finals({"variant": "a", "run_id": "r1"})).outcome == INCONCLUSIVE
+    unfinished = finals({"variant": "a", "run_id": "r1", "status": "partial"})
+    assert c.evaluate(unfinished, curves=curve("r1", DIPPY)).outcome == INCONCLUSIVE

@@ -29,3 +29,90 @@ def paper_table(ref: str) -> dict:
 
 def citation(ref: str) -> str:
     return papers()[ref.partition(".")[0]].get("citation", "")
+
+
+def axis_field(axis: str) -> str:
+    """The paper rows' field an axis is matched on by default: 'variant', or the key's last part
+    (optim.batch_size -> batch_size)."""
+    return axis.rsplit(".", 1)[-1]
+
+
+class PaperNumbers:
+    """The published number for a cell of a study's table.
+
+    A cell is a point: {axis: value} over the study's axes ("variant" and the grid keys). Each axis
+    is matched on one field of the paper's rows (report.paper_key for report.rows,
+    report.paper_column_key for report.columns, otherwise axis_field); an axis whose field no
+    paper row has (a grid axis the paper did not vary) is not matched on. report.paper_value names
+    the field holding the number, or maps variants to fields (BYOL Table 16: {byol: byol, simclr:
+    simclr}); then the variant picks the field and is not matched on.
+    """
+
+    def __init__(self, report, axes: list[str]):
+        self.ref = report.paper
+        self.table = paper_table(report.paper)
+        self.rows = self.table.get("rows") or []
+        self.value = report.paper_value
+        fields = {axis: axis_field(axis) for axis in axes}
+        if report.paper_key:
+            fields[report.rows] = report.paper_key
+        if report.columns and report.paper_column_key:
+            fields[report.columns] = report.paper_column_key
+        present = {field for row in self.rows for field in row}
+        for axis, field in fields.items():
+            explicit = (axis == report.rows and report.paper_key) or (
+                axis == report.columns and report.paper_column_key)
+            if explicit and field not in present and self.rows:
+                raise KeyError(f"{self.ref} has no field {field!r} in its rows (fields: {', '.join(sorted(present))})")
+        values = self.value.values() if isinstance(self.value, dict) else [self.value]
+        for field in values:
+            if self.rows and field not in present:
+                raise KeyError(f"{self.ref} has no field {field!r} for report.paper_value "
+                               f"(fields: {', '.join(sorted(present))})")
+        self.match = {axis: field for axis, field in fields.items()
+                      if field in present and not (axis == "variant" and isinstance(self.value, dict))}
+
+    @property
+    def published(self) -> bool:
+        """False for a paper table without per-point numbers (e.g. SimCLR v2 Fig. 5: a trend only)."""
+        return bool(self.rows)
+
+    @property
+    def note(self) -> str:
+        return self.table.get("note", "")
+
+    def lookup(self, point: dict) -> dict | None:
+        """The paper row for a point, or None; ValueError if several rows match."""
+        from harness.claims import same
+
+        matches = [row for row in self.rows
+                   if all(axis in point and same(row.get(field), point[axis]) for axis, field in self.match.items())]
+        if not self.match or not matches:
+            return None
+        if len(matches) > 1:
+            keys = ", ".join(f"{a} -> {f}" for a, f in self.match.items())
+            raise ValueError(f"{len(matches)} rows of {self.ref} match {point} (matched on {keys}); "
+                             "set report.paper_key / paper_column_key")
+        return matches[0]
+
+    def field(self, point: dict) -> str | None:
+        if isinstance(self.value, dict):
+            return self.value.get(point.get("variant"))
+        return self.value
+
+    def cell(self, point: dict) -> str:
+        """'67.7', '62.8 ± 1.5', '70.8 (M)', the row's note when it has no number, or '-'."""
+        row, field = self.lookup(point), self.field(point)
+        if row is None or field is None:
+            return "-"
+        value = row.get(field)
+        if value is None:
+            return row.get("note", "n/a")
+        text = f"{value}" + (f" ± {row['pm']}" if "pm" in row else "")
+        sure = row.get("sure", self.table.get("sure", "H"))
+        return text + ("" if sure == "H" else f" ({sure})")
+
+    def number(self, point: dict) -> float | None:
+        row, field = self.lookup(point), self.field(point)
+        value = None if row is None or field is None else row.get(field)
+        return float(value) if isinstance(value, (int, float)) else None

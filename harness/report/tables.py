@@ -1,19 +1,65 @@
-"""A study's table laid out like the paper's: one row per variant (or grid value), the paper's number
-beside the reproduced ones (mean +- std over seeds), and the state of the runs behind each row."""
+"""A study's table laid out like the paper's.
+
+Flat (the default): one row per value of `report.rows` (and of any other axis that varies), the
+paper's number beside the reproduced metrics (mean ± std over seeds), the epochs the numbers came
+from and the state of the runs behind the row (SimSiam Table 1, BYOL Table 5a).
+
+Pivot (`report.columns` set): the values of that axis become columns, and each row group lists the
+paper's numbers, then one line per metric, then the runs (SimSiam Table 2's batch sizes; BYOL
+Table 16's BYOL and SimCLR rows over batch sizes).
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
 from harness.claims import FINISHED
-from harness.report.reference import paper_table
-from harness.spec import Study
+from harness.report.reference import PaperNumbers
+from harness.report.layout import axis_values, study_axes
+
+
+@dataclass(frozen=True)
+class Metric:
+    column: str  # a column of finals
+    label: str
+    scale: float = 1.0
+    digits: int = 3
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    notes: list[str]
+
+
+def metric(column: str) -> Metric:
+    """How a finals column is shown. Accuracies (kNN, linear probe) are fractions, shown in %."""
+    if column.startswith("knn_top1_"):
+        return Metric(column, f"kNN {column.removeprefix('knn_top1_')} top-1 (%)", 100, 1)
+    known = {
+        "linear_top1": Metric(column, "linear top-1 (%)", 100, 1),
+        "output_std_ratio": Metric(column, "output std (× 1/√d)", 1, 2),
+        "output_std": Metric(column, "output std", 1, 4),
+        "loss": Metric(column, "final loss", 1, 3),
+    }
+    return known.get(column, Metric(column, column.replace("_", " ")))
+
+
+def table_metrics(report, finals: pd.DataFrame, knn_names: list[str]) -> list[Metric]:
+    if report.metrics:
+        return [metric(c) for c in report.metrics]
+    columns = [f"knn_top1_{name}" for name in knn_names]
+    if "linear_top1" in finals and finals["linear_top1"].notna().any():
+        columns.append("linear_top1")  # only where a linear probe ran
+    return [metric(c) for c in [*columns, "output_std_ratio", "loss"]]
 
 
 def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 1) -> str:
-    values = values.dropna().astype(float) * scale
+    values = pd.to_numeric(values, errors="coerce").dropna().astype(float) * scale
     if values.empty:
         return "-"
     if len(values) == 1:
@@ -21,56 +67,115 @@ def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 1) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
-def paper_cell(study: Study, key) -> str:
-    spec = study.spec.report
-    if spec.paper is None:
-        return ""
-    table = paper_table(spec.paper)
-    match_on = spec.paper_key or ("variant" if spec.rows == "variant" else spec.rows.split(".")[-1])
-    for row in table.get("rows", []):
-        if str(row.get(match_on)) == str(key):
-            value = row.get(spec.paper_value)
-            if value is None:
-                return row.get("note", "n/a")
-            text = f"{value}" + (f" ± {row['pm']}" if "pm" in row else "")
-            sure = row.get("sure", table.get("sure", "H"))
-            return text + ("" if sure == "H" else f" ({sure})")
-    return "-"
-
-
 def run_states(rows: pd.DataFrame) -> str:
-    counts = rows["status"].value_counts()
+    counts = rows["status"].value_counts(sort=False)
     return ", ".join(f"{n} {s}" for s, n in counts.items())
 
 
-def study_table(study: Study, finals: pd.DataFrame, knn_names: list[str]) -> pd.DataFrame:
-    axis = study.spec.report.rows
-    key_col = "variant" if axis == "variant" else axis
-    other = [k for k in ["variant", *study.spec.grid] if k != key_col and finals[k].nunique() > 1]
-    out = []
-    for keys, rows in finals.groupby([key_col, *other], sort=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        done = rows[rows["status"].isin(FINISHED)]
-        record = {name: value for name, value in zip([key_col, *other], keys)}
-        record["paper"] = paper_cell(study, keys[0])
-        for name in knn_names:
-            record[f"kNN {name} (%)"] = mean_std(done.get(f"knn_top1_{name}", pd.Series(dtype=float)), 100)
-        ratio = done["output_std"] / done["output_std_ref"] if "output_std" in done else pd.Series(dtype=float)
-        record["output std (× 1/√d)"] = mean_std(ratio, digits=2)
-        record["final loss"] = mean_std(done.get("loss", pd.Series(dtype=float)), digits=3)
-        record["runs"] = run_states(rows)
-        out.append(record)
-    table = pd.DataFrame(out)
-    if study.spec.report.paper:
-        table = table.rename(columns={"paper": f"paper {study.spec.report.paper_value.replace('_', ' ')} (%)"})
-    else:
-        table = table.drop(columns="paper")
-    return table
+def epochs(rows: pd.DataFrame) -> str:
+    done = pd.to_numeric(rows.loc[rows["status"].isin(FINISHED), "epochs_completed"], errors="coerce").dropna()
+    if done.empty:
+        return "-"
+    lo, hi = int(done.min()), int(done.max())
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    header = "| " + " | ".join(map(str, table.columns)) + " |"
+def _cell(rows: pd.DataFrame, m: Metric) -> str:
+    done = rows[rows["status"].isin(FINISHED)]
+    return mean_std(done[m.column], m.scale, m.digits) if m.column in done else "-"
+
+
+def paper_label(report) -> str:
+    if report.paper_label:
+        return f"paper {report.paper_label}"
+    what = report.paper_value if isinstance(report.paper_value, str) else "top1"
+    return f"paper {what.replace('top1', 'top-1').replace('_', ' ')}" + (" (%)" if "top1" in what else "")
+
+
+def _row_axes(study, finals: pd.DataFrame) -> list[str]:
+    """The axes that tell the table's rows apart: report.rows first, then any other varying axis."""
+    report = study.spec.report
+    first = report.rows
+    return [first] + [a for a in study_axes(study.spec)
+                      if a not in (first, report.columns) and a in finals and finals[a].nunique() > 1]
+
+
+def _groups(finals: pd.DataFrame, axes: list[str]):
+    for keys, rows in finals.groupby(axes, sort=False, dropna=False):
+        yield dict(zip(axes, keys if isinstance(keys, tuple) else (keys,))), rows
+
+
+def _paper(study) -> PaperNumbers | None:
+    report = study.spec.report
+    if not report.paper:
+        return None
+    numbers = PaperNumbers(report, study_axes(study.spec))
+    return numbers if numbers.published else None
+
+
+def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
+    report = study.spec.report
+    metrics = table_metrics(report, finals, knn_names)
+    paper = _paper(study)
+    notes = []
+    if report.paper and paper is None:
+        notes.append(f"{report.paper} publishes no per-point numbers, so the table has no paper column.")
+    finished = finals[finals["status"].isin(FINISHED)]
+    for m in metrics:
+        if not finished.empty and (m.column not in finished or finished[m.column].isna().all()):
+            notes.append(f"No finished run reports {m.column!r}, so its {'line' if report.columns else 'column'} is empty.")
+    axes = _row_axes(study, finals)
+    if report.columns:
+        return _pivot(study, finals, axes, metrics, paper, notes)
+    columns = [*axes, *([paper_label(report)] if paper else []), *(m.label for m in metrics), "epochs", "runs"]
+    rows = []
+    for point, group in _groups(finals, axes):
+        cells = [_text(point[a]) for a in axes]
+        if paper:
+            cells.append(paper.cell(point))
+        cells += [_cell(group, m) for m in metrics]
+        rows.append(cells + [epochs(group), run_states(group)])
+    return Table(columns, rows, notes)
+
+
+def _pivot(study, finals, axes, metrics, paper, notes) -> Table:
+    report = study.spec.report
+    across = report.columns
+    values = axis_values(study, across)
+    columns = [*axes, "", *(f"{_short(across)} {_text(v)}" for v in values)]
+    rows = []
+    for point, group in _groups(finals, axes):
+        lead = [_text(point[a]) for a in axes]
+        # The finals hold the very values the spec lists, so plain equality groups them.
+        cells = dict(list(group.groupby(across, sort=False, dropna=False)))
+        by_value = [(v, cells.get(v, group.iloc[0:0])) for v in values]
+        if paper:
+            rows.append(lead + [paper_label(report)] + [paper.cell({**point, across: v}) for v, _ in by_value])
+        for m in metrics:
+            rows.append(lead + [m.label] + [_cell(cell, m) for _, cell in by_value])
+        rows.append(lead + ["epochs"] + [epochs(cell) for _, cell in by_value])
+        rows.append(lead + ["runs"] + [run_states(cell) if len(cell) else "-" for _, cell in by_value])
+    return Table(columns, rows, notes)
+
+
+def _short(axis: str) -> str:
+    return axis.rsplit(".", 1)[-1].replace("_", " ")
+
+
+def _text(value) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return str(value)
+
+
+def markdown_escape(text: str) -> str:
+    """A string safe inside a Markdown table cell or line: no raw HTML, no cell breaks."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def to_markdown(table: Table) -> str:
+    header = "| " + " | ".join(markdown_escape(c) for c in table.columns) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
-    body = ["| " + " | ".join("" if (isinstance(v, float) and math.isnan(v)) else str(v) for v in row) + " |"
-            for row in table.itertuples(index=False)]
+    body = ["| " + " | ".join(markdown_escape(v) for v in row) + " |" for row in table.rows]
     return "\n".join([header, rule, *body])

@@ -1,0 +1,252 @@
+"""Write one study's report from its results: reports/<study>.md with PNGs in reports/<study>_files/,
+a self-contained reports/<study>.html (styles and images inline), and <study>_files/summary.json,
+the verdict summary that reports/index.html is built from. Nothing is trained or modified in results/.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from harness import __version__, store
+from harness.claims import FINISHED, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
+from harness.provenance import code_revision
+from harness.report import figures as fig
+from harness.report.index import SUMMARY, write_index
+from harness.report.layout import CurvesFigure, SweepFigure, axis_values
+from harness.report.reference import PaperNumbers, citation
+from harness.report.results import load_results
+from harness.report.tables import markdown_escape, paper_label, study_table, to_markdown
+
+
+def _distinct(study, get) -> str:
+    return "/".join(str(v) for v in dict.fromkeys(get(r.config) for r in study.runs))
+
+
+def scale(study) -> str:
+    """The scale the numbers come from, listing every value a study varies."""
+    d = lambda get: _distinct(study, get)  # noqa: E731
+    return (f"{d(lambda c: c.method.name)} on {d(lambda c: c.data.dataset)} at {d(lambda c: c.data.image_size)} px, "
+            f"{d(lambda c: c.backbone.name)}, batch {d(lambda c: c.optim.batch_size)}, "
+            f"{d(lambda c: c.optim.epochs)} epochs, base lr {d(lambda c: c.optim.base_lr)}")
+
+
+def _figures(study):
+    if study.spec.report.figures is not None:
+        return list(study.spec.report.figures)
+    return [CurvesFigure(kind="curves")]
+
+
+def _names(figures) -> list[str]:
+    names, seen = [], Counter()
+    for f in figures:
+        base = f.name or f.kind
+        seen[base] += 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return names
+
+
+def _columns_needed(study, figures, knn_first: str) -> tuple[list[str], list[str] | None]:
+    """The curve and step columns the claims and figures read (Parquet column projection)."""
+    curves, steps = [], None
+    for f in figures:
+        if f.kind == "curves":
+            curves += f.metrics or ["loss", "output_std", knn_first]
+            curves.append("output_std_ref")  # 1/sqrt(d), drawn under the output std
+        elif f.kind == "steps":
+            curves.append(f.knn or knn_first)
+            steps = (steps or []) + [f.metric, f.knn or knn_first]
+    for claim in study.spec.report.claims:
+        if isinstance(claim, Instability):
+            curves.append(claim.metric)
+            steps = (steps or []) + [claim.metric]
+    return list(dict.fromkeys(curves)), (list(dict.fromkeys(steps)) if steps is not None else None)
+
+
+def _where(frame, where: dict):
+    from harness.claims import same
+
+    for key, value in where.items():
+        frame = frame[frame[key].map(lambda v, value=value: same(v, value))] if key in frame else frame.iloc[0:0]
+    return frame
+
+
+def _attach(frame, finals, columns: list[str]):
+    """Give per-epoch or per-step rows their runs' labels (hue axes) by run_id."""
+    if frame is None:
+        return frame
+    index = finals.set_index("run_id")
+    for column in columns:
+        if column in index and column not in frame:
+            frame[column] = frame["run_id"].map(index[column]).astype(object)
+    return frame
+
+
+def _curves(study, spec, runs, data, path) -> tuple[str, list[str]]:
+    metrics = spec.metrics or ["loss", "output_std", data["knn"]]
+    frame = data["curves"][data["curves"]["run_id"].isin(set(runs["run_id"]))]
+    notes = [f"no run has {m!r} in its curves yet" for m in metrics if m not in frame or not frame[m].notna().any()]
+    fig.curves_figure(frame, spec.hue, fig.hue_order(runs[spec.hue]), metrics, path, spec.title or study.spec.title,
+                      data["std_ref"])
+    return f"{', '.join(fig.label(m) for m in metrics)} over epochs by {spec.hue}", notes
+
+
+def _sweep(study, spec, runs, data, path) -> tuple[str, list[str]]:
+    hue = spec.hue or ("variant" if len(study.spec.variants) > 1 else None)
+    has_linear = "linear_top1" in runs and runs["linear_top1"].notna().any()
+    metrics = spec.metrics or [data["knn"]] + (["linear_top1"] if has_linear else [])
+    x_values = axis_values(study, spec.x)
+    order = fig.hue_order(runs[hue]) if hue else []
+    paper = _paper_points(study, spec, hue, order, x_values) if spec.paper else None
+    fig.sweep_figure(runs[runs["status"].isin(FINISHED)], spec.x, x_values, hue, order, metrics, spec.xscale, paper,
+                     paper_label(study.spec.report), path, spec.title or study.spec.title)
+    return f"final {', '.join(fig.label(m) for m in metrics)} over {spec.x}", []
+
+
+def _steps(study, spec, runs, data, path) -> tuple[str, list[str]]:
+    knn, ids, steps = spec.knn or data["knn"], set(runs["run_id"]), data["steps"]
+    frame = steps[steps["run_id"].isin(ids)]
+    finished = set(runs.loc[runs["status"].isin(FINISHED), "run_id"])
+    without = sorted(finished - set(frame["run_id"].astype(str)))
+    notes = [f"{len(without)} finished run(s) wrote no steps.parquet: {', '.join(without)}"] if without else []
+    fig.steps_figure(frame, data["curves"][data["curves"]["run_id"].isin(ids)], spec.hue, fig.hue_order(runs[spec.hue]),
+                     spec.metric, knn, path, spec.title or study.spec.title, spec.logy)
+    return f"{fig.label(spec.metric)} and {fig.label(knn)} over steps by {spec.hue}", notes
+
+
+DRAW = {"curves": _curves, "sweep": _sweep, "steps": _steps}
+
+
+def draw_figures(study, results, figures, names, knn_first: str, folder: Path) -> tuple[list[dict], list[str]]:
+    """Each declared figure as folder/<name>.png; returns them (path, name, alt) and notes on missing data."""
+    finals = results.finals
+    axes = ["series", "variant", *study.spec.grid]
+    curves = _attach(results.curves, finals, axes)
+    refs = [finals["output_std_ref"]] + ([curves["output_std_ref"]] if "output_std_ref" in curves else [])
+    refs = [float(r) for frame in refs for r in frame.dropna().iloc[:1]]
+    steps = _attach(results.steps if results.steps is not None else curves.iloc[0:0], finals, axes)
+    data = {"curves": curves, "steps": steps, "knn": knn_first, "std_ref": refs[0] if refs else None}
+    drawn, notes = [], []
+    for spec, name in zip(figures, names):
+        path = folder / f"{name}.png"
+        alt, figure_notes = DRAW[spec.kind](study, spec, _where(finals, spec.where), data, path)
+        notes += [f"figure {name}: {n}" for n in figure_notes]
+        drawn.append({"path": path, "name": name, "alt": alt})
+    return drawn, notes
+
+
+def _paper_points(study, spec: SweepFigure, hue, order, x_values) -> dict | None:
+    report = study.spec.report
+    if not report.paper:
+        return None
+    numbers = PaperNumbers(report, ["variant", *study.spec.grid])
+    if not numbers.published:
+        return None
+    points = {}
+    for value in order if hue else [None]:
+        base = {**spec.where, **({hue: value} if hue else {})}
+        if "variant" not in base and len(study.spec.variants) == 1:
+            base["variant"] = next(iter(study.spec.variants))
+        found = [(x, numbers.number({**base, spec.x: x})) for x in x_values]
+        found = [(x, n) for x, n in found if n is not None]
+        if found:
+            points[value] = found
+    return points or None
+
+
+def _runs_table(finals) -> list[dict]:
+    """One line per planned run, whatever its state: missing, partial, failed and diverged included."""
+    def text(value) -> str:
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+    def number(value, digits=1) -> str:
+        return "" if text(value) == "" else f"{float(value):.{digits}f}"
+
+    def short(revision: str) -> str:
+        return revision[:12] + ("+dirty" if revision.endswith("+dirty") else "")
+
+    return [
+        {"run_id": r.run_id, "label": r.label, "status": r.status, "epochs": number(r.epochs_completed, 0),
+         "wall": number(r.wall_seconds), "finished": text(r.finished_at), "code": short(text(r.code_revision)),
+         "note": text(r.note)}
+        for r in finals.itertuples()
+    ]
+
+
+def write_report(study, results: Path, reports: Path) -> list[Path]:
+    """Regenerate the study's report from results/ alone; returns the files written."""
+    if study.name == "index":
+        raise ValueError("a study may not be named 'index': reports/index.html lists the studies")
+    reports = Path(reports)
+    folder = reports / f"{study.name}_files"
+    # Temporaries a killed report writer left behind (written files appear only by rename).
+    for stale in [*reports.glob(f".{study.name}.*.tmp"), *reports.glob(".index.*.tmp"), *folder.glob(".*.tmp")]:
+        stale.unlink(missing_ok=True)
+    spec = study.spec.report
+    knn_names = [p.name for p in study.runs[0].config.monitor.knn]
+    knn_first = f"knn_top1_{knn_names[0]}"
+    figures = _figures(study)
+    names = _names(figures)
+    curve_columns, step_columns = _columns_needed(study, figures, knn_first)
+
+    results_ = load_results(study, results, curve_columns, step_columns)
+    finals = results_.finals
+    table = study_table(study, finals, knn_names)
+    verdicts = [claim.evaluate(finals, results_.curves, results_.steps) for claim in spec.claims]
+    drawn, figure_notes = draw_figures(study, results_, figures, names, knn_first, folder)
+    for stale in folder.glob("*.png"):  # figures an earlier version of the study declared
+        if stale not in {d["path"] for d in drawn}:
+            stale.unlink()
+
+    paper = PaperNumbers(spec, ["variant", *study.spec.grid]) if spec.paper else None
+    outcomes = Counter(v.outcome for v in verdicts)
+    states = Counter(finals["status"])
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    context = {
+        "name": study.name,
+        "title": study.spec.title,
+        "description": study.spec.description.strip(),
+        "preset": study.preset,
+        "scale": scale(study),
+        "paper_ref": spec.paper,
+        "citation": citation(spec.paper) if spec.paper else "",
+        "paper_what": paper_label(spec).removeprefix("paper ") if paper and paper.published else "",
+        "paper_note": paper.note if paper else "",
+        "notes": table.notes + figure_notes,
+        "verdicts": verdicts,
+        "outcomes": [(o, outcomes.get(o, 0)) for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)],
+        "states": sorted(states.items()),
+        "runs": _runs_table(finals),
+        "generated": generated,
+        "version": __version__,
+        "revision": code_revision(),
+        "results": str(Path(results) / study.name),
+        "study_file": str(study.path),
+    }
+    env = Environment(loader=PackageLoader("harness", "report/templates"),
+                      autoescape=select_autoescape(["html", "html.j2"]), keep_trailing_newline=True)
+    env.filters["md"] = markdown_escape
+    md = env.get_template("report.md.j2").render(
+        table_md=to_markdown(table),
+        figures=[{**d, "rel": f"{folder.name}/{d['path'].name}"} for d in drawn], **context)
+    numeric = re.compile(r"-?\d[\d.]*(?: ± [\d.]+)?(?: \([LM]\))?|\d+–\d+")
+    cells = [[(v, bool(numeric.fullmatch(v))) for v in row] for row in table.rows]  # numbers align right
+    html = env.get_template("report.html.j2").render(
+        table=table, cells=cells,
+        figures=[{**d, "b64": base64.b64encode(d["path"].read_bytes()).decode()} for d in drawn], **context)
+    md_path, html_path = reports / f"{study.name}.md", reports / f"{study.name}.html"
+    store.atomic_write_bytes(md_path, md.encode())
+    store.atomic_write_bytes(html_path, html.encode())
+    store.write_json(folder / SUMMARY, {
+        "name": study.name, "title": study.spec.title, "preset": study.preset, "paper": spec.paper,
+        "outcomes": dict(outcomes), "claims": len(verdicts), "runs": dict(states), "generated": generated,
+        "study_file": str(study.path),
+    })
+    index = write_index(reports)
+    return [md_path, html_path, *(d["path"] for d in drawn), *index]

@@ -1,0 +1,387 @@
+"""Reports from synthetic results trees: tables laid out like the papers' with papers.yaml's numbers,
+every run state listed, declared figures drawn, bad report sections refused, the index page."""
+
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from harness import store
+from harness.cli import main
+from harness.report import write_report
+from harness.report.bench import main as bench_main
+from harness.report.reference import paper_table, papers
+from harness.report.results import STEPS, load_finals
+from harness.report.tables import study_table
+from harness.spec import SpecError, load_study
+
+from conftest import STUDIES
+
+
+def make_study(tmp_path, text: str, name: str = "s"):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return load_study(path)
+
+
+def write_run(results, study, planned, status="done", knn=0.8, std=0.06, loss=-0.8, epochs=4, steps=None, **final):
+    """A run directory as train.py leaves it (curves.parquet, summary.json), for any status."""
+    directory = store.run_dir(results, study.name, planned.run_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    if status == "missing":
+        return directory
+    e = np.arange(epochs + 1)
+    table = pa.table({"epoch": pa.array(e, pa.int64()), "step": pa.array(e * 10, pa.int64()),
+                      "loss": [None] + [loss] * epochs, "output_std": [None] + [std] * epochs,
+                      "output_std_ref": [None] + [0.0625] * epochs,
+                      "knn_top1_k200": np.linspace(0.3, knn, epochs + 1), "knn_top1_k20": np.linspace(0.3, knn, epochs + 1)})
+    pq.write_table(table, directory / store.CURVES)
+    if steps is not None:
+        pq.write_table(pa.table(steps), directory / STEPS)
+    if status == "partial":
+        (directory / store.CHECKPOINT).write_bytes(b"")
+        return directory
+    summary = {"status": status, "run_id": planned.run_id, "output_std_ref": 0.0625, "chance": 0.1,
+               "epochs_completed": epochs, "wall_seconds": 1.5, "finished_at": "2026-01-02T03:04:05+00:00",
+               "code_revision": "0123456789abcdef", "final": {"loss": loss, "output_std": std, "knn_top1_k200": knn,
+                                                              "knn_top1_k20": knn, **final}}
+    if status == "diverged":
+        summary["diverged_at"] = {"epoch": 3, "step": 27}
+    if status == "failed":
+        summary = {"status": "failed", "run_id": planned.run_id, "error": "RuntimeError('out of memory')"}
+        (directory / store.ERROR).write_text("Traceback...\nRuntimeError: out of memory\n")
+    (directory / store.SUMMARY).write_text(json.dumps(summary))
+    return directory
+
+
+def paper_column(table):
+    index = next(i for i, c in enumerate(table.columns) if c.startswith("paper"))
+    return [row[index] for row in table.rows]
+
+
+# -- the paper's numbers come from papers.yaml
+
+def test_simsiam_table1_paper_column_is_papers_yaml(tmp_path):
+    study = load_study(STUDIES / "simsiam_predictor.yaml")
+    table = study_table(study, load_finals(study, tmp_path), ["k200", "k20"])
+    published = {row["variant"]: row["linear_top1"] for row in paper_table("simsiam.table1_predictor")["rows"]}
+    variants = [row[0] for row in table.rows]
+    assert paper_column(table) == [str(published[v]) for v in variants]
+    assert set(variants) == set(published)
+
+
+@pytest.mark.parametrize("path", sorted(STUDIES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_study_paper_column_comes_from_papers_yaml(path, tmp_path):
+    """Whatever the layout, every paper cell is a number of the study's papers.yaml table (with its
+    ± and H/M/L mark), one of its notes, or '-' for a row the paper does not have."""
+    study = load_study(path)
+    report = study.spec.report
+    if not report.paper or not paper_table(report.paper).get("rows"):
+        pytest.skip("no per-point paper numbers")
+    source = paper_table(report.paper)
+    fields = report.paper_value.values() if isinstance(report.paper_value, dict) else [report.paper_value]
+    allowed = {"-", *(row.get("note") for row in source["rows"])}
+    for row in source["rows"]:
+        sure = row.get("sure", source.get("sure", "H"))
+        for field in fields:
+            if row.get(field) is not None:
+                text = f"{row[field]}" + (f" ± {row['pm']}" if "pm" in row else "")
+                allowed.add(text if sure == "H" else f"{text} ({sure})")
+    table = study_table(study, load_finals(study, tmp_path), ["k200", "k20"])
+    if report.columns:  # a pivot: the paper's numbers are the lines labelled "paper ..."
+        label = table.columns.index("")
+        cells = [c for row in table.rows if row[label].startswith("paper") for c in row[label + 1:]]
+    else:
+        cells = paper_column(table)
+    assert cells and set(cells) <= allowed
+    assert any(c != "-" for c in cells), "no table cell found its paper row"
+
+
+BYOL16 = """\
+name: byol16
+title: "BYOL Table 16: batch size"
+variants: {byol: {}, simclr: {method.stop_gradient: false}}
+grid: {optim.batch_size: [64, 128, 256]}
+report:
+  paper: byol.table16_batch_size
+  rows: variant
+  columns: optim.batch_size
+  paper_value: {byol: byol, simclr: simclr}
+  paper_label: "ImageNet linear top-1 (%)"
+"""
+
+
+def test_pivot_with_a_paper_field_per_variant(tmp_path):
+    study = make_study(tmp_path, BYOL16, "byol16")
+    results = tmp_path / "results"
+    for planned in study.runs:
+        write_run(results, study, planned, knn=planned.config.optim.batch_size / 1000)
+    table = study_table(study, load_finals(study, results), ["k200", "k20"])
+    assert table.columns == ["variant", "", "batch size 64", "batch size 128", "batch size 256"]
+    lines = {(row[0], row[1]): row[2:] for row in table.rows}
+    assert lines[("byol", "paper ImageNet linear top-1 (%)")] == ["59.7", "69.6", "71.8"]
+    assert lines[("simclr", "paper ImageNet linear top-1 (%)")] == ["59.2", "63.6", "64.3"]
+    assert lines[("byol", "kNN k200 top-1 (%)")] == ["6.4", "12.8", "25.6"]
+    assert lines[("simclr", "runs")] == ["1 done"] * 3
+
+
+def test_derived_numbers_are_marked(tmp_path):
+    study = make_study(tmp_path, """\
+name: moco5
+title: t
+variants: {learned: {}, frozen_random: {method.stop_gradient: false}}
+grid: {optim.base_lr: [0.5e-4, 1.5e-4]}
+report:
+  paper: mocov3.figure5_frozen_patch_projection
+  rows: optim.base_lr
+  paper_key: lr
+  columns: variant
+  paper_value: {learned: learned, frozen_random: frozen_random}
+""")
+    table = study_table(study, load_finals(study, tmp_path), ["k200"])
+    paper_rows = [row for row in table.rows if row[1].startswith("paper")]
+    assert [row[2:] for row in paper_rows] == [["70.4 (M)", "70.8 (M)"], ["71.7 (M)", "73.4 (M)"]]
+
+
+def test_a_paper_table_without_numbers_gives_a_note_not_a_column(tmp_path):
+    study = make_study(tmp_path, """\
+name: head_depth
+title: "SimCLR v2 Figure 5"
+variants: {two: {projector.layers: 2}, three: {projector.layers: 3}}
+report:
+  paper: simclr_v2.figure5_head_depth
+  claims:
+    - {kind: ordering, better: three, worse: two, text: "a deeper head is better"}
+""")
+    results = tmp_path / "results"
+    for planned, knn in zip(study.runs, (0.7, 0.8)):
+        write_run(results, study, planned, knn=knn)
+    write_report(study, results, tmp_path / "reports")
+    md = (tmp_path / "reports" / "head_depth.md").read_text()
+    assert "paper linear" not in md and "publishes no per-point numbers" in md
+    assert "Only curves are published" in md and "| a deeper head is better | **reproduced** |" in md
+
+
+# -- every run is listed, whatever its state, with provenance
+
+def test_report_lists_runs_in_every_state(tmp_path):
+    study = make_study(tmp_path, """\
+name: states
+title: t
+variants: {a: {}, b: {method.stop_gradient: false}}
+grid: {optim.batch_size: [64, 128, 256]}
+report:
+  claims:
+    - {kind: no_collapse, run: a, where: {optim.batch_size: 64}, text: "a spreads at 64"}
+    - {kind: no_collapse, run: b, where: {optim.batch_size: 128}, text: "b spreads at 128"}
+""")
+    results = tmp_path / "results"
+    states = ["done", "diverged", "failed", "partial", "missing", "done"]
+    for planned, status in zip(study.runs, states):
+        write_run(results, study, planned, status=status)
+    write_report(study, results, tmp_path / "reports")
+    md = (tmp_path / "reports" / "states.md").read_text()
+    html = (tmp_path / "reports" / "states.html").read_text()
+    for planned, status in zip(study.runs, states):
+        line = next(line for line in md.splitlines() if f"`{planned.run_id}`" in line)
+        assert f"| {status} |" in line
+        assert planned.run_id in html
+    assert "non-finite loss at epoch 3, step 27" in md
+    assert "RuntimeError('out of memory')" in md
+    assert "running or interrupted" in md
+    assert "`0123456789ab`" in md and "2026-01-02T03:04:05" in md  # the run's code revision and end time
+    assert re.search(r"harness \S+ \(code \S+\)", md)
+    assert "| a spreads at 64 | **reproduced** |" in md
+    assert "| b spreads at 128 | **inconclusive** | 1 run(s) of 'b' not finished (missing) |" in md
+
+
+def test_linear_probe_column_appears_where_a_probe_ran(tmp_path):
+    study = make_study(tmp_path, "name: lin\ntitle: t\nseeds: [0, 1]\n")
+    results = tmp_path / "results"
+    for planned, top1 in zip(study.runs, (0.5, 0.7)):
+        write_run(results, study, planned, linear_top1=top1)
+    table = study_table(study, load_finals(study, results), ["k200"])
+    assert table.rows[0][table.columns.index("linear top-1 (%)")] == "60.0 ± 14.1"
+    typo = make_study(tmp_path, "name: lin\ntitle: t\nseeds: [0, 1]\nreport: {metrics: [linear_top]}\n")
+    assert "No finished run reports 'linear_top'" in study_table(typo, load_finals(typo, results), ["k200"]).notes[0]
+    plain = make_study(tmp_path, "name: nolin\ntitle: t\n", "nolin")
+    assert "linear top-1 (%)" not in study_table(plain, load_finals(plain, tmp_path), ["k200"]).columns
+
+
+# -- figures as the study declares them
+
+FIGURES = """\
+name: figs
+title: "Figures $x$"
+variants: {a: {}, b: {method.stop_gradient: false}}
+grid: {optim.batch_size: [64, 256, 1024]}
+seeds: [0, 1]
+report:
+  paper: simsiam.table2_batch_size
+  columns: optim.batch_size
+  claims:
+    - {kind: instability, run: a, where: {optim.batch_size: 1024}, dip_above: 0.1, text: "dips at 1024"}
+    - {kind: trend, run: a, axis: optim.batch_size, direction: increasing, text: "better with batch"}
+  figures:
+    - {kind: curves, hue: variant, where: {optim.batch_size: 256}}
+    - {kind: curves, hue: optim.batch_size, metrics: [knn_top1_k200], where: {variant: a}, name: knn_by_batch}
+    - {kind: sweep, x: optim.batch_size, xscale: log2}
+    - {kind: steps, hue: optim.batch_size, where: {variant: a}}
+"""
+
+
+def test_declared_figures_and_per_step_claims(tmp_path):
+    study = make_study(tmp_path, FIGURES, "figs")
+    results = tmp_path / "results"
+    for planned in study.runs:
+        batch = planned.config.optim.batch_size
+        knn = [0.3, 0.6, 0.7, 0.35, 0.75] if batch == 1024 else [0.3, 0.5, 0.6, 0.65, 0.7]
+        steps = {"step": list(range(0, 50, 10)), "grad_norm": [1.0, 1.2, 9.0 if batch == 1024 else 1.1, 1.0, 1.0],
+                 "knn_top1_k200": knn} if planned.variant == "a" and planned.seed == 0 else None
+        write_run(results, study, planned, knn=batch / 2000, steps=steps)
+    paths = write_report(study, results, tmp_path / "reports")
+    folder = tmp_path / "reports" / "figs_files"
+    assert {p.name for p in folder.glob("*.png")} == {"curves.png", "knn_by_batch.png", "sweep.png", "steps.png"}
+    assert all(p.stat().st_size > 10_000 for p in folder.glob("*.png"))
+    assert folder / "sweep.png" in paths
+    md = (tmp_path / "reports" / "figs.md").read_text()
+    html = (tmp_path / "reports" / "figs.html").read_text()
+    assert md.count("](figs_files/") == 4 and html.count("data:image/png;base64,") == 4
+    # the steps figure names the runs without steps.parquet; the claim reads steps where present
+    assert "wrote no steps.parquet" in md
+    seed1 = next(r for r in study.runs if r.variant == "a" and r.seed == 1 and r.config.optim.batch_size == 64)
+    assert seed1.run_id in md
+    assert "| better with batch | **reproduced** |" in md
+    assert "| dips at 1024 | **inconclusive** |" not in md  # seed 1 has no steps: its curves are read
+    assert "steps.parquet" in next(line for line in md.splitlines() if "dips at 1024" in line)
+
+    # a figure dropped from the study file takes its PNG with it on the next report
+    study = make_study(tmp_path, FIGURES.replace("    - {kind: steps, hue: optim.batch_size, where: {variant: a}}\n", ""),
+                       "figs")
+    write_report(study, results, tmp_path / "reports")
+    assert not (folder / "steps.png").exists()
+
+
+# -- bad report sections are refused when the study is loaded, naming the key
+
+@pytest.mark.parametrize("report, message", [
+    ("columns: optim.lr", "report.columns: 'optim.lr' is neither"),
+    ("columns: variant\n  rows: variant", "report.columns: 'variant' is already report.rows"),
+    ("figures: [{kind: curves, hue: optim.momentum}]", "report.figures[0]: 'optim.momentum' is not"),
+    ("figures: [{kind: sweep, x: optim.batch_size, xscale: log3}]", "report.figures.0.sweep.xscale"),
+    ("figures: [{kind: curves, where: {optim.batch_size: 32}}]", "report.figures[0].where: optim.batch_size=32"),
+    ("figures: [{kind: pie}]", "report.figures.0"),
+    ("paper: simsiam.table9", "report.paper: papers.yaml has no table 'simsiam.table9'"),
+    ("paper: simsiam.table2_batch_size\n  paper_value: top1", "no field 'top1' for report.paper_value"),
+    ("paper: simsiam.table2_batch_size\n  paper_key: bs\n  rows: optim.batch_size", "no field 'bs'"),
+    ("paper: byol.table16_batch_size\n  paper_value: {a: byol, c: simclr}", "report.paper_value: 'c' is not a variant"),
+    ("claims: [{kind: trend, axis: optim.batch_size, direction: increasing, text: t}]", "report.claims[0].run"),
+    ("claims: [{kind: trend, axis: variant, direction: increasing, text: t}]", "report.claims[0].values"),
+    ("claims: [{kind: trend, run: a, axis: optim.batch_size, values: [64, 99], direction: flat, text: t}]",
+     "99 is not a value of optim.batch_size"),
+])
+def test_bad_report_sections_name_the_key(tmp_path, report, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\ntitle: t\nvariants: {a: {}, b: {method.stop_gradient: false}}\n"
+                    f"grid: {{optim.batch_size: [64, 128]}}\nreport:\n  {report}\n")
+    with pytest.raises(SpecError) as err:
+        load_study(path)
+    assert message in str(err.value) and "bad.yaml" in str(err.value)
+
+
+def test_the_old_report_schema_still_loads():
+    for path in STUDIES.glob("*.yaml"):
+        study = load_study(path)
+        assert study.spec.report.figures is None or study.spec.report.figures
+
+
+# -- strings from study files cannot inject markup
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_strings_from_the_study_are_escaped(tmp_path):
+    study = make_study(tmp_path, f"""\
+name: hostile
+title: "{HOSTILE} | $x$"
+description: "<img src=x onerror=alert(2)>"
+variants: {{a: {{}}}}
+report:
+  claims: [{{kind: no_collapse, run: a, text: "<b>bold</b> | pipe"}}]
+""", "hostile")
+    write_run(tmp_path / "results", study, study.runs[0])
+    write_report(study, tmp_path / "results", tmp_path / "reports")
+    html = (tmp_path / "reports" / "hostile.html").read_text()
+    md = (tmp_path / "reports" / "hostile.md").read_text()
+    index = (tmp_path / "reports" / "index.html").read_text()
+    for text in (html, md, index):
+        assert "<script>" not in text and "<img src=x" not in text and "<b>bold" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;script&gt;" in index
+    assert "| &lt;b&gt;bold&lt;/b&gt; \\| pipe | **reproduced** |" in md
+
+
+# -- the index and the command line
+
+def test_index_lists_every_reported_study_with_its_verdicts(tmp_path, capsys):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    for name, claim in (("one", "no_collapse"), ("two", "collapse")):
+        (studies / f"{name}.yaml").write_text(
+            f"name: {name}\ntitle: Study {name}\nreport:\n  claims: [{{kind: {claim}, run: default, text: t}}]\n")
+    (studies / "three.yaml").write_text("name: three\ntitle: never run\n")
+    results = tmp_path / "results"
+    for name in ("one", "two"):
+        study = load_study(studies / f"{name}.yaml")
+        write_run(results, study, study.runs[0])
+    args = ["report", "--studies", str(studies), "--results", str(results), "--reports", str(tmp_path / "reports")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "three: no results" in out and "one.md" in out and "two.md" in out
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert 'href="one.html"' in index and 'href="two.html"' in index and "three" not in index
+    rows = {name: re.search(rf'href="{name}.html".*?</tr>', index, re.S).group(0) for name in ("one", "two")}
+    counts = {name: re.findall(r'class="num [a-z-]+">(\d+)<', row) for name, row in rows.items()}
+    assert counts == {"one": ["1", "0", "0"], "two": ["0", "1", "0"]}  # reproduced, not reproduced, inconclusive
+    assert "[Study one](one.md)" in (tmp_path / "reports" / "index.md").read_text()
+
+
+def test_report_with_no_study_files_is_an_error(tmp_path, capsys):
+    assert main(["report", "--studies", str(tmp_path)]) == 2
+    assert "no study files" in capsys.readouterr().err
+
+
+def test_bench_runs_on_a_small_tree(tmp_path, capsys):
+    assert bench_main(["--runs", "12", "--epochs", "6", "--keep", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"report over 40 runs x 6 epochs .*\n.*\n.*\n  total: \d+\.\d+ s", out)
+    md = (tmp_path / "reports" / "report_bench.md").read_text()
+    assert "batch size 4096" in md and "| kNN falls at large batch |" in md
+    assert yaml.safe_load((tmp_path / "report_bench.yaml").read_text())["report"]["columns"] == "optim.batch_size"
+
+
+def test_papers_yaml_is_the_shared_reference():
+    assert papers()["simsiam"]["table1_predictor"]["rows"][0] == {"variant": "baseline_lr_cosine", "linear_top1": 67.7}
+
+
+def test_a_categorical_sweep_over_uneven_values(tmp_path):
+    """BYOL Table 5a's tau (0, 0.9, 0.99, ...) is evenly spaced on a categorical axis, paper beside it."""
+    study = make_study(tmp_path, """\
+name: tau
+title: "BYOL tau"
+grid: {optim.momentum: [0.0, 0.9, 0.99]}
+report:
+  paper: byol.table5a_tau
+  rows: optim.momentum
+  paper_key: tau_base
+  figures: [{kind: sweep, x: optim.momentum, xscale: categorical}]
+""", "tau")
+    for planned in study.runs:
+        write_run(tmp_path / "results", study, planned, knn=0.5 + planned.config.optim.momentum / 4)
+    write_report(study, tmp_path / "results", tmp_path / "reports")
+    md = (tmp_path / "reports" / "tau.md").read_text()
+    assert "| 0.0 | 0.3 |" in md and "| 0.9 | 68.4 |" in md and "| 0.99 | 72.5 |" in md
+    assert (tmp_path / "reports" / "tau_files" / "sweep.png").stat().st_size > 10_000
