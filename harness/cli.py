@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from harness import store
+from harness.launch.slurm_queue import SlurmError
 from harness.spec import SlurmSpec, SpecError, load_study, parse_set
 from harness.status import ACTIONS, ACTIVE, TO_RUN, counts, follow, run_states, study_status
 
@@ -119,14 +120,8 @@ def cmd_run(args) -> int:
 
 def _submit(study, args) -> int:
     from harness.launch.slurm import submit
-    from harness.launch.slurm_queue import SlurmError
 
-    options = _slurm_options(study, args)
-    try:
-        submission = submit(study, args.results, options)
-    except SlurmError as err:
-        print(f"harness: error: {err}", file=sys.stderr)
-        return 1
+    submission = submit(study, args.results, _slurm_options(study, args))
     if submission.job_ids:
         print(f"{study.name}: submitted {submission.runs} of {len(study.runs)} runs in "
               f"{len(submission.job_ids)} jobs: {' '.join(submission.job_ids)}")
@@ -211,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as err:
         print(f"harness: error: {err}", file=sys.stderr)
         return 2
+    except SlurmError as err:  # squeue, sbatch, ... failed or are missing
+        print(f"harness: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

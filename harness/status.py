@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import store
+from harness.launch import slurm_queue
 from harness.spec import PlannedRun, Study
 
 QUEUED, RUNNING = "queued", "running"
@@ -45,14 +46,12 @@ class RunStatus:
 def reconcile(disk: str, job: dict | None, slurm_state: str | None) -> tuple[str, str]:
     """A run's state from its directory's state, its job record and its job's SLURM state (None:
     SLURM does not know the job any more)."""
-    from harness.launch.slurm_queue import ACTIVE as SLURM_ACTIVE, WAITING as SLURM_WAITING
-
     if job is None or disk in (store.DONE, store.DIVERGED, store.FAILED):
         return disk, ""
     job_id = job["job_id"]
-    if slurm_state in SLURM_WAITING:
+    if slurm_state in slurm_queue.WAITING:
         return QUEUED, f"job {job_id} {slurm_state.lower()}"
-    if slurm_state in SLURM_ACTIVE:
+    if slurm_state in slurm_queue.ACTIVE:
         first_in_job = job.get("runs_in_job", [None])[0] == job.get("run_id")  # starting up
         if job.get("started_at") or first_in_job:
             return RUNNING, f"job {job_id} on {job.get('host', 'its node')}"
@@ -71,9 +70,7 @@ def study_status(study: Study, results: Path) -> list[RunStatus]:
     jobs = [store.read_json(d / JOB) for d in directories]
     slurm = {}
     if any(jobs):  # only a study submitted to SLURM asks SLURM anything
-        from harness.launch.slurm_queue import job_states
-
-        slurm = job_states({j["job_id"] for j in jobs if j})
+        slurm = slurm_queue.job_states({j["job_id"] for j in jobs if j})
         jobs = [store.read_json(d / JOB) for d in directories]  # `started_at` as of now
     statuses = []
     for planned, directory, job in zip(study.runs, directories, jobs):

@@ -13,6 +13,7 @@ to export, and stops it on Enter.
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -48,8 +49,8 @@ class LocalCluster:
         self.root = Path(root or tempfile.mkdtemp(prefix="slurm-"))
         self.procs: dict[str, subprocess.Popen] = {}
         self.conf = self.root / "slurm.conf"
-        node = node_line()
-        fields = dict(item.split("=", 1) for item in node.split())
+        self.node_spec = node_line()
+        fields = dict(item.split("=", 1) for item in self.node_spec.split())
         self.node = fields["NodeName"]
         self.cpus = int(fields["CPUs"])
         self.memory_mb = int(fields["RealMemory"])
@@ -62,7 +63,9 @@ class LocalCluster:
         key = r / "munge.key"
         key.write_bytes(secrets.token_bytes(1024))
         key.chmod(0o400)
-        user = os.environ.get("USER") or __import__("pwd").getpwuid(os.getuid()).pw_name
+        user = pwd.getpwuid(os.getuid()).pw_name
+        # cred_expire: a requeued job may start again only once its old credential has expired
+        # (120 s by default); 10 s keeps the requeue tests short.
         self.conf.write_text(f"""\
 ClusterName=harness-test
 SlurmctldHost={self.node}
@@ -95,13 +98,9 @@ InactiveLimit=0
 KillWait=5
 MinJobAge=600
 SlurmdTimeout=60
-{self.node_line} State=UNKNOWN
+{self.node_spec} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """)
-
-    @property
-    def node_line(self) -> str:
-        return node_line()
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.root / "log" / f"{name}.out", "ab")
@@ -152,7 +151,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         # Cancel what is left so that slurmd does not leave job processes behind, then stop the
         # daemons in reverse order of start.
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
-            subprocess.run(["scancel", "--full", f"--partition=debug"], env={**os.environ, **self.env},
+            subprocess.run(["scancel", "--full", "--partition=debug"], env={**os.environ, **self.env},
                            capture_output=True, timeout=30)
         for name in reversed(list(self.procs)):
             proc = self.procs[name]

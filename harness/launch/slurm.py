@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 import signal
 import socket
 import threading
@@ -59,7 +60,8 @@ def executor_parameters(options: SlurmSpec, study: str, code: Path) -> dict:
         "signal_delay_s": options.signal_delay_s,
         # The pinned copy first on the path; starting in it also keeps a checkout in the submit
         # directory from shadowing it (`python -m` puts the working directory first).
-        "setup": [*options.setup, f"cd {code}", f"export PYTHONPATH={code}${{PYTHONPATH:+:$PYTHONPATH}}"],
+        "setup": [*options.setup, f"cd {shlex.quote(str(code))}",
+                  f"export PYTHONPATH={shlex.quote(str(code))}${{PYTHONPATH:+:$PYTHONPATH}}"],
     }
     optional = {
         "partition": options.partition,
