@@ -185,6 +185,12 @@ def poll(condition, timeout: float = 120, what: str = "condition"):
     raise AssertionError(f"waited {timeout:.0f} s for {what}")
 
 
+def mid_training(directory: Path) -> bool:
+    """The run has checkpointed an epoch and has at least half of its 8 epochs to go."""
+    checkpoint = directory / store.CHECKPOINT
+    return checkpoint.exists() and 1 <= store.load_checkpoint(checkpoint)["epoch"] <= 4
+
+
 slurm = pytest.mark.slurm
 
 
@@ -233,11 +239,7 @@ def test_a_preempted_job_requeues_and_resumes(cluster, tiny_study, tmp_path, cap
     study = load_study(tiny_study, overrides=parse_set(LONG))
     first = store.run_dir(tmp_path / "results", study.name, study.runs[0].run_id)
 
-    def mid_training():
-        checkpoint = first / store.CHECKPOINT
-        return checkpoint.exists() and 1 <= store.load_checkpoint(checkpoint)["epoch"] <= 5
-
-    poll(mid_training, what="the first run's checkpoint")
+    poll(lambda: mid_training(first), what="the first run's checkpoint")
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)  # what SLURM sends before preempting
     assert wait(tiny_study, tmp_path) == 0
     assert "2 done" in capsys.readouterr().out
@@ -263,7 +265,7 @@ def test_two_tasks_train_one_run_with_ddp_and_stop_together(cluster, tmp_path, c
     (planned,) = load_study(study, overrides=parse_set(overrides)).runs
     directory = store.run_dir(tmp_path / "results", "one", planned.run_id)
     # Both ranks get the signal; they must stop after the same epoch, or one would wait forever.
-    poll(lambda: (directory / store.CHECKPOINT).exists(), what="the first checkpoint")
+    poll(lambda: mid_training(directory), what="the first checkpoint")
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
     assert wait(study, tmp_path, overrides=overrides) == 0
     assert "one: 1 done" in capsys.readouterr().out
