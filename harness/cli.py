@@ -128,7 +128,8 @@ def _submit(study, args) -> int:
     else:
         print(f"{study.name}: nothing to submit: every run is done, queued or running")
     if not args.wait:
-        print(f"follow with: harness status {study.path} --wait")
+        same = " and this command's --preset/--set/--results" if args.preset or args.overrides else ""
+        print(f"follow with: harness status {study.path} --wait{same}")
         return 0
     return _wait_and_report(study, args)
 

@@ -112,10 +112,10 @@ class RunJob(submitit.helpers.Checkpointable):
                     raise Interrupted(epoch=0)
                 states[planned.run_id] = self._run(planned, job.job_id, ctx, stop)
         except Interrupted as stopped:
+            print(f"rank {ctx.rank}: {stopped}; rank 0 requeues the job", flush=True)
             if ctx.is_main:
                 distributed.shutdown()
-                requeue(usr_signal, None)  # submitit: checkpoint(), requeue or give up, exit
-            print(f"rank {ctx.rank}: {stopped}; rank 0 requeues the job", flush=True)
+                requeue(usr_signal, None)  # submitit: checkpoint() and requeue, or give up; exits
         finally:
             distributed.shutdown()
         return states
