@@ -11,9 +11,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from harness import store
-from harness.spec import SpecError, load_study, parse_set
-from harness.status import ACTIONS, run_states
+from harness.launch.slurm_queue import SlurmError
+from harness.spec import SlurmSpec, SpecError, load_study, parse_set
+from harness.status import ACTIONS, ACTIVE, TO_RUN, counts, follow, run_states, study_status
 
 
 def _study_args(p: argparse.ArgumentParser, many: bool = False) -> None:
@@ -41,14 +44,53 @@ def _load(args, path: Path | None = None):
     return load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
 
 
+def _slurm_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SLURM (--executor slurm; these win over the study file's `slurm:` section)")
+    g.add_argument("--partition")
+    g.add_argument("--time", dest="time_min", type=int, metavar="MINUTES", help="time limit per job")
+    g.add_argument("--nodes", type=int)
+    g.add_argument("--gpus-per-node", type=int)
+    g.add_argument("--tasks-per-node", type=int, help="ranks per node (default: one per GPU, or 1)")
+    g.add_argument("--cpus-per-task", type=int)
+    g.add_argument("--mem-gb", type=float, help="memory per node")
+    g.add_argument("--account")
+    g.add_argument("--qos")
+    g.add_argument("--constraint")
+    g.add_argument("--array-parallelism", type=int, help="jobs of the study running at once")
+    g.add_argument("--runs-per-job", type=int, help="pack this many runs into each job")
+    g.add_argument("--max-timeouts", type=int, help="requeues after a time-out, per job (default 3)")
+    g.add_argument("--signal-delay", dest="signal_delay_s", type=int, metavar="SECONDS",
+                   help="SLURM signals a job this long before its time limit; more than one epoch")
+    g.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other sbatch option, e.g. --sbatch mail-type=END")
+
+
+def _slurm_options(study, args) -> SlurmSpec:
+    """The study file's `slurm:` section with the command line's options on top."""
+    base = study.spec.slurm
+    update = {k: getattr(args, k) for k in SlurmSpec.model_fields if getattr(args, k, None) is not None}
+    sbatch = dict(base.sbatch)
+    for item in args.sbatch:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--sbatch {item!r}: expected key=value")
+        sbatch[key.strip()] = value
+    try:
+        return SlurmSpec.model_validate(base.model_dump() | update | {"sbatch": sbatch})
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise SpecError(f"SLURM option {key}: {first['msg']} (got {first.get('input')!r})") from None
+
+
 def _print_plan(study, results: Path) -> Counter:
-    counts = Counter()
+    tally = Counter()
     print(f"study {study.name} ({study.path}), preset {study.preset}: {len(study.runs)} runs")
     for planned, state in run_states(study, results):
         action = ACTIONS[state]
-        counts[action.split()[0]] += 1
+        tally[action.split()[0]] += 1
         print(f"  {planned.run_id}  {action:<16} {planned.label}")
-    return counts
+    return tally
 
 
 def cmd_run(args) -> int:
@@ -56,26 +98,51 @@ def cmd_run(args) -> int:
 
     study = _load(args)
     if args.dry_run:
-        counts = _print_plan(study, args.results)
-        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+        tally = _print_plan(study, args.results)
+        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()))
         return 0
-    states = dict((r.run_id, state) for r, state in run_states(study, args.results))
-    todo = [r for r in study.runs if states[r.run_id] not in (*store.FINISHED, store.RUNNING)]
-    finished = sum(state in store.FINISHED for state in states.values())
-    busy = sum(state == store.RUNNING for state in states.values())
-    elsewhere = f", {busy} running in another process" if busy else ""
-    if not todo and not busy:
+    if args.executor == "slurm":
+        return _submit(study, args)
+    statuses = study_status(study, args.results)
+    todo = [s.planned for s in statuses if s.state in TO_RUN]
+    # Runs queued or running on SLURM or in another process are skipped: never two trainings at once.
+    on_slurm = sum(s.state in ACTIVE for s in statuses)
+    finished = len(study.runs) - len(todo) - on_slurm
+    if not todo and not on_slurm:
         print(f"{study.name}: all {len(study.runs)} runs already finished; nothing to train")
     elif not todo:
-        print(f"{study.name}: nothing to train here ({finished} finished{elsewhere})")
+        print(f"{study.name}: nothing to train ({counts(statuses)})")
     else:
-        print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{elsewhere})")
-        states.update(run_local(todo, study.name, args.results, jobs=args.jobs, progress=not args.quiet))
-        taken = sum(states[r.run_id] == store.RUNNING for r in todo)
+        on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
+        print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
+        states = run_local(todo, study.name, args.results, jobs=args.jobs, progress=not args.quiet)
+        taken = sum(states[r.run_id] == store.RUNNING for r in todo)  # claimed by another process meanwhile
         print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} taken by another process" if taken else ""))
         failed = [r for r in todo if states[r.run_id] == store.FAILED]
         for r in failed:
             print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
+    return _report(study, args)
+
+
+def _submit(study, args) -> int:
+    from harness.launch.slurm import submit
+
+    submission = submit(study, args.results, _slurm_options(study, args))
+    if submission.job_ids:
+        print(f"{study.name}: submitted {submission.runs} of {len(study.runs)} runs in "
+              f"{len(submission.job_ids)} jobs: {' '.join(submission.job_ids)}")
+    else:
+        print(f"{study.name}: nothing to submit: every run is done, queued or running")
+    if not args.wait:
+        same = " and this command's --preset/--set/--results" if args.preset or args.overrides else ""
+        print(f"follow with: harness status {study.path} --wait{same}")
+        return 0
+    return _wait_and_report(study, args)
+
+
+def _wait_and_report(study, args) -> int:
+    statuses = follow(study, args.results, args.poll, progress=not args.quiet)
+    print(f"{study.name}: " + counts(statuses))
     return _report(study, args)
 
 
@@ -89,12 +156,13 @@ def _report(study, args) -> int:
 
 def cmd_status(args) -> int:
     study = _load(args)
-    counts = Counter()
+    if args.wait:
+        return _wait_and_report(study, args)
+    statuses = study_status(study, args.results)
     print(f"study {study.name}, preset {study.preset}: {len(study.runs)} runs")
-    for planned, state in run_states(study, args.results):
-        counts[state] += 1
-        print(f"  {planned.run_id}  {state:<9} {planned.label}")
-    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for s in statuses:
+        print(f"  {s.planned.run_id}  {s.state:<9} {s.planned.label}" + (f"  [{s.detail}]" if s.detail else ""))
+    print(counts(statuses))
     return 0
 
 
@@ -118,6 +186,12 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _wait_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", action="store_true",
+                   help="follow the study's SLURM jobs until none is queued or running, then write the report")
+    p.add_argument("--poll", type=float, default=30, metavar="SECONDS", help="how often --wait asks SLURM")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,10 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--max-runs", type=int, default=1000, help="refuse studies larger than this (default 1000)")
     run.add_argument("--yes", action="store_true", help="run a study of any size")
+    run.add_argument("--executor", choices=("local", "slurm"), default="local",
+                     help="local (default): train here; slurm: submit jobs and return")
+    _wait_args(run)
+    _slurm_args(run)
     run.set_defaults(func=cmd_run)
 
-    status = sub.add_parser("status", help="which runs are done, partial, failed, diverged or new")
+    status = sub.add_parser("status", help="which runs are done, queued, running, partial, failed, diverged or new")
     _study_args(status)
+    status.add_argument("--reports", type=Path, default=Path("reports"))
+    status.add_argument("--quiet", action="store_true", help="no progress bar")
+    _wait_args(status)
     status.set_defaults(func=cmd_status)
 
     report = sub.add_parser("report", help="write reports/<study>.md and .html (and index.html) from existing results")
@@ -151,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as err:
         print(f"harness: error: {err}", file=sys.stderr)
         return 2
+    except SlurmError as err:  # squeue, sbatch, ... failed or are missing
+        print(f"harness: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

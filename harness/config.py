@@ -78,6 +78,10 @@ class Optim(Section):
     weight_decay: float = Field(1e-4, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1)
     warmup_epochs: int = Field(0, ge=0)
+    # With several devices (harness/distributed.py): BatchNorm statistics over the global batch
+    # (SyncBN, as the papers train) or over each device's share. Part of the run id: it changes
+    # results. With one device both are the same.
+    sync_bn: bool = True
 
     @model_validator(mode="after")
     def _warmup_within_training(self):

@@ -25,6 +25,9 @@ def versions() -> dict[str, str]:
 def code_revision() -> str:
     """The git commit of the harness checkout, '+dirty' if it has uncommitted changes."""
     root = Path(__file__).resolve().parent
+    pinned = root / "REVISION"  # a copy a SLURM job runs carries its checkout's revision (launch/code_pin.py)
+    if pinned.is_file():
+        return pinned.read_text().strip()
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if rev.returncode != 0:

@@ -74,6 +74,28 @@ class ReportSpec(Section):
     figures: list[Figure] | None = Field(None, description="default: one curves figure, hue = series")
 
 
+class SlurmSpec(Section):
+    """The SLURM resources of each job of a study (`harness run --executor slurm`). The study file's
+    `slurm:` section sets them; the command line's options win."""
+
+    partition: str | None = None
+    time_min: int = Field(60, gt=0, description="time limit of a job in minutes")
+    nodes: int = Field(1, gt=0)
+    gpus_per_node: int = Field(0, ge=0)
+    tasks_per_node: int | None = Field(None, gt=0, description="ranks per node; default one per GPU, or 1")
+    cpus_per_task: int | None = Field(None, gt=0)
+    mem_gb: float | None = Field(None, gt=0, description="memory per node")
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    array_parallelism: int = Field(64, gt=0, description="jobs of the study running at once")
+    runs_per_job: int = Field(1, gt=0, description="runs packed into one job, trained one after another")
+    max_timeouts: int = Field(3, ge=0, description="requeues after the time limit, per job")
+    signal_delay_s: int = Field(120, ge=0, description="SLURM signals the job this long before its time limit")
+    sbatch: dict[str, str | int] = Field({}, description="more sbatch options, e.g. {mail-type: END}")
+    setup: list[str] = Field([], description="shell lines run before the job, e.g. module load ...")
+
+
 class StudySpec(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str
@@ -84,6 +106,7 @@ class StudySpec(Section):
     grid: dict[str, list[Any]] = {}
     seeds: list[int] = Field([0], min_length=1)
     report: ReportSpec = ReportSpec()
+    slurm: SlurmSpec = SlurmSpec()
 
     @field_validator("grid")
     @classmethod

@@ -1,11 +1,26 @@
-"""The state of each planned run of a study, read from its run directory."""
+"""The state of each planned run of a study, from its run directory and, for runs submitted to
+SLURM, from the job that holds it.
+
+A run directory alone says done / diverged / failed (summary.json), partial (a checkpoint) or new.
+A run submitted to SLURM also has job.json (launch/slurm.py: the job id, and `started_at` once the
+job has begun training it); while its job waits the run is `queued`, while the job trains it
+`running`, and a job that ended without finishing the run makes it `failed`. The scheduler is asked
+before the run directories are read: a job that has ended has written all it will write.
+"""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import store
+from harness.launch import slurm_queue
 from harness.spec import PlannedRun, Study
+
+QUEUED, RUNNING = "queued", "running"
+JOB = "job.json"  # which SLURM job holds the run (written at submission, updated by the job)
 
 # What `harness run` does with a run in each state.
 ACTIONS = {
@@ -16,8 +31,71 @@ ACTIONS = {
     store.CORRUPT: "repair (resume)",
     store.RUNNING: "skip (running)",
     store.NEW: "new",
+    QUEUED: "skip (queued)",
+    RUNNING: "skip (running)",
 }
+TO_RUN = (store.NEW, store.PARTIAL, store.FAILED, store.CORRUPT)  # what `harness run` trains or submits
+ACTIVE = (QUEUED, RUNNING)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    planned: PlannedRun
+    state: str
+    detail: str = ""  # e.g. which job, and where its log is
+
+
+def reconcile(disk: str, job: dict | None, slurm_state: str | None) -> tuple[str, str]:
+    """A run's state from its directory's state, its job record and its job's SLURM state (None:
+    SLURM does not know the job any more)."""
+    if job is None or disk in (store.DONE, store.DIVERGED, store.FAILED):
+        return disk, ""
+    job_id = job["job_id"]
+    if slurm_state in slurm_queue.WAITING:
+        return QUEUED, f"job {job_id} {slurm_state.lower()}"
+    if slurm_state in slurm_queue.ACTIVE:
+        first_in_job = job.get("runs_in_job", [None])[0] == job.get("run_id")  # starting up
+        if job.get("started_at") or first_in_job:
+            return RUNNING, f"job {job_id} on {job.get('host', 'its node')}"
+        return QUEUED, f"job {job_id} is training the runs packed before this one"
+    ended = slurm_state.lower() if slurm_state else "ended (SLURM no longer knows it)"
+    resumes = "; a new submission resumes it from its checkpoint" if disk == store.PARTIAL else ""
+    return store.FAILED, f"job {job_id} {ended} before the run finished{resumes}; log: {job.get('log', '?')}"
 
 
 def run_states(study: Study, results: Path) -> list[tuple[PlannedRun, str]]:
-    return [(r, store.run_state(store.run_dir(results, study.name, r.run_id))) for r in study.runs]
+    return [(s.planned, s.state) for s in study_status(study, results)]
+
+
+def study_status(study: Study, results: Path) -> list[RunStatus]:
+    directories = [store.run_dir(results, study.name, r.run_id) for r in study.runs]
+    jobs = [store.read_json(d / JOB) for d in directories]
+    slurm = {}
+    if any(jobs):  # only a study submitted to SLURM asks SLURM anything
+        slurm = slurm_queue.job_states({j["job_id"] for j in jobs if j})
+        jobs = [store.read_json(d / JOB) for d in directories]  # `started_at` as of now
+    statuses = []
+    for planned, directory, job in zip(study.runs, directories, jobs):
+        state, detail = reconcile(store.run_state(directory), job, slurm.get(job["job_id"]) if job else None)
+        statuses.append(RunStatus(planned, state, detail))
+    return statuses
+
+
+def counts(statuses: list[RunStatus]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in sorted(Counter(s.state for s in statuses).items()))
+
+
+def follow(study: Study, results: Path, poll_s: float = 30, progress: bool = True) -> list[RunStatus]:
+    """Poll until no run of the study is queued or running, with a progress bar; the last status."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(study.runs), desc=study.name, unit="run", disable=not progress)
+    while True:
+        statuses = study_status(study, results)
+        bar.n = sum(s.state not in ACTIVE for s in statuses)
+        bar.set_postfix_str(counts(statuses))
+        bar.refresh()
+        if not any(s.state in ACTIVE for s in statuses):
+            bar.close()
+            return statuses
+        time.sleep(poll_s)

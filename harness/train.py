@@ -7,6 +7,9 @@ curves and checkpoint written atomically; the summary last, which marks the run 
 Randomness comes only from the seed: model init from `seed`, and each epoch's shuffle and
 augmentation from (seed, epoch) inside the data pipeline. So a run resumed at epoch e in a new
 process replays exactly what an uninterrupted run does, and its curves come out equal.
+
+With several processes (a multi-task SLURM job, harness/distributed.py) each rank trains on its share
+of every global batch under DDP, and rank 0 alone evaluates and writes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from harness import store
+from harness import distributed, store
 from harness.config import RunConfig
 from harness.data import build_data
 from harness.methods import build_method, n_views
@@ -30,6 +33,15 @@ from harness.provenance import code_revision, versions
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Interrupted(BaseException):
+    """train() stopped early because `should_stop` asked it to, after writing the checkpoint of
+    `epoch`. A BaseException, like KeyboardInterrupt: a request to stop is not a failure of the run."""
+
+    def __init__(self, epoch: int):
+        super().__init__(f"stopped on request after epoch {epoch}")
+        self.epoch = epoch
 
 
 def evaluate_knn(method, data, config: RunConfig) -> dict[str, float]:
@@ -46,20 +58,26 @@ def train(
     directory: Path,
     labels: dict | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict:
     """Train one run into `directory`, resuming from its checkpoint if there is one.
-    Returns the summary (also written to summary.json)."""
+    Returns the summary (also written to summary.json). `should_stop` is asked after each epoch
+    (e.g. SLURM is about to preempt the job); if it says yes, that epoch is checkpointed and
+    Interrupted raised."""
     directory = Path(directory)
+    dist = distributed.current()  # rank 0 of 1 unless a multi-task SLURM job set up several
     # -- determinism and device
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     if config.runtime.threads:
         torch.set_num_threads(config.runtime.threads)
-    device = torch.device(config.runtime.device)
+    device = dist.device(config.runtime.device)
 
-    # -- data and networks
+    # -- data and networks; with several ranks, each trains on its share of every global batch
     data = build_data(config, n_views(config), device)
+    data.shard(dist.rank, dist.world_size)
     method = build_method(config, data.channels).to(device)
+    model = dist.wrap(method, config.optim.sync_bn, device)  # DDP, or the method itself
 
     # -- optimizer and schedule
     optimizer = build_optimizer(method, config.optim)
@@ -77,7 +95,7 @@ def train(
         method.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         rows, start_epoch, elapsed = state["curves"], state["epoch"] + 1, state["elapsed"]
-    elif config.monitor.knn_at_init:
+    elif config.monitor.knn_at_init and dist.is_main:
         rows.append({"epoch": 0, "step": 0, **evaluate_knn(method, data, config)})
     started = time.perf_counter() - elapsed
 
@@ -89,6 +107,7 @@ def train(
         "output_std_ref": std_ref,
         "chance": 1 / data.num_classes,
         "steps_per_epoch": steps_per_epoch,
+        "world_size": dist.world_size,
         "versions": versions(),
         "code_revision": code_revision(),
     }
@@ -101,15 +120,18 @@ def train(
         for i, views in enumerate(data.train_batches(epoch)):
             step = (epoch - 1) * steps_per_epoch + i
             set_lr(optimizer, float(schedule[step]), peak)
-            out = method(views)
-            if not torch.isfinite(out.loss):
+            out = model(views)
+            loss = dist.mean(out.loss.detach())  # the global batch's loss, the same on every rank
+            if epoch == start_epoch and i == 0:  # measured: what the ranks' shares add up to
+                summary["global_batch"] = dist.sum_int(len(views[0]))
+            if not torch.isfinite(loss):
                 summary.update(status=store.DIVERGED, diverged_at={"epoch": epoch, "step": step})
-                return _finish(directory, summary, rows, started)
+                return _finish(directory, summary, rows, started, write=dist.is_main)
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             optimizer.step()
             method.after_step(step, total_steps)
-            loss_sum += out.loss.item()
+            loss_sum += loss.item()
             std_sum += output_std(out.embedding.detach())
             n += 1
 
@@ -117,17 +139,23 @@ def train(
             "epoch": epoch,
             "step": epoch * steps_per_epoch,
             "loss": loss_sum / n,
-            "output_std": std_sum / n,
+            "output_std": dist.mean_float(std_sum / n),
             "output_std_ref": std_ref,
             "lr": float(schedule[epoch * steps_per_epoch - 1]),
         }
-        if epoch % config.monitor.every_epochs == 0 or epoch == config.optim.epochs:
+        if dist.is_main and (epoch % config.monitor.every_epochs == 0 or epoch == config.optim.epochs):
             row.update(evaluate_knn(method, data, config))
         row["epoch_seconds"] = time.perf_counter() - epoch_start
         rows.append(row)
 
+        # All ranks stop together, after the same epoch; only rank 0 writes.
+        stop = dist.any(should_stop is not None and should_stop()) and epoch < config.optim.epochs
+        if not dist.is_main:
+            if stop:
+                raise Interrupted(epoch)
+            continue
         store.write_curves(directory / store.CURVES, rows)
-        if epoch % config.runtime.checkpoint_every == 0 or epoch == config.optim.epochs:
+        if stop or epoch % config.runtime.checkpoint_every == 0 or epoch == config.optim.epochs:
             store.save_checkpoint(
                 checkpoint,
                 {
@@ -140,10 +168,14 @@ def train(
             )
         if on_epoch:
             on_epoch(row)
-    return _finish(directory, summary, rows, started)
+        if stop:
+            raise Interrupted(epoch)
+    return _finish(directory, summary, rows, started, write=dist.is_main)
 
 
-def _finish(directory: Path, summary: dict, rows: list[dict], started: float) -> dict:
+def _finish(directory: Path, summary: dict, rows: list[dict], started: float, write: bool = True) -> dict:
+    if not write:  # a rank other than 0 in a multi-task run: rank 0 writes
+        return summary
     if rows:
         store.write_curves(directory / store.CURVES, rows)
     trained = [r for r in rows if r["epoch"] > 0]

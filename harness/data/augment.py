@@ -79,6 +79,10 @@ class AugmentParams:
     blur: Tensor  # bool
     sigma: Tensor  # blur sigma in pixels (drawn for every sample, used where blur is True)
 
+    def __getitem__(self, index: slice) -> AugmentParams:
+        """The parameters of some of the samples, e.g. one rank's share of a global batch."""
+        return AugmentParams(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
     def to(self, device: torch.device) -> AugmentParams:
         moved = {}
         for f in fields(self):

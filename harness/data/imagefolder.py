@@ -114,10 +114,13 @@ class ImageFolderPipeline(DataPipeline):
         n = len(self.folders["train"])
         order = torch.randperm(n, generator=generator).tolist()
         seeds = torch.randint(2**62, (n,), generator=generator).tolist()
+        # This rank's share of each global batch (all of it in a single process): it loads only those.
+        pairs, size, mine = list(zip(order, seeds)), self.batch_size, self.share()
+        shares = [p for k in range(self.steps_per_epoch()) for p in pairs[k * size : (k + 1) * size][mine]]
         loader = DataLoader(
             MultiViewDataset(self.folders["train"], self.train_transform, self.n_views),
-            batch_size=self.batch_size,
-            sampler=list(zip(order, seeds)),
+            batch_size=size // self.world_size,
+            sampler=shares,
             drop_last=True,
             num_workers=self.num_workers,
             pin_memory=self.pin,

@@ -63,6 +63,24 @@ class LabeledImages:
 class DataPipeline(ABC):
     num_classes: int
     channels: int
+    batch_size: int  # the global batch
+    rank, world_size = 0, 1  # which share of each global batch train_batches yields (see shard)
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Make train_batches yield only rank `rank`'s share of each global batch, samples
+        [rank * b, (rank + 1) * b) with b = batch_size / world_size. The global batches are drawn
+        as in a single process, so what the run sees does not depend on how many ranks share it."""
+        if self.batch_size % world_size:
+            raise ValueError(
+                f"optim.batch_size={self.batch_size} (the global batch) does not split evenly over "
+                f"{world_size} tasks"
+            )
+        self.rank, self.world_size = rank, world_size
+
+    def share(self) -> slice:
+        """This rank's positions within a global batch."""
+        b = self.batch_size // self.world_size
+        return slice(self.rank * b, (self.rank + 1) * b)
 
     @abstractmethod
     def steps_per_epoch(self) -> int:
@@ -113,9 +131,13 @@ class InMemoryPipeline(DataPipeline):
         generator = epoch_generator(self.seed, epoch)
         images = self.splits["train"].images
         order = torch.randperm(len(images), generator=generator).to(self.device)
+        mine, size = self.share(), self.batch_size
         for step in range(self.steps_per_epoch()):
-            batch = images[order[step * self.batch_size : (step + 1) * self.batch_size]]
-            yield [self.augment(batch, generator) for _ in range(self.n_views)]
+            batch = images[order[step * size : (step + 1) * size][mine]]
+            # Every rank draws the whole global batch's augmentations (the generator's stream stays
+            # the one a single process sees) and applies its own share of them.
+            yield [self.augment.apply(batch, self.augment.sample_params(size, generator)[mine])
+                   for _ in range(self.n_views)]
 
     def eval_batches(self, split: str) -> Iterator[tuple[Tensor, Tensor]]:
         if split not in self.splits:

@@ -1,7 +1,8 @@
 """Execute one planned run into its directory: the unit of work every executor hands out.
 
 A run that raises is recorded as `failed` with its traceback in error.txt, so the rest of the study
-goes on; a run that is already finished is left alone.
+goes on; a run that is already finished is left alone. In a multi-task job every rank calls this and
+rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -9,37 +10,44 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from harness import store
+from harness import distributed, store
 from harness.spec import PlannedRun
 from harness.train import train
 
 
-def run_one(planned: PlannedRun, directory: Path, on_epoch=None) -> str:
+def run_one(planned: PlannedRun, directory: Path, on_epoch=None, should_stop=None) -> str:
     """Train the run unless it is finished or another process holds it; return its state."""
     directory = Path(directory)
+    if distributed.current().active:
+        # The ranks of one job train the run together; its job record keeps it from running twice.
+        return _run(planned, directory, on_epoch, should_stop)
     with store.run_lock(directory) as held:
         if not held:
             return store.RUNNING
-        return _run_locked(planned, directory, on_epoch)
+        return _run(planned, directory, on_epoch, should_stop)
 
 
-def _run_locked(planned: PlannedRun, directory: Path, on_epoch) -> str:
-    state = store.run_state(directory, check_lock=False)  # again, under our lock: another process may have finished it
+def _run(planned: PlannedRun, directory: Path, on_epoch, should_stop) -> str:
+    main = distributed.current().is_main
+    state = store.run_state(directory, check_lock=False)  # again, under the lock: another process may have finished it
     if state in store.FINISHED:
         return state
-    store.remove_stale_temporaries(directory)  # what a killed writer left behind
-    (directory / store.ERROR).unlink(missing_ok=True)
-    if state == store.CORRUPT:
-        store.set_aside_corrupt(directory)
-    if state == store.FAILED:
-        (directory / store.SUMMARY).unlink()  # retry a failed run; its checkpoint (if any) resumes it
-    store.write_yaml(
-        directory / store.CONFIG,
-        {"run_id": planned.run_id, "labels": planned.labels(), "config": planned.config.model_dump(mode="json")},
-    )
+    if main:
+        store.remove_stale_temporaries(directory)  # what a killed writer left behind
+        (directory / store.ERROR).unlink(missing_ok=True)
+        if state == store.CORRUPT:
+            store.set_aside_corrupt(directory)
+        if state == store.FAILED:
+            (directory / store.SUMMARY).unlink()  # retry a failed run; its checkpoint (if any) resumes it
+        store.write_yaml(
+            directory / store.CONFIG,
+            {"run_id": planned.run_id, "labels": planned.labels(), "config": planned.config.model_dump(mode="json")},
+        )
     try:
-        return train(planned.config, directory, planned.labels(), on_epoch)["status"]
+        return train(planned.config, directory, planned.labels(), on_epoch, should_stop)["status"]
     except Exception as err:  # noqa: BLE001 - any error in one run must not stop the study
+        if not main:
+            return store.FAILED
         store.atomic_write_bytes(directory / store.ERROR, traceback.format_exc().encode())
         store.write_json(
             directory / store.SUMMARY,

@@ -1,0 +1,71 @@
+"""harness.distributed and the pipelines' sharding: what each rank of a multi-task run trains on.
+(The DDP run itself, through a real SLURM job, is in test_slurm.py.)"""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from harness.data import build_data
+from harness.distributed import Context
+
+from test_data import CPU, config, folder_config, write_tree
+
+
+def shares(make_pipeline, world_size: int, epoch: int = 1):
+    """Per step, each rank's views, from one pipeline per rank as the ranks of a job build them."""
+    ranks = []
+    for rank in range(world_size):
+        pipe = make_pipeline()
+        pipe.shard(rank, world_size)
+        ranks.append(list(pipe.train_batches(epoch)))
+    return ranks
+
+
+@pytest.mark.parametrize("world_size", [2, 4])
+def test_rank_shares_make_up_the_global_batch(world_size):
+    make = lambda: build_data(config(), n_views=2, device=CPU)  # noqa: E731
+    whole = list(make().train_batches(1))
+    ranks = shares(make, world_size)
+    assert all(len(r) == len(whole) for r in ranks)  # every rank takes every step
+    for step, views in enumerate(whole):
+        for v, view in enumerate(views):
+            parts = [ranks[r][step][v] for r in range(world_size)]
+            assert all(len(p) == 128 // world_size for p in parts)
+            assert torch.equal(torch.cat(parts), view)
+
+
+def test_imagefolder_rank_shares_make_up_the_global_batch(tmp_path):
+    write_tree(tmp_path)
+    make = lambda: build_data(folder_config(tmp_path), n_views=2, device=CPU)  # noqa: E731
+    whole = list(make().train_batches(0))
+    ranks = shares(make, 2, epoch=0)
+    for step, views in enumerate(whole):
+        for v, view in enumerate(views):
+            assert torch.equal(torch.cat([ranks[0][step][v], ranks[1][step][v]]), view)
+
+
+def test_global_batch_must_split_evenly():
+    pipe = build_data(config(), n_views=2, device=CPU)
+    with pytest.raises(ValueError, match=r"optim\.batch_size=128 .* 3 tasks"):
+        pipe.shard(0, 3)
+
+
+def test_a_single_process_is_left_alone():
+    ctx = Context()
+    model = nn.BatchNorm1d(4)
+    t = torch.tensor([1.0, float("nan")])
+    assert ctx.is_main and not ctx.active
+    assert ctx.wrap(model, sync_bn=True, device=CPU) is model
+    assert ctx.mean(t) is t and ctx.mean_float(0.5) == 0.5 and ctx.sum_int(7) == 7
+    assert ctx.any(True) and not ctx.any(False)
+    assert ctx.device("cuda") == torch.device("cuda")
+
+
+def test_ranks_pick_their_own_gpu():
+    assert Context(rank=3, world_size=4, local_rank=1).device("cuda") == torch.device("cuda", 1)
+    assert Context(rank=3, world_size=4, local_rank=1).device("cpu") == CPU
+
+
+def test_sync_bn_on_the_cpu_is_refused():
+    with pytest.raises(ValueError, match=r"optim\.sync_bn=false"):
+        Context(rank=0, world_size=2).wrap(nn.BatchNorm1d(4), sync_bn=True, device=CPU)
