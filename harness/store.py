@@ -26,6 +26,7 @@ CONFIG, CURVES, SUMMARY, CHECKPOINT, ERROR = (
     "checkpoint.pt",
     "error.txt",
 )
+STEPS = "steps.parquet"  # per-step monitors (monitor.every_steps / knn_every_steps), same writer as curves
 
 # Run states, as `harness status` shows them.
 DONE, DIVERGED, FAILED, PARTIAL, NEW = "done", "diverged", "failed", "partial", "new"
