@@ -136,7 +136,9 @@ class Heads(Section):
     #   none: no BN; hidden: hidden layers of both heads; hidden_and_projector_output: also the
     #   projector's output (the paper's default); all: also the predictor's output.
     bn: Literal["none", "hidden", "hidden_and_projector_output", "all"] = "hidden_and_projector_output"
-    output_bn_affine: bool = False  # the official code's projector output BN has affine=False
+    # Whether the output BNs (the projector's; with bn "all", the predictor's too) learn a scale and
+    # shift: the official SimSiam and MoCo v3 code have affine=False there.
+    output_bn_affine: bool = False
 
 
 class Data(Section):

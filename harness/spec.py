@@ -125,6 +125,11 @@ class Study:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def grid(self) -> dict[str, list[Any]]:
+        """The grid at this study's preset: `grid` with the axes `preset_grid` replaces there."""
+        return {**self.spec.grid, **self.spec.preset_grid.get(self.preset, {})}
+
 
 def flatten(overrides: dict, prefix: str = "") -> dict[str, Any]:
     """{'optim': {'lr': 1}} -> {'optim.lr': 1}; lists and scalars are leaves."""
@@ -275,7 +280,7 @@ def load_study(path: str | Path, preset: str | None = None, overrides: dict[str,
                 raise SpecError(f"{path}: preset_grid.{name}: {key!r} is not a grid axis")
             if not values:
                 raise SpecError(f"{path}: preset_grid.{name}: axis {key!r} has no values")
-    grid = {**spec.grid, **spec.preset_grid.get(preset, {})}
+    grid = Study(spec, path, preset, []).grid
     grid_keys = list(grid)
     check_keys({k: None for k in grid_keys}, f"{path}: grid")
     cli = [("--set", overrides)] if overrides else []

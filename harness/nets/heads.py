@@ -45,7 +45,9 @@ def predictor_blocks(dim: int, hidden: int, heads: Heads, layers: int = 2) -> li
     """SimSiam's and BYOL's predictor: dim -> hidden (BN, ReLU) -> ... -> dim, no ReLU on the output.
     One layer is a plain linear map dim -> dim (BYOL Table 14a)."""
     hidden_bn = None if heads.bn == "none" else "affine"
-    out_bn = "affine" if heads.bn == "all" else None
+    out_bn = None
+    if heads.bn == "all":  # as the projector's output BN (MoCo v3's predictor: affine=False)
+        out_bn = "affine" if heads.output_bn_affine else "plain"
     dims = [dim] + [hidden] * (layers - 1) + [dim]
     blocks = [Block(dims[i], dims[i + 1], hidden_bn, True) for i in range(layers - 1)]
     return blocks + [Block(dims[-2], dim, out_bn, False)]
