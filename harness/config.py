@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 
 class Section(BaseModel):
@@ -23,7 +23,13 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class Method(Section):
+# -- the method: a union discriminated by `method.name`, so each method has its own switches and a
+# switch of another method (a BYOL tau on SimSiam) is an unknown key, not a silently ignored one.
+
+
+class SimSiamMethod(Section):
+    """SimSiam (Chen & He, 2021)."""
+
     name: Literal["simsiam"] = "simsiam"
     # SimSiam Fig. 2: the target branch is detached; off, the network collapses.
     stop_gradient: bool = True
@@ -33,9 +39,80 @@ class Method(Section):
     similarity: Literal["cosine", "cross_entropy"] = "cosine"
 
 
+class BYOLMethod(Section):
+    """BYOL (Grill et al., 2020): an online network regresses an EMA target network's projection."""
+
+    name: Literal["byol"] = "byol"
+    # EMA rate of the target, per step k of K: tau = 1 - (1 - tau_base)(cos(pi k / K) + 1) / 2
+    # (cosine) or tau_base throughout (constant). Table 5a: 1 keeps the random init target fixed;
+    # 0 makes the target the stop-gradient of the online network.
+    tau_base: float = Field(0.996, ge=0, le=1)
+    tau_schedule: Literal["cosine", "constant"] = "cosine"
+    # The paper sums the loss over both view orders; asymmetric keeps (view 1 -> view 2) only.
+    loss: Literal["symmetric", "asymmetric"] = "symmetric"
+    # Table 5b: beta mixes in a contrastive term (negatives from the batch, temperature); 0 is BYOL.
+    beta: float = Field(0.0, ge=0)
+    temperature: float = Field(0.1, gt=0, description="temperature of the beta term")
+
+
+class SimCLRMethod(Section):
+    """SimCLR (v2: Chen et al., 2020): NT-Xent over the 2N views of a batch; no predictor."""
+
+    name: Literal["simclr"] = "simclr"
+    temperature: float = Field(0.1, gt=0)
+
+
+class MoCoV3Method(Section):
+    """MoCo v3 (Chen, Xie & He, 2021): InfoNCE between the query branch and a momentum encoder."""
+
+    name: Literal["mocov3"] = "mocov3"
+    # Momentum of the key encoder, on the same cosine schedule to 1 as BYOL's tau (--moco-m-cos).
+    momentum: float = Field(0.99, ge=0, le=1)
+    momentum_schedule: Literal["cosine", "constant"] = "cosine"
+    temperature: float = Field(0.2, gt=0, description="0.2 for ViT, 1.0 for ResNet in the paper")
+    loss: Literal["symmetric", "asymmetric"] = "symmetric"
+
+
+def _method_name(value) -> str:
+    # A study that never names its method means the default one, SimSiam.
+    return value.get("name", "simsiam") if isinstance(value, dict) else value.name
+
+
+MethodConfig = Annotated[
+    Union[
+        Annotated[SimSiamMethod, Tag("simsiam")],
+        Annotated[BYOLMethod, Tag("byol")],
+        Annotated[SimCLRMethod, Tag("simclr")],
+        Annotated[MoCoV3Method, Tag("mocov3")],
+    ],
+    Discriminator(_method_name, custom_error_type="unknown_method",
+                  custom_error_message="unknown method (known: simsiam, byol, simclr, mocov3)"),
+]
+METHOD_NAMES = ("simsiam", "byol", "simclr", "mocov3")
+
+
+class ViT(Section):
+    """torchvision's VisionTransformer; the defaults are ViT-S/16 (MoCo v3's small model)."""
+
+    patch_size: int = Field(16, gt=0)
+    dim: int = Field(384, gt=0)
+    depth: int = Field(12, gt=0)
+    heads: int = Field(6, gt=0)
+    mlp_ratio: int = Field(4, gt=0)
+    # MoCo v3 Sec. 4.1 / Fig. 5: the patch projection frozen at its random init stabilizes training.
+    frozen_patch_projection: bool = False
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self):
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) is not divisible by heads ({self.heads})")
+        return self
+
+
 class Backbone(Section):
-    name: Literal["small_cnn", "resnet18_cifar", "resnet18", "resnet50"] = "resnet50"
+    name: Literal["small_cnn", "resnet18_cifar", "resnet18", "resnet50", "vit"] = "resnet50"
     width: int = Field(32, gt=0, description="channels of the first small_cnn layer")
+    vit: ViT = ViT()  # read only when name is vit
 
 
 class Projector(Section):
@@ -47,6 +124,7 @@ class Projector(Section):
 class Predictor(Section):
     # SimSiam Table 1: mlp (trained), none (removed), fixed (frozen at its random init).
     kind: Literal["mlp", "none", "fixed"] = "mlp"
+    layers: int = Field(2, ge=1, description="BYOL Table 14a varies it; the output keeps the input dim")
     hidden_dim: int = Field(512, gt=0)
     # "constant": the predictor's lr does not decay (SimSiam's default after Table 1).
     lr: Literal["cosine", "constant"] = "cosine"
@@ -58,7 +136,9 @@ class Heads(Section):
     #   none: no BN; hidden: hidden layers of both heads; hidden_and_projector_output: also the
     #   projector's output (the paper's default); all: also the predictor's output.
     bn: Literal["none", "hidden", "hidden_and_projector_output", "all"] = "hidden_and_projector_output"
-    output_bn_affine: bool = False  # the official code's projector output BN has affine=False
+    # Whether the output BNs (the projector's; with bn "all", the predictor's too) learn a scale and
+    # shift: the official SimSiam and MoCo v3 code have affine=False there.
+    output_bn_affine: bool = False
 
 
 class Data(Section):
@@ -71,12 +151,21 @@ class Data(Section):
 
 
 class Optim(Section):
-    name: Literal["sgd"] = "sgd"
-    base_lr: float = Field(0.05, gt=0, description="lr = base_lr * batch_size / 256")
+    # sgd (SimSiam); lars (BYOL, SimCLR; harness/lars.py: biases and norm parameters are excluded from
+    # weight decay and from the trust ratio); adamw (MoCo v3 with a ViT).
+    name: Literal["sgd", "lars", "adamw"] = "sgd"
+    base_lr: float = Field(0.05, gt=0, description="peak lr = base_lr * batch_size / 256 (linear)")
+    # linear: base_lr * batch / 256 (Goyal et al.); sqrt: base_lr * sqrt(batch / 256) (SimCLR App. B.1).
+    lr_scaling: Literal["linear", "sqrt"] = "linear"
     batch_size: int = Field(512, gt=0)
+    # Gradients of k micro-batches of batch_size / k are summed before one optimizer step: the batch
+    # size of the update with the memory of a micro-batch. BN statistics (and a contrastive loss's
+    # negatives) then come from the micro-batch only.
+    accumulate_steps: int = Field(1, gt=0)
     epochs: int = Field(100, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
+    momentum: float = Field(0.9, ge=0, lt=1, description="sgd and lars")
+    trust_coefficient: float = Field(0.001, gt=0, description="lars: eta in eta * ||w|| / ||g||")
     warmup_epochs: int = Field(0, ge=0)
     # With several devices (harness/distributed.py): BatchNorm statistics over the global batch
     # (SyncBN, as the papers train) or over each device's share. Part of the run id: it changes
@@ -84,9 +173,12 @@ class Optim(Section):
     sync_bn: bool = True
 
     @model_validator(mode="after")
-    def _warmup_within_training(self):
+    def _consistent(self):
         if self.warmup_epochs > self.epochs:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
+        if self.batch_size % self.accumulate_steps:
+            raise ValueError(f"batch_size ({self.batch_size}) is not divisible by accumulate_steps "
+                             f"({self.accumulate_steps})")
         return self
 
 
@@ -106,6 +198,26 @@ class Monitor(Section):
     every_epochs: int = Field(1, gt=0, description="kNN evaluation cadence in epochs")
     knn: tuple[KnnProtocol, ...] = Field(DEFAULT_KNN, strict=False)  # YAML gives a list
     knn_at_init: bool = True  # epoch 0: the random-init encoder's kNN, the floor to beat
+    # Per-step rows in steps.parquet (0 = off): loss, lr and the gradient norm of the encoder's first
+    # and last layer every `every_steps` steps (how MoCo v3 Fig. 4 saw its instability), and kNN
+    # every `knn_every_steps` steps (MoCo v3 Fig. 1's curves).
+    every_steps: int = Field(0, ge=0)
+    knn_every_steps: int = Field(0, ge=0)
+
+
+class Probe(Section):
+    """A linear classifier on frozen features at the end of training (harness/probe.py): trained on
+    the train split, top-1 on the test split, as `linear_top1` in the last curves row and summary."""
+
+    enabled: bool = True
+    # 0: the backbone's features; k: the output of the projector's k-th layer (after its BN and ReLU).
+    # SimCLR v2 keeps the first projector layer (Sec. 2, Fig. 5).
+    layer: int = Field(0, ge=0)
+    label_fraction: float = Field(1.0, gt=0, le=1, description="labeled share of the train split (class-balanced)")
+    epochs: int = Field(100, gt=0)
+    lr: float = Field(0.1, gt=0)
+    batch_size: int = Field(256, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
 
 
 class Runtime(Section):
@@ -120,7 +232,7 @@ class Runtime(Section):
 
 
 class RunConfig(Section):
-    method: Method = Method()
+    method: MethodConfig = SimSiamMethod()
     backbone: Backbone = Backbone()
     projector: Projector = Projector()
     predictor: Predictor = Predictor()
@@ -128,8 +240,21 @@ class RunConfig(Section):
     data: Data = Data()
     optim: Optim = Optim()
     monitor: Monitor = Monitor()
+    probe: Probe = Probe()
     runtime: Runtime = Runtime()
     seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _sections_agree(self):
+        if self.method.name == "simclr" and self.predictor.kind != "none":
+            raise ValueError("method simclr has no predictor: set predictor.kind: none")
+        if self.probe.layer > self.projector.layers:
+            raise ValueError(f"probe.layer ({self.probe.layer}) exceeds projector.layers ({self.projector.layers})")
+        patch = self.backbone.vit.patch_size
+        if self.backbone.name == "vit" and self.data.image_size % patch:
+            raise ValueError(f"data.image_size ({self.data.image_size}) is not a multiple of the ViT's "
+                             f"patch_size ({patch})")
+        return self
 
     def run_id(self) -> str:
         return run_id(self)

@@ -9,11 +9,14 @@ import numpy as np
 import torch
 
 from harness.config import Optim
+from harness.lars import LARS
 from harness.methods.base import Method
 
 
 def peak_lr(optim: Optim) -> float:
-    return optim.base_lr * optim.batch_size / 256  # the linear scaling rule (Goyal et al.)
+    """The linear scaling rule (Goyal et al.) or its square-root variant (SimCLR App. B.1)."""
+    scale = optim.batch_size / 256
+    return optim.base_lr * (scale if optim.lr_scaling == "linear" else math.sqrt(scale))
 
 
 def lr_schedule(optim: Optim, steps_per_epoch: int) -> np.ndarray:
@@ -31,7 +34,12 @@ def build_optimizer(method: Method, optim: Optim) -> torch.optim.Optimizer:
         params = [p for p in g["params"] if p.requires_grad]
         if params:
             groups.append({**g, "params": params, "lr": peak_lr(optim) * g["lr_mult"]})
-    return torch.optim.SGD(groups, lr=peak_lr(optim), momentum=optim.momentum, weight_decay=optim.weight_decay)
+    lr, wd = peak_lr(optim), optim.weight_decay
+    if optim.name == "lars":
+        return LARS(groups, lr=lr, momentum=optim.momentum, weight_decay=wd, trust_coefficient=optim.trust_coefficient)
+    if optim.name == "adamw":  # MoCo v3: AdamW's default betas, weight decay on every parameter
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
+    return torch.optim.SGD(groups, lr=lr, momentum=optim.momentum, weight_decay=wd)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float, peak: float) -> None:

@@ -13,6 +13,8 @@ import difflib
 import itertools
 import math
 import re
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from harness.config import RunConfig, Section
+from harness.config import METHOD_NAMES, RunConfig, Section
 from harness.presets import DEFAULT_PRESET, PRESETS
 from harness.claims import Claim
 from harness.report.layout import Figure, check_layout
@@ -57,6 +59,10 @@ def safe_load(text: str):
 
 class SpecError(ValueError):
     """A study spec or an override is invalid. The message is one line naming file and key."""
+
+    def __init__(self, message: str):
+        # One line, whatever the spec's strings hold (a value may contain a newline).
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class ReportSpec(Section):
@@ -104,6 +110,9 @@ class StudySpec(Section):
     presets: dict[str, dict[str, Any]] = {}
     variants: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"default": {}}, min_length=1)
     grid: dict[str, list[Any]] = {}
+    # Per-preset values for grid axes, replacing the grid's (e.g. batch sizes that fit the 1347
+    # images of `tiny`): {preset: {axis: [values]}}; each axis must be in `grid`.
+    preset_grid: dict[str, dict[str, list[Any]]] = {}
     seeds: list[int] = Field([0], min_length=1)
     report: ReportSpec = ReportSpec()
     slurm: SlurmSpec = SlurmSpec()
@@ -165,6 +174,11 @@ class Study:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def grid(self) -> dict[str, list[Any]]:
+        """The grid at this study's preset: `grid` with the axes `preset_grid` replaces there."""
+        return {**self.spec.grid, **self.spec.preset_grid.get(self.preset, {})}
+
 
 def flatten(overrides: dict, prefix: str = "") -> dict[str, Any]:
     """{'optim': {'lr': 1}} -> {'optim.lr': 1}; lists and scalars are leaves."""
@@ -178,31 +192,38 @@ def flatten(overrides: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _section_types(annotation) -> list[type[Section]]:
+    """The Section types a field can hold: one, or each member of a union (RunConfig.method)."""
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    members = [typing.get_args(m)[0] if typing.get_origin(m) is typing.Annotated else m for m in members]
+    return [m for m in members if isinstance(m, type) and issubclass(m, Section)]
+
+
 def _field_at(path: str):
-    """The pydantic field at a dotted path in RunConfig, or None if there is none."""
-    model: type[BaseModel] | None = RunConfig
+    """The pydantic field at a dotted path in RunConfig, or None if there is none. In a union section
+    (method), a key of any member is found: the chosen member's validation rejects the others."""
+    models: list[type[BaseModel]] = [RunConfig]
     field = None
     for part in path.split("."):
-        if model is None or part not in model.model_fields:
+        field = next((m.model_fields[part] for m in models if part in m.model_fields), None)
+        if field is None:
             return None
-        field = model.model_fields[part]
-        annotation = field.annotation
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, Section) else None
+        models = _section_types(field.annotation)
     return field
 
 
 def _is_section(path: str) -> bool:
     field = _field_at(path)
-    return field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, Section)
+    return field is not None and bool(_section_types(field.annotation))
 
 
 def all_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, Section):
-            keys += all_keys(annotation, f"{prefix}{name}.")
-        else:
+        sections = _section_types(field.annotation)
+        for section in sections:
+            keys += [k for k in all_keys(section, f"{prefix}{name}.") if k not in keys]
+        if not sections:
             keys.append(f"{prefix}{name}")
     return keys
 
@@ -232,11 +253,20 @@ def resolve(layers: list[tuple[str, dict[str, Any]]]) -> RunConfig:
         return RunConfig.model_validate(tree)
     except ValidationError as err:
         first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
+        parts = [str(p) for p in first["loc"]]
+        method = ""
+        if parts[:1] == ["method"] and len(parts) > 2 and parts[1] in METHOD_NAMES:
+            method = f" for method.name={parts.pop(1)!r}"  # the union's tag, not a key
+        key = ".".join(parts)
+        if not key:  # a check across sections (RunConfig's validator): its message names the keys
+            where = next((w for w, flat in reversed(layers) if flat and ("variants." in w or " grid " in w)),
+                         layers[-1][0] if layers else "defaults")
+            raise SpecError(f"{where}: {first['msg']}") from None
         # Name the layer that set the offending key (the last one that mentions it).
-        where = next((w for w, flat in reversed(layers) if any(key.startswith(k) for k in flat)), "defaults")
+        where = next((w for w, flat in reversed(layers)
+                      if any(key.startswith(k) or k.startswith(key + ".") for k in flat)), "defaults")
         value = first.get("input")
-        raise SpecError(f"{where}: {key}: {first['msg']} (got {value!r})") from None
+        raise SpecError(f"{where}: {key}: {first['msg']}{method} (got {value!r})") from None
 
 
 def parse_set(assignments: list[str]) -> dict[str, Any]:
@@ -326,14 +356,23 @@ def load_study(
         layer("base", spec.base),
         layer(f"presets.{preset}", spec.presets.get(preset, {})),
     ]
-    grid_keys = list(spec.grid)
+    for name, axes in spec.preset_grid.items():
+        if name not in PRESETS:
+            raise SpecError(f"{path}: preset_grid.{name}: unknown preset (known: {', '.join(PRESETS)})")
+        for key, values in axes.items():
+            if key not in spec.grid:
+                raise SpecError(f"{path}: preset_grid.{name}: {key!r} is not a grid axis")
+            if not values:
+                raise SpecError(f"{path}: preset_grid.{name}: axis {key!r} has no values")
+    grid = Study(spec, path, preset, []).grid
+    grid_keys = list(grid)
     layer("grid", {k: None for k in grid_keys})
     cli = [("--set", overrides)] if overrides else []
 
     runs, seen = [], {}
     for variant, values in spec.variants.items():
         variant_layer = layer(f"variants.{variant}", values or {})
-        for combo in itertools.product(*(spec.grid[k] for k in grid_keys)):
+        for combo in itertools.product(*(grid[k] for k in grid_keys)):
             point = tuple(zip(grid_keys, combo))
             point_layer = (f"{path}: grid " + " ".join(f"{k}={v}" for k, v in point), dict(point))
             for seed in spec.seeds:
@@ -347,7 +386,7 @@ def load_study(
                     )
                 seen[planned.run_id] = planned.label
                 runs.append(planned)
-    _check_report(spec, path)
+    _check_report(spec, grid, path)
     try:
         check_layout(spec, runs, f"{path}: ")
     except ValueError as err:
@@ -355,7 +394,7 @@ def load_study(
     return Study(spec=spec, path=path, preset=preset, runs=runs)
 
 
-def _check_report(spec: StudySpec, path: Path) -> None:
+def _check_report(spec: StudySpec, grid: dict[str, list[Any]], path: Path) -> None:
     rows = spec.report.rows
     if rows != "variant" and rows not in spec.grid:
         raise SpecError(f"{path}: report.rows: {rows!r} is neither 'variant' nor a grid key")
@@ -364,5 +403,5 @@ def _check_report(spec: StudySpec, path: Path) -> None:
             if name not in spec.variants:
                 raise SpecError(f"{path}: report.claims[{i}]: unknown variant {name!r}")
         for key, value in claim.where.items():
-            if value not in spec.grid.get(key, []):
+            if value not in grid.get(key, []):
                 raise SpecError(f"{path}: report.claims[{i}].where: {key}={value!r} is not a grid value")

@@ -33,6 +33,7 @@ CONFIG, CURVES, SUMMARY, CHECKPOINT, PREVIOUS_CHECKPOINT, ERROR, LOCK = (
     "error.txt",
     ".lock",
 )
+STEPS = "steps.parquet"  # per-step monitors (monitor.every_steps / knn_every_steps), same writer as curves
 
 # Run states, as `harness status` shows them.
 DONE, DIVERGED, FAILED, PARTIAL, NEW = "done", "diverged", "failed", "partial", "new"

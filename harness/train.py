@@ -1,8 +1,9 @@
 """The one training loop, for every method.
 
 Stages: determinism and device; data; networks; optimizer and per-step lr schedule; restart from
-the checkpoint; the loop (a non-finite loss ends the run as `diverged`); monitors once per epoch;
-curves and checkpoint written atomically; the summary last, which marks the run finished.
+the checkpoint; the loop (a non-finite loss ends the run as `diverged`); monitors once per epoch
+(curves.parquet) and every N steps (steps.parquet); curves and checkpoint written atomically; the
+linear probe after the last epoch; the summary last, which marks the run finished.
 
 Randomness comes only from the seed: model init from `seed`, and each epoch's shuffle and
 augmentation from (seed, epoch) inside the data pipeline. So a run resumed at epoch e in a new
@@ -23,11 +24,14 @@ from typing import Callable
 import torch
 
 from harness import distributed, store
+from harness.accumulation import CAVEAT, accumulate_gradients
 from harness.config import RunConfig
 from harness.data import build_data
+from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods import build_method, n_views
 from harness.monitor import embed, knn_top1, output_std
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
+from harness.probe import linear_probe
 from harness.provenance import code_revision, versions
 
 
@@ -85,16 +89,21 @@ def train(
     schedule = lr_schedule(config.optim, steps_per_epoch)
     total_steps, peak = len(schedule), peak_lr(config.optim)
     std_ref = 1 / math.sqrt(method.embed_dim)
+    accumulate = config.optim.accumulate_steps
+    every, knn_every = config.monitor.every_steps, config.monitor.knn_every_steps
+    first_layer, last_layer = first_and_last_layers(method.encoder)
 
     # -- restart: the checkpoint holds the model, the optimizer and the curve rows up to its epoch
     checkpoint = directory / store.CHECKPOINT
     rows: list[dict] = []
+    step_rows: list[dict] = []  # steps.parquet: the per-step monitors
     start_epoch, elapsed = 1, 0.0
     state = store.load_latest_checkpoint(directory)
     if state is not None:
         method.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         rows, start_epoch, elapsed = state["curves"], state["epoch"] + 1, state["elapsed"]
+        step_rows = state.get("steps", [])
     elif config.monitor.knn_at_init and dist.is_main:
         rows.append({"epoch": 0, "step": 0, **evaluate_knn(method, data, config)})
     started = time.perf_counter() - elapsed
@@ -111,6 +120,9 @@ def train(
         "versions": versions(),
         "code_revision": code_revision(),
     }
+    if accumulate > 1:
+        batch = config.optim.batch_size
+        summary["notes"] = [CAVEAT.format(k=accumulate, micro=batch // accumulate, batch=batch)]
 
     # -- the loop
     method.train()
@@ -120,17 +132,26 @@ def train(
         for i, views in enumerate(data.train_batches(epoch)):
             step = (epoch - 1) * steps_per_epoch + i
             set_lr(optimizer, float(schedule[step]), peak)
-            out = model(views)
-            loss = dist.mean(out.loss.detach())  # the global batch's loss, the same on every rank
+            optimizer.zero_grad(set_to_none=True)
+            out = accumulate_gradients(model, views, accumulate)  # forward and backward (DDP averages)
+            loss = dist.mean(out.loss)  # the global batch's loss, the same on every rank
             if epoch == start_epoch and i == 0:  # measured: what the ranks' shares add up to
                 summary["global_batch"] = dist.sum_int(len(views[0]))
             if not torch.isfinite(loss):
                 summary.update(status=store.DIVERGED, diverged_at={"epoch": epoch, "step": step})
-                return _finish(directory, summary, rows, started, write=dist.is_main)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
+                return _finish(directory, summary, rows, started, step_rows, write=dist.is_main)
+            # Per-step row, keyed by the number of steps taken (as curves' `step`): this step's loss,
+            # lr and gradient norms (before the update), kNN after it.
+            step_row = {}
+            if every and (step + 1) % every == 0:
+                step_row = {"epoch": epoch, "step": step + 1, "loss": loss.item(), "lr": float(schedule[step]),
+                            "grad_norm_first": grad_norm(first_layer), "grad_norm_last": grad_norm(last_layer)}
             optimizer.step()
             method.after_step(step, total_steps)
+            if dist.is_main and knn_every and (step + 1) % knn_every == 0:
+                step_row = {"epoch": epoch, "step": step + 1, **step_row, **evaluate_knn(method, data, config)}
+            if step_row:
+                step_rows.append(step_row)
             loss_sum += loss.item()
             std_sum += output_std(out.embedding.detach())
             n += 1
@@ -155,6 +176,8 @@ def train(
                 raise Interrupted(epoch)
             continue
         store.write_curves(directory / store.CURVES, rows)
+        if step_rows:
+            store.write_curves(directory / store.STEPS, step_rows)
         if stop or epoch % config.runtime.checkpoint_every == 0 or epoch == config.optim.epochs:
             store.save_checkpoint(
                 checkpoint,
@@ -163,6 +186,7 @@ def train(
                     "optimizer": optimizer.state_dict(),
                     "epoch": epoch,
                     "curves": rows,
+                    "steps": step_rows,
                     "elapsed": time.perf_counter() - started,
                 },
             )
@@ -170,17 +194,25 @@ def train(
             on_epoch(row)
         if stop:
             raise Interrupted(epoch)
-    return _finish(directory, summary, rows, started, write=dist.is_main)
+    if not dist.is_main:  # a rank other than 0 in a multi-task run: rank 0 probes and writes
+        return summary
+
+    # -- linear probe on the frozen network, into the last curves row (and so the summary)
+    if config.probe.enabled and rows and rows[-1]["epoch"] > 0:
+        rows[-1]["linear_top1"] = linear_probe(method, data, config.probe, config.seed)
+    return _finish(directory, summary, rows, started, step_rows)
 
 
-def _finish(directory: Path, summary: dict, rows: list[dict], started: float, write: bool = True) -> dict:
+def _finish(directory: Path, summary: dict, rows: list[dict], started: float, step_rows=(), write: bool = True) -> dict:
     if not write:  # a rank other than 0 in a multi-task run: rank 0 writes
         return summary
     if rows:
         store.write_curves(directory / store.CURVES, rows)
+    if step_rows:
+        store.write_curves(directory / store.STEPS, list(step_rows))
     trained = [r for r in rows if r["epoch"] > 0]
     final = trained[-1] if trained else {}
-    knn_keys = sorted({k for r in rows for k in r if k.startswith("knn_top1_")})
+    knn_keys = sorted({k for r in rows for k in r if k.startswith(("knn_top1_", "linear_top1"))})
     summary.update(
         epochs_completed=final.get("epoch", 0),
         final={k: v for k, v in final.items() if k not in ("epoch", "step", "epoch_seconds")},

@@ -164,3 +164,11 @@ def test_a_grid_larger_than_the_limit_needs_yes(tmp_path, capsys):
 def test_seed_outside_seeds_is_refused(tmp_path, where):
     with pytest.raises(SpecError, match="seeds:"):
         load_study(write(tmp_path, f"name: s\ntitle: t\n{where}\n"))
+
+
+def test_errors_stay_one_line_whatever_the_values_hold(tmp_path):
+    # Found by the property test: a grid value with a newline made a two-line message.
+    path = write(tmp_path, 'name: s\ntitle: t\ngrid: {predictor.kind: ["a\\nb"]}\n')
+    with pytest.raises(SpecError) as err:
+        load_study(path)
+    assert "\n" not in str(err.value) and "predictor.kind" in str(err.value)

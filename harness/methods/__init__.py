@@ -2,9 +2,12 @@
 
 from harness.config import RunConfig
 from harness.methods.base import Method, StepOutput
+from harness.methods.byol import BYOL
+from harness.methods.mocov3 import MoCoV3
+from harness.methods.simclr import SimCLR
 from harness.methods.simsiam import SimSiam
 
-METHODS: dict[str, type[Method]] = {"simsiam": SimSiam}
+METHODS: dict[str, type[Method]] = {"simsiam": SimSiam, "byol": BYOL, "simclr": SimCLR, "mocov3": MoCoV3}
 
 
 def n_views(config: RunConfig) -> int:

@@ -1,16 +1,24 @@
-"""What every method gives the one training loop.
+"""What every method gives the one training loop, and the networks they share.
 
 A method is an nn.Module that builds its networks from the RunConfig and turns a list of augmented
 views into a loss. The loop never branches on the method: everything method-specific (stop-gradient,
 predictor variants, symmetrization, target networks) lives behind this interface.
+
+Every method has an online branch built the same way: encoder (backbone) -> projector -> predictor
+(`predictor.kind`: trained mlp, none, or fixed at its random init). Target and momentum networks are
+copies of the encoder and projector that the optimizer never sees.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+
+from harness.config import RunConfig
+from harness.nets import build_encoder, mlp, mlp_prefix, predictor_blocks, projector_blocks
 
 
 @dataclass
@@ -20,16 +28,68 @@ class StepOutput:
 
 
 class Method(nn.Module):
+    config: RunConfig
     encoder: nn.Module  # the backbone; the kNN monitor and probes read its features
+    projector: nn.Sequential
+    predictor: nn.Module  # nn.Identity when predictor.kind is none
     embed_dim: int  # dimension of `StepOutput.embedding`, for the 1/sqrt(d) reference
+
+    @staticmethod
+    def n_views(config: RunConfig) -> int:
+        return 2
+
+    def build_online(self, config: RunConfig, in_channels: int) -> None:
+        """encoder, projector and predictor as the config declares them."""
+        self.config = config
+        self.encoder, feat_dim = build_encoder(config.backbone, in_channels, config.data.image_size)
+        p, q = config.projector, config.predictor
+        self.projector = mlp(projector_blocks(feat_dim, p.layers, p.hidden_dim, p.out_dim, config.heads))
+        self.embed_dim = p.out_dim
+        if q.kind == "none":
+            self.predictor = nn.Identity()
+        else:
+            self.predictor = mlp(predictor_blocks(p.out_dim, q.hidden_dim, config.heads, q.layers))
+            if q.kind == "fixed":  # SimSiam Table 1: frozen at its random init
+                self.predictor.requires_grad_(False)
 
     def forward(self, views: list[torch.Tensor]) -> StepOutput:
         raise NotImplementedError
 
     def param_groups(self) -> list[dict]:
         """Optimizer groups: {"name", "params", "fixed_lr": bool, "lr_mult": float}.
-        A fixed_lr group keeps the peak lr instead of following the schedule."""
-        raise NotImplementedError
+        A fixed_lr group keeps the peak lr instead of following the schedule (SimSiam's constant
+        predictor lr); lr_mult scales a group's lr (BYOL Table 21's lambda on the predictor)."""
+        groups = [
+            {
+                "name": "encoder_projector",
+                "params": list(self.encoder.parameters()) + list(self.projector.parameters()),
+                "fixed_lr": False,
+                "lr_mult": 1.0,
+            }
+        ]
+        if self.config.predictor.kind == "mlp":
+            groups.append(
+                {
+                    "name": "predictor",
+                    "params": list(self.predictor.parameters()),
+                    "fixed_lr": self.config.predictor.lr == "constant",
+                    "lr_mult": self.config.predictor.lr_mult,
+                }
+            )
+        return groups
 
     def after_step(self, step: int, total_steps: int) -> None:
         """Called after each optimizer step (e.g. to update a momentum target)."""
+
+    def features(self, images: torch.Tensor, layer: int = 0) -> torch.Tensor:
+        """Backbone features (layer 0) or the output of the projector's `layer`-th layer: what the
+        linear probe reads (SimCLR v2 probes from the first projector layer)."""
+        return mlp_prefix(self.projector, layer)(self.encoder(images))
+
+
+def frozen_copy(*modules: nn.Module) -> list[nn.Module]:
+    """Copies for a target / momentum network: same init, never optimized, updated by EMA only."""
+    copies = [copy.deepcopy(m) for m in modules]
+    for c in copies:
+        c.requires_grad_(False)
+    return copies

@@ -6,12 +6,10 @@ stop-gradient (Fig. 2), predictor kind and lr (Table 1), BN placement (Table 3),
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from harness.config import RunConfig
 from harness.methods.base import Method, StepOutput
-from harness.nets import build_backbone, mlp, predictor_blocks, projector_blocks
 
 # Which (predictor view, target view) pairs the loss averages over.
 PAIRS = {
@@ -35,18 +33,7 @@ class SimSiam(Method):
 
     def __init__(self, config: RunConfig, in_channels: int):
         super().__init__()
-        self.config = config
-        self.encoder, feat_dim = build_backbone(config.backbone.name, in_channels, config.backbone.width)
-        p = config.projector
-        self.projector = mlp(projector_blocks(feat_dim, p.layers, p.hidden_dim, p.out_dim, config.heads))
-        self.embed_dim = p.out_dim
-        kind = config.predictor.kind
-        if kind == "none":
-            self.predictor = nn.Identity()
-        else:
-            self.predictor = mlp(predictor_blocks(p.out_dim, config.predictor.hidden_dim, config.heads))
-            if kind == "fixed":  # Table 1: frozen at its random init
-                self.predictor.requires_grad_(False)
+        self.build_online(config, in_channels)
 
     def forward(self, views):
         z = [self.projector(self.encoder(v)) for v in views]
@@ -56,23 +43,3 @@ class SimSiam(Method):
         sim = self.config.method.similarity
         loss = sum(similarity_loss(self.predictor(z[i]), target[j], sim) for i, j in pairs) / len(pairs)
         return StepOutput(loss=loss, embedding=z[0])
-
-    def param_groups(self):
-        groups = [
-            {
-                "name": "encoder_projector",
-                "params": list(self.encoder.parameters()) + list(self.projector.parameters()),
-                "fixed_lr": False,
-                "lr_mult": 1.0,
-            }
-        ]
-        if self.config.predictor.kind == "mlp":
-            groups.append(
-                {
-                    "name": "predictor",
-                    "params": list(self.predictor.parameters()),
-                    "fixed_lr": self.config.predictor.lr == "constant",
-                    "lr_mult": self.config.predictor.lr_mult,
-                }
-            )
-        return groups

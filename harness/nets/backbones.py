@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch.nn as nn
 import torchvision
 
+from harness.config import Backbone
+from harness.nets.vit import vit
+
 
 def small_cnn(in_channels: int, width: int) -> tuple[nn.Module, int]:
     """Three 3x3 conv-BN-ReLU blocks (two of them strided) and global average pooling: for `tiny`."""
@@ -40,3 +43,10 @@ def build_backbone(name: str, in_channels: int, width: int) -> tuple[nn.Module, 
     if name == "resnet18_cifar":
         return resnet("resnet18", in_channels, cifar_stem=True)
     return resnet(name, in_channels, cifar_stem=False)
+
+
+def build_encoder(backbone: Backbone, in_channels: int, image_size: int) -> tuple[nn.Module, int]:
+    """The encoder a run's config names, with its feature dimension."""
+    if backbone.name == "vit":
+        return vit(backbone.vit, in_channels, image_size)
+    return build_backbone(backbone.name, in_channels, backbone.width)

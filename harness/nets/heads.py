@@ -41,8 +41,21 @@ def projector_blocks(in_dim: int, layers: int, hidden: int, out: int, heads: Hea
     return blocks + [Block(dims[-2], out, out_bn, False)]
 
 
-def predictor_blocks(dim: int, hidden: int, heads: Heads) -> list[Block]:
-    """SimSiam's bottleneck predictor: dim -> hidden (BN, ReLU) -> dim, no ReLU on the output."""
+def predictor_blocks(dim: int, hidden: int, heads: Heads, layers: int = 2) -> list[Block]:
+    """SimSiam's and BYOL's predictor: dim -> hidden (BN, ReLU) -> ... -> dim, no ReLU on the output.
+    One layer is a plain linear map dim -> dim (BYOL Table 14a)."""
     hidden_bn = None if heads.bn == "none" else "affine"
-    out_bn = "affine" if heads.bn == "all" else None
-    return [Block(dim, hidden, hidden_bn, True), Block(hidden, dim, out_bn, False)]
+    out_bn = None
+    if heads.bn == "all":  # as the projector's output BN (MoCo v3's predictor: affine=False)
+        out_bn = "affine" if heads.output_bn_affine else "plain"
+    dims = [dim] + [hidden] * (layers - 1) + [dim]
+    blocks = [Block(dims[i], dims[i + 1], hidden_bn, True) for i in range(layers - 1)]
+    return blocks + [Block(dims[-2], dim, out_bn, False)]
+
+
+def mlp_prefix(net: nn.Sequential, layers: int) -> nn.Sequential:
+    """The first `layers` blocks of an `mlp` (each block starts at a Linear), sharing its modules."""
+    starts = [i for i, module in enumerate(net) if isinstance(module, nn.Linear)]
+    if not 0 <= layers <= len(starts):
+        raise ValueError(f"an MLP of {len(starts)} layers has no prefix of {layers}")
+    return net[: starts[layers]] if layers < len(starts) else net

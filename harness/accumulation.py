@@ -1,0 +1,31 @@
+"""Gradient accumulation: one optimizer step's gradients from k micro-batches of batch_size / k.
+
+Each micro-batch's loss is scaled by 1/k and back-propagated at once (freeing its activations), so the
+summed gradients are those of the mean loss over the whole batch for any loss that is a mean over
+samples, at the memory cost of one micro-batch. What does not carry over: BatchNorm computes its
+statistics per micro-batch, and a contrastive loss (SimCLR, MoCo v3, BYOL's beta term) draws its
+negatives from the micro-batch only. Both change the result, not just its cost; summary.json says so.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from harness.methods.base import Method, StepOutput
+
+CAVEAT = (
+    "gradients accumulated over {k} micro-batches of {micro}: BatchNorm statistics (and a contrastive "
+    "loss's negatives) come from each micro-batch of {micro}, not from the batch of {batch}"
+)
+
+
+def accumulate_gradients(method: Method, views: list[torch.Tensor], steps: int) -> StepOutput:
+    """Forward and backward over `steps` equal micro-batches of `views`. Returns the mean loss
+    (detached) and the embeddings of every micro-batch, in batch order."""
+    losses, embeddings = [], []
+    for chunk in zip(*(v.chunk(steps) for v in views)):
+        out = method(list(chunk))
+        (out.loss / steps).backward()
+        losses.append(out.loss.detach())
+        embeddings.append(out.embedding.detach())
+    return StepOutput(loss=torch.stack(losses).mean(), embedding=torch.cat(embeddings))

@@ -1,0 +1,52 @@
+"""LARS (You et al., 2017) as BYOL and SimCLR use it: SGD with momentum whose update of each weight
+tensor is rescaled by the trust ratio eta * ||w|| / ||g + wd * w||.
+
+Biases and normalization parameters (every tensor with at most one dimension) are excluded from both
+weight decay and the trust ratio (BYOL App. C; SimCLR's `exclude_from_weight_decay`), so they follow
+plain SGD with momentum. The lr is applied outside the momentum buffer, as in torch.optim.SGD.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def excluded(p: torch.Tensor) -> bool:
+    """Biases, BN and LayerNorm parameters: no weight decay, no adaptation."""
+    return p.ndim <= 1
+
+
+class LARS(torch.optim.Optimizer):
+    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
+                 trust_coefficient: float = 0.001):
+        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient)
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def trust_ratio(p: torch.Tensor, update: torch.Tensor, eta: float) -> torch.Tensor:
+        """eta * ||w|| / ||update||, or 1 where either norm is 0 (a fresh zero tensor, no gradient)."""
+        w_norm, u_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(update)
+        one = torch.ones_like(w_norm)
+        return torch.where((w_norm > 0) & (u_norm > 0), eta * w_norm / u_norm, one)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                update = p.grad
+                if not excluded(p):
+                    update = update.add(p, alpha=group["weight_decay"])
+                    update = update.mul(self.trust_ratio(p, update, group["trust_coefficient"]))
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(p)
+                buf = state["momentum_buffer"]
+                buf.mul_(group["momentum"]).add_(update)
+                p.add_(buf, alpha=-group["lr"])
+        return loss

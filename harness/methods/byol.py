@@ -1,0 +1,43 @@
+"""BYOL (Grill et al., 2020): the online network (encoder, projector, predictor) regresses the
+projection of the other view by a target network, an EMA of the online encoder and projector.
+
+Switches: the EMA rate tau, constant or on the cosine schedule (Table 5a: 1 keeps the random target,
+0 makes it the stop-gradient of the online network); the predictor and its lr multiplier (Table 21);
+the contrastive mixing beta (Table 5b); symmetric (the paper's sum over both view orders) or not.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from harness.config import RunConfig
+from harness.methods.base import Method, StepOutput, frozen_copy
+from harness.methods.losses import byol_contrastive_term, regression_loss
+from harness.methods.momentum import ema_update, momentum_at
+
+PAIRS = {"symmetric": [(0, 1), (1, 0)], "asymmetric": [(0, 1)]}
+
+
+class BYOL(Method):
+    def __init__(self, config: RunConfig, in_channels: int):
+        super().__init__()
+        self.build_online(config, in_channels)
+        self.target_encoder, self.target_projector = frozen_copy(self.encoder, self.projector)
+
+    def forward(self, views):
+        m = self.config.method
+        z = [self.projector(self.encoder(v)) for v in views]
+        with torch.no_grad():  # the target is never differentiated: its own stop-gradient
+            t = [self.target_projector(self.target_encoder(v)) for v in views]
+        loss = 0
+        for i, j in PAIRS[m.loss]:  # a sum over view orders, as in the paper
+            p = self.predictor(z[i])
+            loss = loss + regression_loss(p, t[j])
+            if m.beta:
+                loss = loss + m.beta * byol_contrastive_term(p, t[i], t[j], m.temperature)
+        return StepOutput(loss=loss, embedding=z[0])
+
+    def after_step(self, step, total_steps):
+        m = self.config.method
+        tau = momentum_at(m.tau_base, step, total_steps, m.tau_schedule)
+        ema_update([self.target_encoder, self.target_projector], [self.encoder, self.projector], tau)

@@ -1,0 +1,42 @@
+"""MoCo v3 (Chen, Xie & He, 2021): queries from the base encoder, projector and predictor; keys from
+a momentum encoder (an EMA of the base encoder and projector); InfoNCE over the batch with
+temperature T, scaled by 2T, summed over both view orders.
+
+The paper's ViT study is a set of switches: backbone.name vit (harness/nets/vit.py) with
+backbone.vit.frozen_patch_projection (Fig. 5), optim.name adamw with warm-up, the momentum and its
+cosine schedule to 1, and monitor.every_steps for the first/last-layer gradient norms (Fig. 4).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from harness.config import RunConfig
+from harness.methods.base import Method, StepOutput, frozen_copy
+from harness.methods.losses import info_nce
+from harness.methods.momentum import ema_update, momentum_at
+
+PAIRS = {"symmetric": [(0, 1), (1, 0)], "asymmetric": [(0, 1)]}
+
+
+class MoCoV3(Method):
+    def __init__(self, config: RunConfig, in_channels: int):
+        super().__init__()
+        self.build_online(config, in_channels)
+        self.momentum_encoder, self.momentum_projector = frozen_copy(self.encoder, self.projector)
+
+    def forward(self, views):
+        m = self.config.method
+        z = [self.projector(self.encoder(v)) for v in views]
+        q = [self.predictor(zi) for zi in z]  # the predictor is on the query branch only
+        with torch.no_grad():
+            k = [self.momentum_projector(self.momentum_encoder(v)) for v in views]
+        loss = sum(info_nce(q[i], k[j], m.temperature) for i, j in PAIRS[m.loss])
+        return StepOutput(loss=loss, embedding=z[0])
+
+    def after_step(self, step, total_steps):
+        # MoCo v3 updates the keys' encoder just before iteration k with m(k / K); after step k the
+        # next iteration is k + 1.
+        m = self.config.method
+        momentum = momentum_at(m.momentum, step + 1, total_steps, m.momentum_schedule)
+        ema_update([self.momentum_encoder, self.momentum_projector], [self.encoder, self.projector], momentum)

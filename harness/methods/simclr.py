@@ -1,0 +1,22 @@
+"""SimCLR (v1: Chen et al., 2020a; v2: 2020b): NT-Xent over the 2N views of a batch, both branches
+trained, no predictor and no target network.
+
+v2's changes are switches elsewhere: a deeper projection head (projector.layers 3, or 2 and 4 for
+its Fig. 5) and the linear probe read from its first layer (probe.layer 1) instead of the backbone.
+"""
+
+from __future__ import annotations
+
+from harness.config import RunConfig
+from harness.methods.base import Method, StepOutput
+from harness.methods.losses import nt_xent
+
+
+class SimCLR(Method):
+    def __init__(self, config: RunConfig, in_channels: int):
+        super().__init__()
+        self.build_online(config, in_channels)  # predictor.kind is none: RunConfig checks it
+
+    def forward(self, views):
+        z = [self.projector(self.encoder(v)) for v in views]
+        return StepOutput(loss=nt_xent(z[0], z[1], self.config.method.temperature), embedding=z[0])

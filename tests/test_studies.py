@@ -1,0 +1,61 @@
+"""Every study file plans at every scale, and trains: one epoch of one run for each, and a few
+quick ones end to end (all runs, the report) at test size."""
+
+from pathlib import Path
+
+import pytest
+
+from harness import store
+from harness.cli import main
+from harness.spec import load_study, parse_set
+from harness.train import train
+
+from conftest import FAST, STUDIES
+
+# FAST, plus what the new studies need to stay small: a one-block ViT, no warm-up, a short probe.
+SMALL = FAST + [
+    "optim.warmup_epochs=0",
+    "backbone.vit.dim=16",
+    "backbone.vit.depth=1",
+    "backbone.vit.heads=2",
+    "probe.epochs=10",
+]
+ALL = sorted(STUDIES.glob("*.yaml"))
+
+
+def small(extra=()) -> list[str]:
+    return [arg for item in SMALL + list(extra) for arg in ("--set", item)]
+
+
+@pytest.mark.parametrize("study", ALL, ids=lambda p: p.stem)
+def test_dry_run_plans_every_preset_and_writes_nothing(study, tmp_path, capsys):
+    for preset in ("tiny", "cifar10", "imagenet"):
+        assert main(["run", str(study), "--dry-run", "--preset", preset, "--results", str(tmp_path / "r"),
+                     "--reports", str(tmp_path / "p")]) == 0
+        out = capsys.readouterr().out
+        assert f"preset {preset}" in out and "dry run: nothing written" in out
+    assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("study", ALL, ids=lambda p: p.stem)
+def test_one_epoch_of_the_first_run(study, tmp_path):
+    planned = load_study(study, overrides=parse_set(SMALL + ["optim.epochs=1"])).runs[0]
+    summary = train(planned.config, tmp_path, planned.labels())
+    assert summary["status"] == store.DONE and summary["epochs_completed"] == 1
+    assert summary["final"]["linear_top1"] is not None
+    if planned.config.monitor.every_steps:
+        assert (tmp_path / store.STEPS).exists()
+
+
+@pytest.mark.parametrize("name", ["byol_tau", "mocov3_frozen_patch", "simclr_head_depth"])
+def test_quick_studies_end_to_end(name, tmp_path, capsys):
+    study = STUDIES / f"{name}.yaml"
+    argv = ["run", str(study), "--results", str(tmp_path / "results"), "--reports", str(tmp_path / "reports"),
+            "--quiet", *small(["optim.epochs=2"])]
+    assert main(argv) == 0
+    planned = load_study(study, overrides=parse_set(SMALL + ["optim.epochs=2"]))
+    states = {store.run_state(store.run_dir(tmp_path / "results", name, r.run_id)) for r in planned.runs}
+    assert states <= set(store.FINISHED)
+    md = (tmp_path / "reports" / f"{name}.md").read_text()
+    assert md.count("| done") + md.count("| diverged") >= len(planned.runs)
+    assert "inconclusive" not in md  # every claim was decided from finished runs
