@@ -19,11 +19,11 @@ from typing import Callable
 
 import torch
 
-from harness import store
+from harness import accel, store
 from harness.config import RunConfig
 from harness.data import build_data
 from harness.methods import build_method, n_views
-from harness.monitor import embed, knn_top1, output_std
+from harness.monitor import embed, knn_accuracies, output_std
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.provenance import code_revision, versions
 
@@ -33,12 +33,11 @@ def _now() -> str:
 
 
 def evaluate_knn(method, data, config: RunConfig) -> dict[str, float]:
-    bank, bank_labels = embed(method.encoder, data.eval_batches("train"))
-    queries, query_labels = embed(method.encoder, data.eval_batches("test"))
-    return {
-        f"knn_top1_{p.name}": knn_top1(bank, bank_labels, queries, query_labels, p.k, p.temperature, data.num_classes)
-        for p in config.monitor.knn
-    }
+    with accel.autocast(config.runtime):
+        bank, bank_labels = embed(method.encoder, data.eval_batches("train"))
+        queries, query_labels = embed(method.encoder, data.eval_batches("test"))
+    accuracies = knn_accuracies(bank, bank_labels, queries, query_labels, config.monitor.knn, data.num_classes)
+    return {f"knn_top1_{name}": accuracy for name, accuracy in accuracies.items()}
 
 
 def train(
@@ -59,7 +58,7 @@ def train(
 
     # -- data and networks
     data = build_data(config, n_views(config), device)
-    method = build_method(config, data.channels).to(device)
+    method = accel.prepare_model(build_method(config, data.channels).to(device), config.runtime)
 
     # -- optimizer and schedule
     optimizer = build_optimizer(method, config.optim)
@@ -101,7 +100,8 @@ def train(
         for i, views in enumerate(data.train_batches(epoch)):
             step = (epoch - 1) * steps_per_epoch + i
             set_lr(optimizer, float(schedule[step]), peak)
-            out = method(views)
+            with accel.autocast(config.runtime):
+                out = method(accel.to_memory_format(views, config.runtime))
             if not torch.isfinite(out.loss):
                 summary.update(status=store.DIVERGED, diverged_at={"epoch": epoch, "step": step})
                 return _finish(directory, summary, rows, started)
