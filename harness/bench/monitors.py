@@ -11,7 +11,6 @@ at the full size on random unit features (its cost does not depend on the values
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -22,19 +21,17 @@ from harness import accel
 from harness.config import RunConfig
 from harness.monitor import embed, knn_accuracies, output_std
 
-from harness.bench.workload import Workload, sync
+from harness.bench.clock import Seconds, Stopwatch
+from harness.bench.workload import Workload
 
 
 @dataclass(frozen=True)
 class MonitorCost:
     name: str
-    seconds: float  # one evaluation, or one step for a per-step monitor (scaled to the full splits)
+    seconds: Seconds  # one evaluation, or one step for a per-step monitor (scaled to the full splits)
     per_epoch: float  # evaluations (or steps) per epoch, averaged over the run
+    per_step: bool  # runs inside every training step (so its time is in the pipeline's steps already)
     how: str  # what was timed
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        return self.seconds * self.per_epoch
 
 
 def knn_evaluations_per_epoch(config: RunConfig) -> float:
@@ -50,11 +47,11 @@ def time_output_std(w: Workload, cap: int, repeats: int = 20) -> MonitorCost:
         views = next(w.batches())
         z = w.method(accel.to_memory_format(views, w.config.runtime)).embedding
     output_std(z)  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        output_std(z)
-    seconds = (time.perf_counter() - start) / repeats
-    return MonitorCost("output std", seconds, w.data.steps_per_epoch(), "every step, on the step's own embedding")
+    with Stopwatch(w.device) as clock:
+        for _ in range(repeats):
+            output_std(z)
+    how = "every step, on the step's own embedding"
+    return MonitorCost("output std", clock.elapsed / repeats, w.data.steps_per_epoch(), True, how)
 
 
 def _first(batches: Iterator, cap: int) -> Iterator:
@@ -72,15 +69,12 @@ def time_knn(w: Workload, cap: int) -> MonitorCost:
     protocol in one chunked pass."""
     config, encoder = w.config, w.method.encoder
     sizes = {split: w.split_size(split) for split in ("train", "test")}
-    features, embed_seconds, measured = {}, 0.0, {}
+    features, measured, seconds = {}, {}, Seconds()
     for split, size in sizes.items():
-        sync(w.device)
-        start = time.perf_counter()
-        with accel.autocast(config.runtime):
+        with Stopwatch(w.device) as clock, accel.autocast(config.runtime):
             features[split] = embed(encoder, _first(w.data.eval_batches(split), cap))
-        sync(w.device)
         measured[split] = len(features[split][0])
-        embed_seconds += (time.perf_counter() - start) * size / measured[split]
+        seconds += clock.elapsed * (size / measured[split])
     if measured != sizes:  # a subset was embedded: search at full size, on random unit features
         g = torch.Generator(device=w.device).manual_seed(0)
         dim, classes = features["train"][0].shape[1], w.data.num_classes
@@ -91,18 +85,16 @@ def time_knn(w: Workload, cap: int) -> MonitorCost:
             )
             for split, size in sizes.items()
         }
-    start = time.perf_counter()
-    knn_accuracies(*features["train"], *features["test"], config.monitor.knn, w.data.num_classes)
-    knn_seconds = time.perf_counter() - start  # knn_accuracies ends with a device-to-host copy
+    with Stopwatch(w.device) as clock:
+        knn_accuracies(*features["train"], *features["test"], config.monitor.knn, w.data.num_classes)
+    seconds += clock.elapsed
     how = f"embeds {sizes['train']} + {sizes['test']} images"
     if measured != sizes:
         how += f" (timed on {measured['train']} + {measured['test']}, scaled)"
     how += f", searches {len(config.monitor.knn)} protocols"
-    return MonitorCost("kNN", embed_seconds + knn_seconds, knn_evaluations_per_epoch(config), how)
+    return MonitorCost("kNN", seconds, knn_evaluations_per_epoch(config), False, how)
 
 
-# Monitors that run inside every training step (their time is part of the pipeline's steps).
-STEP_MONITORS = ("output std",)
 MONITORS: tuple[Callable[[Workload, int], MonitorCost], ...] = (time_output_std, time_knn)
 
 

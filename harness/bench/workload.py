@@ -21,12 +21,6 @@ from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.bench.synthetic import synthetic_data
 
 
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work, so that a timer stops when the work is done."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 @dataclass
 class Workload:
     config: RunConfig

@@ -23,8 +23,8 @@ from harness.data.pipeline import DataPipeline, check_batch_size, epoch_generato
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# Smaller than the in-memory pipelines' 1024: a 224 px float batch of 1024 is 600 MB, and each
-# worker keeps two batches in flight.
+# As the in-memory pipelines'; larger would cost memory too: a 224 px float batch of 1024 is 600 MB,
+# and each worker keeps two batches in flight.
 EVAL_BATCH = 256
 
 
