@@ -1,4 +1,4 @@
-"""The command line: harness run | status | report.
+"""The command line: harness run | status | report | bench.
 
 Spec errors exit with status 2 and one line naming the file and key; nothing is written before the
 whole study has been validated.
@@ -7,6 +7,7 @@ whole study has been validated.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -192,6 +193,39 @@ def _wait_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--poll", type=float, default=30, metavar="SECONDS", help="how often --wait asks SLURM")
 
 
+def cmd_bench(args) -> int:
+    from harness import bench
+
+    if args.orchestration:
+        print(bench.format_orchestration(bench.bench_orchestration(args.runs, args.finished)))
+        return 0
+    if args.study is None:
+        raise SpecError("harness bench: give a study file, e.g. studies/simsiam_predictor.yaml (or --orchestration)")
+    synthetic = args.synthetic
+    if args.workload:
+        workload = bench.WORKLOADS[args.workload]
+        args.preset = args.preset or workload["preset"]
+        args.overrides = workload["set"] + args.overrides  # the command line's own --set wins
+        synthetic = synthetic or workload["synthetic"]
+    study = _load(args)
+    chosen = [r for r in study.runs if args.run in (None, r.variant, r.label)]
+    if not chosen:
+        raise SpecError(f"{study.path}: --run {args.run!r} is neither a variant nor a run label of the study")
+    planned = chosen[0]
+    progress = None if args.quiet else (lambda msg: print(f"  bench: {msg}", file=sys.stderr, flush=True))
+    try:
+        workload = bench.build_workload(planned.config, synthetic)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"harness: error: {err}", file=sys.stderr)
+        return 2
+    result = bench.bench_training(
+        workload, f"{study.name} / {planned.label}, preset {study.preset}", steps=args.steps, rounds=args.rounds,
+        workers=args.workers, monitor_images=args.monitor_images, progress=progress,
+    )  # fmt: skip
+    print(bench.format_training(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +256,32 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--studies", type=Path, default=Path("studies"), help="where study files are (no names given)")
     report.add_argument("--reports", type=Path, default=Path("reports"))
     report.set_defaults(func=cmd_report)
+
+    bench = sub.add_parser("bench", help="measure: is training compute-bound? does orchestration scale?")
+    bench.add_argument("study", type=Path, nargs="?", help="study YAML file; its first run is measured (see --run)")
+    bench.add_argument("--preset", default=None, help="scale: tiny (default), cifar10, imagenet")
+    bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, e.g. --set runtime.channels_last=true")
+    bench.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
+    bench.add_argument("--data-root", default=None, help="dataset folder for cifar10/cifar100")
+    bench.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
+    bench.add_argument("--run", default=None, help="the variant (or run label) to measure; default: the first run")
+    bench.add_argument("--synthetic", action="store_true", help="random images in the dataset's shape (no files)")
+    bench.add_argument("--workload", choices=["cifar"], default=None,
+                       help="cifar: CIFAR ResNet-18, 32 px, batch 256, synthetic images "
+                            "(= --preset cifar10 --synthetic --set optim.batch_size=256)")
+    bench.add_argument("--steps", type=int, default=3, help="timed steps per mode and round (default 3)")
+    bench.add_argument("--rounds", type=int, default=3, help="rounds of (compute, pipeline, reference, monitors)")
+    bench.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+                       help="DataLoader workers of the reference pipeline (default: the CPU cores, at most 8)")
+    bench.add_argument("--monitor-images", type=int, default=2048,
+                       help="embed at most this many images per split to time the kNN, then scale (default 2048)")
+    bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    bench.add_argument("--orchestration", action="store_true",
+                       help="instead: time planning a --runs study and the status of --finished finished runs")
+    bench.add_argument("--runs", type=int, default=10_000, help="with --orchestration (default 10000)")
+    bench.add_argument("--finished", type=int, default=1_000, help="with --orchestration (default 1000)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

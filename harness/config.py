@@ -5,7 +5,8 @@ so that a study is a set of overrides on this structure and the code reads a swi
 Defaults are the SimSiam paper's ImageNet setup; presets (harness/presets.py) scale it down.
 
 The run id is a content hash of the resolved config without ``runtime`` (device, workers, threads,
-data location, checkpoint cadence): those change where and how fast a run goes, not its result.
+data location, checkpoint cadence, channels_last, compile): those change where and how fast a run
+goes, not its result. The exception is ``runtime.precision``: bf16 changes the numbers.
 """
 
 from __future__ import annotations
@@ -229,6 +230,12 @@ class Runtime(Section):
     checkpoint_every: int = Field(1, gt=0, description="epochs between checkpoints")
     data_root: str | None = None
     download: bool = False
+    # Speed switches (harness/accel.py). channels_last and compile change which kernels run, not
+    # what is computed: like `device`, they stay out of the run id. bf16 autocast changes the
+    # numbers, so precision enters the run id (see run_id).
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
+    compile: bool = False
 
 
 class RunConfig(Section):
@@ -266,5 +273,9 @@ HASH_EXCLUDED = ("runtime",)
 def run_id(config: RunConfig) -> str:
     """A short content hash of the result-relevant part of the config."""
     payload = config.model_dump(mode="json", exclude=set(HASH_EXCLUDED))
+    # The one runtime key that changes results: a bf16 run is another experiment than its fp32 twin.
+    # Added only when not fp32, so fp32 runs keep the ids they had before the switch existed.
+    if config.runtime.precision != "fp32":
+        payload["precision"] = config.runtime.precision
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -1,9 +1,26 @@
-"""Monitors: the collapse detector (std of the l2-normalized output) and weighted kNN accuracy."""
+"""Monitors: the collapse detector (std of the l2-normalized output) and weighted kNN accuracy.
+
+Both are cheap by construction: the std is taken on the batch the training step already computed,
+and a kNN evaluation embeds each split once, in large no-grad batches, then compares the queries
+with the bank in chunks of bounded size, every protocol (k, T) sharing one similarity and one top-k.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
+
+from harness.config import KnnProtocol
+
+# Similarities held at once by a kNN chunk: 2**25 floats are 128 MB, whatever the bank's size.
+KNN_CHUNK_ELEMENTS = 2**25
+
+
+def knn_chunk(bank_size: int) -> int:
+    """Queries per kNN chunk: as many as keep the chunk's similarities within KNN_CHUNK_ELEMENTS."""
+    return max(1, KNN_CHUNK_ELEMENTS // bank_size)
 
 
 def output_std(z: torch.Tensor) -> float:
@@ -12,7 +29,7 @@ def output_std(z: torch.Tensor) -> float:
     return F.normalize(z.float(), dim=1).std(dim=0).mean().item()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def embed(encoder: torch.nn.Module, batches) -> tuple[torch.Tensor, torch.Tensor]:
     """l2-normalized encoder features and labels of a whole split, in eval mode."""
     was_training = encoder.training
@@ -25,7 +42,39 @@ def embed(encoder: torch.nn.Module, batches) -> tuple[torch.Tensor, torch.Tensor
     return torch.cat(feats), torch.cat(labels)
 
 
-@torch.no_grad()
+@torch.inference_mode()
+def knn_accuracies(
+    bank: torch.Tensor,
+    bank_labels: torch.Tensor,
+    queries: torch.Tensor,
+    query_labels: torch.Tensor,
+    protocols: Sequence[KnnProtocol],
+    num_classes: int,
+    chunk: int | None = None,
+) -> dict[str, float]:
+    """Weighted kNN top-1 (Wu et al. 2018, InstDisc) for each protocol: each of the k nearest bank
+    features votes for its class with weight exp(cos / T). Features must be l2-normalized.
+
+    One pass for all protocols: a chunk of queries is compared with the bank once, and its
+    top-k_max neighbours (sorted) serve every k as a prefix. `chunk` queries at a time (default:
+    knn_chunk, so memory stays bounded whatever the bank's size)."""
+    k_max = min(max(p.k for p in protocols), len(bank))
+    chunk = chunk or knn_chunk(len(bank))
+    correct = {p.name: torch.zeros((), dtype=torch.long, device=queries.device) for p in protocols}
+    for start in range(0, len(queries), chunk):
+        sim = queries[start : start + chunk] @ bank.T
+        top_sim, top_idx = sim.topk(k_max, dim=1)
+        top_labels = bank_labels[top_idx]
+        truth = query_labels[start : start + chunk]
+        for p in protocols:
+            k = min(p.k, k_max)
+            votes = torch.zeros(len(sim), num_classes, device=sim.device)
+            votes.scatter_add_(1, top_labels[:, :k], (top_sim[:, :k] / p.temperature).exp())
+            correct[p.name] += (votes.argmax(dim=1) == truth).sum()
+    # One device-to-host copy per protocol, after the whole pass.
+    return {name: n.item() / len(queries) for name, n in correct.items()}
+
+
 def knn_top1(
     bank: torch.Tensor,
     bank_labels: torch.Tensor,
@@ -34,16 +83,8 @@ def knn_top1(
     k: int,
     temperature: float,
     num_classes: int,
-    chunk: int = 1024,
+    chunk: int | None = None,
 ) -> float:
-    """Weighted kNN (Wu et al. 2018, InstDisc): each of the k nearest bank features votes for its
-    class with weight exp(cos / T). Features must be l2-normalized. Chunked to bound memory."""
-    k = min(k, len(bank))
-    correct = 0
-    for start in range(0, len(queries), chunk):
-        sim = queries[start : start + chunk] @ bank.T
-        top_sim, top_idx = sim.topk(k, dim=1)
-        votes = torch.zeros(len(sim), num_classes, device=sim.device)
-        votes.scatter_add_(1, bank_labels[top_idx], (top_sim / temperature).exp())
-        correct += (votes.argmax(dim=1) == query_labels[start : start + chunk]).sum().item()
-    return correct / len(queries)
+    """Weighted kNN top-1 for one (k, T); see knn_accuracies."""
+    protocol = KnnProtocol(name="knn", k=k, temperature=temperature)
+    return knn_accuracies(bank, bank_labels, queries, query_labels, [protocol], num_classes, chunk)["knn"]

@@ -23,13 +23,13 @@ from typing import Callable
 
 import torch
 
-from harness import distributed, store
+from harness import accel, distributed, store
 from harness.accumulation import CAVEAT, accumulate_gradients
 from harness.config import RunConfig
 from harness.data import build_data
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods import build_method, n_views
-from harness.monitor import embed, knn_top1, output_std
+from harness.monitor import embed, knn_accuracies, output_std
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.probe import linear_probe
 from harness.provenance import code_revision, versions
@@ -49,12 +49,11 @@ class Interrupted(BaseException):
 
 
 def evaluate_knn(method, data, config: RunConfig) -> dict[str, float]:
-    bank, bank_labels = embed(method.encoder, data.eval_batches("train"))
-    queries, query_labels = embed(method.encoder, data.eval_batches("test"))
-    return {
-        f"knn_top1_{p.name}": knn_top1(bank, bank_labels, queries, query_labels, p.k, p.temperature, data.num_classes)
-        for p in config.monitor.knn
-    }
+    with accel.autocast(config.runtime):
+        bank, bank_labels = embed(method.encoder, data.eval_batches("train"))
+        queries, query_labels = embed(method.encoder, data.eval_batches("test"))
+    accuracies = knn_accuracies(bank, bank_labels, queries, query_labels, config.monitor.knn, data.num_classes)
+    return {f"knn_top1_{name}": accuracy for name, accuracy in accuracies.items()}
 
 
 def train(
@@ -80,7 +79,7 @@ def train(
     # -- data and networks; with several ranks, each trains on its share of every global batch
     data = build_data(config, n_views(config), device)
     data.shard(dist.rank, dist.world_size)
-    method = build_method(config, data.channels).to(device)
+    method = accel.prepare_model(build_method(config, data.channels).to(device), config.runtime)
     model = dist.wrap(method, config.optim.sync_bn, device)  # DDP, or the method itself
 
     # -- optimizer and schedule
@@ -133,7 +132,9 @@ def train(
             step = (epoch - 1) * steps_per_epoch + i
             set_lr(optimizer, float(schedule[step]), peak)
             optimizer.zero_grad(set_to_none=True)
-            out = accumulate_gradients(model, views, accumulate)  # forward and backward (DDP averages)
+            with accel.autocast(config.runtime):  # bf16 autocast when runtime.amp says so
+                views = accel.to_memory_format(views, config.runtime)
+                out = accumulate_gradients(model, views, accumulate)  # forward and backward (DDP averages)
             loss = dist.mean(out.loss)  # the global batch's loss, the same on every rank
             if epoch == start_epoch and i == 0:  # measured: what the ranks' shares add up to
                 summary["global_batch"] = dist.sum_int(len(views[0]))

@@ -188,3 +188,14 @@ def test_normalization_and_eval_transform():
     assert eval_transform(x, 24, mean, std).shape == (8, 3, 24, 24)
     aug = BatchAugment("cifar", 32, 0.2, 3, mean, std)
     torch.testing.assert_close(aug.apply(x, identity_params(aug, 8)), expected, atol=1e-4, rtol=0)
+
+
+def test_params_move_to_the_device_with_their_types():
+    from dataclasses import fields
+
+    p = augment().sample_params(8, gen())
+    moved = p.to(torch.device("cpu"))  # on a GPU: one packed, non-blocking copy
+    for f in fields(p):
+        before, after = getattr(p, f.name), getattr(moved, f.name)
+        expected = before if before.dtype == torch.bool else before.float()
+        assert after.dtype == expected.dtype and torch.equal(after, expected), f.name

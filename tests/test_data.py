@@ -14,6 +14,7 @@ from harness.config import RunConfig
 from harness.data import build_data
 from harness.data.cifar import STATS
 from harness.data.digits import load_digits
+from harness.data.pipeline import EVAL_BATCH
 
 CPU = torch.device("cpu")
 
@@ -61,7 +62,7 @@ def test_digits_pipeline_shapes():
     assert torch.cat([y for _, y in test]).shape == (450,)
     assert test[0][0].shape[1:] == (1, 16, 16)
     bank = list(pipe.eval_batches("train"))
-    assert [len(y) for _, y in bank] == [1024, 1347 - 1024]
+    assert [len(y) for _, y in bank] == [EVAL_BATCH] * (1347 // EVAL_BATCH) + [1347 % EVAL_BATCH]
 
 
 def test_split_fixed_across_seeds():

@@ -40,3 +40,22 @@ def test_knn_chunking_does_not_change_the_result():
     a = knn_top1(bank, bl, queries, ql, 20, 0.1, 5, chunk=7)
     b = knn_top1(bank, bl, queries, ql, 20, 0.1, 5, chunk=1024)
     assert a == b
+
+
+def test_knn_accuracies_share_one_pass_across_protocols(monkeypatch):
+    from harness import monitor
+    from harness.config import KnnProtocol
+
+    g = torch.Generator().manual_seed(1)
+    bank, queries = F.normalize(torch.randn(500, 16, generator=g), 1), F.normalize(torch.randn(120, 16, generator=g), 1)
+    bl, ql = torch.randint(0, 7, (500,), generator=g), torch.randint(0, 7, (120,), generator=g)
+    protocols = [KnnProtocol(name="k200", k=200, temperature=0.1), KnnProtocol(name="k5", k=5, temperature=0.07),
+                 KnnProtocol(name="all", k=10_000, temperature=1.0)]  # k beyond the bank: the whole bank
+    together = monitor.knn_accuracies(bank, bl, queries, ql, protocols, 7)
+    for p in protocols:
+        assert together[p.name] == knn_top1(bank, bl, queries, ql, min(p.k, 500), p.temperature, 7, chunk=1000)
+    # The default chunk keeps chunk x bank within the element budget; the result does not change.
+    assert monitor.knn_chunk(50_000) * 50_000 <= monitor.KNN_CHUNK_ELEMENTS and monitor.knn_chunk(10**12) == 1
+    monkeypatch.setattr(monitor, "KNN_CHUNK_ELEMENTS", 500 * 7)
+    assert monitor.knn_chunk(500) == 7
+    assert monitor.knn_accuracies(bank, bl, queries, ql, protocols, 7) == together

@@ -3,7 +3,9 @@
 A whole batch is augmented with a few tensor ops instead of one PIL pipeline per image, so it runs
 as well on the GPU as on the CPU. Every random parameter is drawn per sample, on the CPU, from the
 caller's generator and only then moved to the device: the same generator state gives the same
-augmentations on every device, and nothing touches the global RNG.
+augmentations on every device, and nothing touches the global RNG. The host-to-device copies are
+non-blocking (one for all the parameters of a batch), so on a GPU the augmentation of the next
+batch is queued behind the current step instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -84,11 +86,19 @@ class AugmentParams:
         return AugmentParams(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def to(self, device: torch.device) -> AugmentParams:
-        moved = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            moved[f.name] = value.to(device) if value.dtype == torch.bool else value.to(device, torch.float32)
-        return AugmentParams(**moved)
+        """float32 (flags stay bool) on `device`, in one non-blocking copy of all the fields."""
+        names = [f.name for f in fields(self)]
+        packed = torch.stack([getattr(self, name).to(torch.float32) for name in names])
+        rows = _to_device(packed, device)
+        return AugmentParams(**{
+            name: row.bool() if getattr(self, name).dtype == torch.bool else row for name, row in zip(names, rows)
+        })  # fmt: skip
+
+
+def _to_device(x: Tensor, device: torch.device) -> Tensor:
+    # Non-blocking: a copy from pageable host memory is staged at once, without waiting for the
+    # device to finish its queued work (a blocking copy would synchronize with it).
+    return x.to(device, non_blocking=True)
 
 
 def to_float(images: Tensor) -> Tensor:
@@ -97,8 +107,8 @@ def to_float(images: Tensor) -> Tensor:
 
 
 def normalize(x: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
-    mean_t = torch.tensor(mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+    mean_t = _to_device(torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1), x.device)
+    std_t = _to_device(torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1), x.device)
     return (x - mean_t) / std_t
 
 
@@ -114,7 +124,7 @@ def grayscale(x: Tensor) -> Tensor:
     """[B,C,H,W] -> [B,1,H,W] luma (the image itself when it has one channel)."""
     if x.shape[1] == 1:
         return x
-    w = torch.tensor(GRAY_WEIGHTS, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    w = _to_device(torch.tensor(GRAY_WEIGHTS, dtype=x.dtype).view(1, 3, 1, 1), x.device)
     return (x * w).sum(dim=1, keepdim=True)
 
 
@@ -235,7 +245,7 @@ class BatchAugment:
         x = _blend(x, grayscale(x).mean(dim=(1, 2, 3), keepdim=True), p.contrast)
         if x.shape[1] == 3:
             x = _blend(x, grayscale(x), p.saturation)
-            x = torch.einsum("bij,bjhw->bihw", hue_rgb.to(x.device, x.dtype), x).clamp(0, 1)
+            x = torch.einsum("bij,bjhw->bihw", _to_device(hue_rgb.to(x.dtype), x.device), x).clamp(0, 1)
         return x
 
     def _blur(self, x: Tensor, p: AugmentParams) -> Tensor:

@@ -23,14 +23,24 @@ from harness.data.pipeline import DataPipeline, check_batch_size, epoch_generato
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# Smaller than the in-memory pipelines' 1024: a 224 px float batch of 1024 is 600 MB, and each
-# worker keeps two batches in flight.
+# As the in-memory pipelines'; larger would cost memory too: a 224 px float batch of 1024 is 600 MB,
+# and each worker keeps two batches in flight.
 EVAL_BATCH = 256
 
 
-def train_transform(recipe: Recipe, size: int, crop_min_scale: float) -> v2.Compose:
-    """The recipe per image (for "simsiam", the paper's: MoCo v2's augmentation)."""
-    ops = [v2.ToImage(), v2.RandomResizedCrop(size, scale=(crop_min_scale, 1.0), antialias=True)]
+def train_transform(
+    recipe: Recipe,
+    size: int,
+    crop_min_scale: float,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+) -> v2.Compose:
+    """The recipe per image (for "simsiam", the paper's: MoCo v2's augmentation).
+
+    On a PIL image the ops run on the PIL image and it becomes a tensor only at the end, as in the
+    official code (ToTensor last), which is faster per image than converting to a tensor first.
+    """
+    ops = [v2.RandomResizedCrop(size, scale=(crop_min_scale, 1.0), antialias=True)]
     if recipe.jitter_p > 0:
         jitter = v2.ColorJitter(recipe.brightness, recipe.contrast, recipe.saturation, recipe.hue)
         ops.append(v2.RandomApply([jitter], p=recipe.jitter_p))
@@ -41,7 +51,7 @@ def train_transform(recipe: Recipe, size: int, crop_min_scale: float) -> v2.Comp
         ops.append(v2.RandomApply([blur], p=recipe.blur_p))
     if recipe.flip:
         ops.append(v2.RandomHorizontalFlip())
-    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    ops += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     return v2.Compose(ops)
 
 

@@ -23,7 +23,10 @@ from torch import Tensor
 from harness.config import RunConfig
 from harness.data.augment import BatchAugment, eval_transform
 
-EVAL_BATCH = 1024
+# Images per evaluation batch (the kNN monitor's embeddings, no gradients). Not larger: on a CPU the
+# activations of bigger batches fall out of the caches, and the tiny preset's kNN evaluation took
+# twice the time at 1024 as at 256 (harness bench, one thread); a GPU is as busy at 256 as at 1024.
+EVAL_BATCH = 256
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:

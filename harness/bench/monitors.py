@@ -1,0 +1,102 @@
+"""What the training loop's monitors cost per epoch, at the run's configured cadence.
+
+Each timer measures one monitor as train.train runs it and says how often an epoch runs it. A new
+monitor (a linear probe, a gradient norm) adds its timer to MONITORS.
+
+A kNN evaluation embeds both splits; on a slow device and a big dataset (CIFAR on a CPU) that is
+minutes, so the embedding is timed on the first `cap` images of each split and scaled linearly to
+the whole split (a forward pass per image: linear by construction), and the similarity search runs
+at the full size on random unit features (its cost does not depend on the values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from harness import accel
+from harness.config import RunConfig
+from harness.monitor import embed, knn_accuracies, output_std
+
+from harness.bench.clock import Seconds, Stopwatch
+from harness.bench.workload import Workload
+
+
+@dataclass(frozen=True)
+class MonitorCost:
+    name: str
+    seconds: Seconds  # one evaluation, or one step for a per-step monitor (scaled to the full splits)
+    per_epoch: float  # evaluations (or steps) per epoch, averaged over the run
+    per_step: bool  # runs inside every training step (so its time is in the pipeline's steps already)
+    how: str  # what was timed
+
+
+def knn_evaluations_per_epoch(config: RunConfig) -> float:
+    """train.train evaluates every `every_epochs`, at the last epoch, and at init (knn_at_init)."""
+    epochs, every = config.optim.epochs, config.monitor.every_epochs
+    evaluations = sum(1 for e in range(1, epochs + 1) if e % every == 0 or e == epochs)
+    return (evaluations + config.monitor.knn_at_init) / epochs
+
+
+def time_output_std(w: Workload, cap: int, repeats: int = 20) -> MonitorCost:
+    """The std monitor, on an embedding batch of the training step's shape."""
+    with torch.no_grad(), accel.autocast(w.config.runtime):
+        views = next(w.batches())
+        z = w.method(accel.to_memory_format(views, w.config.runtime)).embedding
+    output_std(z)  # warm-up
+    with Stopwatch(w.device) as clock:
+        for _ in range(repeats):
+            output_std(z)
+    how = "every step, on the step's own embedding"
+    return MonitorCost("output std", clock.elapsed / repeats, w.data.steps_per_epoch(), True, how)
+
+
+def _first(batches: Iterator, cap: int) -> Iterator:
+    """Whole batches from `batches` until at least `cap` images have gone by."""
+    seen = 0
+    for images, labels in batches:
+        if seen >= cap:
+            return
+        seen += len(images)
+        yield images, labels
+
+
+def time_knn(w: Workload, cap: int) -> MonitorCost:
+    """train.evaluate_knn: embed the train split (the bank) and the test split, then every kNN
+    protocol in one chunked pass."""
+    config, encoder = w.config, w.method.encoder
+    sizes = {split: w.split_size(split) for split in ("train", "test")}
+    features, measured, seconds = {}, {}, Seconds()
+    for split, size in sizes.items():
+        with Stopwatch(w.device) as clock, accel.autocast(config.runtime):
+            features[split] = embed(encoder, _first(w.data.eval_batches(split), cap))
+        measured[split] = len(features[split][0])
+        seconds += clock.elapsed * (size / measured[split])
+    if measured != sizes:  # a subset was embedded: search at full size, on random unit features
+        g = torch.Generator(device=w.device).manual_seed(0)
+        dim, classes = features["train"][0].shape[1], w.data.num_classes
+        features = {
+            split: (
+                F.normalize(torch.randn(size, dim, device=w.device, generator=g), dim=1),
+                torch.randint(0, classes, (size,), device=w.device, generator=g),
+            )
+            for split, size in sizes.items()
+        }
+    with Stopwatch(w.device) as clock:
+        knn_accuracies(*features["train"], *features["test"], config.monitor.knn, w.data.num_classes)
+    seconds += clock.elapsed
+    how = f"embeds {sizes['train']} + {sizes['test']} images"
+    if measured != sizes:
+        how += f" (timed on {measured['train']} + {measured['test']}, scaled)"
+    how += f", searches {len(config.monitor.knn)} protocols"
+    return MonitorCost("kNN", seconds, knn_evaluations_per_epoch(config), False, how)
+
+
+MONITORS: tuple[Callable[[Workload, int], MonitorCost], ...] = (time_output_std, time_knn)
+
+
+def time_monitors(w: Workload, cap: int) -> list[MonitorCost]:
+    return [timer(w, cap) for timer in MONITORS]
