@@ -91,6 +91,8 @@ def inject(kills: int, seed: int = 0, log=print) -> dict:
                 killed = run(study, killed_root, env, kill_after=rng.uniform(0.3, 0.8) * clean_seconds)
             if killed:
                 done_kills += 1
+                if done_kills % 10 == 0:
+                    log(f"{done_kills} kills landed in {attempts} attempts")
             else:
                 shutil.rmtree(killed_root)  # finished before the kill: start over so kills keep landing
         run(study, killed_root, env)  # the final, undisturbed restart
