@@ -79,6 +79,7 @@ def _method_name(value) -> str:
     return value.get("name", "simsiam") if isinstance(value, dict) else value.name
 
 
+METHOD_NAMES = ("simsiam", "byol", "simclr", "mocov3")
 MethodConfig = Annotated[
     Union[
         Annotated[SimSiamMethod, Tag("simsiam")],
@@ -87,9 +88,8 @@ MethodConfig = Annotated[
         Annotated[MoCoV3Method, Tag("mocov3")],
     ],
     Discriminator(_method_name, custom_error_type="unknown_method",
-                  custom_error_message="unknown method (known: simsiam, byol, simclr, mocov3)"),
+                  custom_error_message=f"unknown method (known: {', '.join(METHOD_NAMES)})"),
 ]
-METHOD_NAMES = ("simsiam", "byol", "simclr", "mocov3")
 
 
 class ViT(Section):
