@@ -223,7 +223,22 @@ def cmd_bench(args) -> int:
         workers=args.workers, monitor_images=args.monitor_images, progress=progress,
     )  # fmt: skip
     print(bench.format_training(result))
+    if args.profile:
+        print(f"\nprofile of one pipeline batch and step (top {args.profile} ops):")
+        print(bench.profile_pipeline(workload, args.profile))
     return 0
+
+
+def _count(multiple: int = 1):
+    """An argparse type: a positive integer, a multiple of `multiple`."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < multiple or value % multiple:
+            raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {multiple}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,17 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workload", choices=["cifar"], default=None,
                        help="cifar: CIFAR ResNet-18, 32 px, batch 256, synthetic images "
                             "(= --preset cifar10 --synthetic --set optim.batch_size=256)")
-    bench.add_argument("--steps", type=int, default=3, help="timed steps per mode and round (default 3)")
-    bench.add_argument("--rounds", type=int, default=3, help="rounds of (compute, pipeline, reference, monitors)")
+    bench.add_argument("--steps", type=_count(), default=3, help="timed steps per mode and round (default 3)")
+    bench.add_argument("--rounds", type=_count(), default=3, help="rounds of (compute, pipeline, reference, monitors)")
     bench.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
                        help="DataLoader workers of the reference pipeline (default: the CPU cores, at most 8)")
-    bench.add_argument("--monitor-images", type=int, default=2048,
+    bench.add_argument("--monitor-images", type=_count(), default=2048,
                        help="embed at most this many images per split to time the kNN, then scale (default 2048)")
+    bench.add_argument("--profile", type=int, default=0, metavar="N",
+                       help="then print torch.profiler's top N ops of one pipeline batch and step")
     bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     bench.add_argument("--orchestration", action="store_true",
                        help="instead: time planning a --runs study and the status of --finished finished runs")
-    bench.add_argument("--runs", type=int, default=10_000, help="with --orchestration (default 10000)")
-    bench.add_argument("--finished", type=int, default=1_000, help="with --orchestration (default 1000)")
+    bench.add_argument("--runs", type=_count(8), default=10_000, help="with --orchestration (default 10000)")
+    bench.add_argument("--finished", type=_count(8), default=1_000, help="with --orchestration (default 1000)")
     bench.set_defaults(func=cmd_bench)
     return parser
 

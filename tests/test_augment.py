@@ -199,3 +199,21 @@ def test_params_move_to_the_device_with_their_types():
         before, after = getattr(p, f.name), getattr(moved, f.name)
         expected = before if before.dtype == torch.bool else before.float()
         assert after.dtype == expected.dtype and torch.equal(after, expected), f.name
+
+
+def test_cpu_augmentation_runs_on_one_thread_and_restores_the_count():
+    from harness.data.augment import one_thread_on_cpu
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with one_thread_on_cpu(torch.device("cpu")):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), one_thread_on_cpu(torch.device("cpu")):
+            raise RuntimeError  # restored on errors too
+        assert torch.get_num_threads() == 2
+        out = augment()(images(), gen())
+        assert torch.get_num_threads() == 2 and out.shape == (8, 3, 32, 32)
+    finally:
+        torch.set_num_threads(threads)

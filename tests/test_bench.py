@@ -27,9 +27,10 @@ def ratio(out: str, name: str) -> float:
 
 def test_bench_runs_on_the_tiny_workload(tiny_study, capsys):
     argv = ["bench", str(tiny_study), *fast_overrides(), "--set", "optim.batch_size=128", "--steps", "1",
-            "--rounds", "2", "--workers", "1", "--quiet"]  # fmt: skip
+            "--rounds", "2", "--workers", "1", "--profile", "30", "--quiet"]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
+    assert "bench: data" in out and "bench: step" in out  # the profile's two parts
     assert "device cpu" in out and "threads" in out and "batch 128 x 2 views of 16 px" in out
     assert "10 steps/epoch" in out and "2 rounds x 1 timed steps" in out
     for mode in ("(a) compute only", "(b) harness pipeline", "(d) reference pipeline"):
@@ -64,6 +65,9 @@ def test_synthetic_has_nothing_to_stand_in_for_the_digits(tiny_study, capsys):
 def test_bench_without_a_study(capsys):
     assert main(["bench"]) == 2
     assert "give a study file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bench", "--orchestration", "--runs", "50"])
+    assert "argument --runs: 50 is not a positive multiple of 8" in capsys.readouterr().err
 
 
 def test_knn_cadence_counts_init_and_the_last_epoch():

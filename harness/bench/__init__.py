@@ -9,7 +9,7 @@ orchestration.py  planning a big study and reading the status of a big results t
 """
 
 from harness.bench.orchestration import OrchestrationBench, bench_orchestration, format_orchestration
-from harness.bench.training import TrainingBench, bench_training, format_training
+from harness.bench.training import TrainingBench, bench_training, format_training, profile_pipeline
 from harness.bench.workload import Workload, build_workload
 
 # Named workloads: what `--workload NAME` stands for.
@@ -29,4 +29,5 @@ __all__ = [
     "build_workload",
     "format_orchestration",
     "format_training",
+    "profile_pipeline",
 ]

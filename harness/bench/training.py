@@ -17,7 +17,8 @@ favors the reference.
 Beside the wall clock, the CPU time of each mode: this process's, plus for the reference the CPU
 its workers spend per batch (the per-image transforms, timed in this process on one thread, as a
 worker runs them). It is the work each way of training costs, and it moves far less than the wall
-clock when other jobs share the machine.
+clock when other jobs share the machine (unless torch has more threads than there are free cores:
+OpenMP's spin-waiting then inflates it; compare at --set runtime.threads=1).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ class TrainingBench:
     switches: dict[str, object]
     times: dict[str, list[Seconds]] = field(default_factory=lambda: {mode: [] for mode in MODES})  # per round
     monitors: list[list[MonitorCost]] = field(default_factory=list)  # per round
-    worker_cpu_per_batch: float = 0.0  # the reference's per-image transforms, CPU seconds per batch
-    data_only: dict[str, float] = field(default_factory=dict)  # images/s with no training step
+    # Per batch with no training step to wait for. The reference's CPU is its workers' (the
+    # per-image transforms), not this process's.
+    data_only: dict[str, Seconds] = field(default_factory=dict)
 
     def _rounds(self, round_: int | None) -> slice:
         return slice(None) if round_ is None else slice(round_, round_ + 1)
@@ -70,7 +72,7 @@ class TrainingBench:
         times = self.times[mode][self._rounds(round_)]
         seconds = total(times) / (self.steps * len(times))
         if mode == "reference":
-            seconds += Seconds(0.0, self.worker_cpu_per_batch)
+            seconds += Seconds(0.0, self.data_only["reference"].cpu)
         return seconds
 
     def images_per_second(self, mode: str) -> float:
@@ -107,13 +109,13 @@ def _timed(stream: Iterator, steps: int, step: Callable, device: torch.device) -
     return clock.elapsed
 
 
-def _data_only(stream: Iterator, steps: int, batch_size: int, device: torch.device) -> float:
-    """Images/s of a stream of batches with no training step to wait for."""
+def _data_only(stream: Iterator, steps: int, device: torch.device) -> Seconds:
+    """Per batch of a stream of batches with no training step to wait for."""
     next(stream)
     with Stopwatch(device) as clock:
         for _ in range(steps):
             next(stream)
-    return batch_size * steps / clock.elapsed.wall
+    return clock.elapsed / steps
 
 
 def _per_image_cpu(dataset: Dataset, batch_size: int, batches: int) -> float:
@@ -187,12 +189,29 @@ def bench_training(
         result.monitors.append(time_monitors(w, monitor_images))
 
     say("data only")
-    result.data_only["pipeline"] = _data_only(pipeline, steps, w.batch_size, device)
+    result.data_only["pipeline"] = _data_only(pipeline, steps, device)
     reference = reference_batches(loader, device)
-    result.data_only["reference"] = _data_only(reference, steps, w.batch_size, device)
+    wall = _data_only(reference, steps, device).wall
     reference.close()
-    result.worker_cpu_per_batch = _per_image_cpu(loader.dataset, w.batch_size, steps)
+    result.data_only["reference"] = Seconds(wall, _per_image_cpu(loader.dataset, w.batch_size, steps))
     return result
+
+
+def profile_pipeline(w: Workload, rows: int = 15) -> str:
+    """torch.profiler's table for one batch of the harness pipeline and its training step, the two
+    marked as "bench: data" and "bench: step": where a pipeline step's time goes."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if w.device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    stream = w.batches()
+    w.train_step(next(stream))  # warm
+    with torch.profiler.profile(activities=activities) as prof:
+        with torch.profiler.record_function("bench: data"):
+            views = next(stream)
+        with torch.profiler.record_function("bench: step"):
+            w.train_step(views)
+    sort = "self_device_time_total" if w.device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort, row_limit=rows)
 
 
 def format_training(b: TrainingBench) -> str:
@@ -220,10 +239,13 @@ def format_training(b: TrainingBench) -> str:
     for mode, name in MODES.items():
         step = b.per_step(mode)
         lines.append(f"{name:28}{b.images_per_second(mode):10.1f}{step.wall:9.3f}{step.cpu:12.3f}")
+    for mode, name in (("pipeline", "    harness data only"), ("reference", "    reference data only")):
+        batch = b.data_only[mode]
+        lines.append(f"{name:28}{b.batch_size / batch.wall:10.1f}{batch.wall:9.3f}{batch.cpu:12.3f}")
+    compute_cpu = b.per_step("compute").cpu
     lines += [
-        f"{'    harness data only':28}{b.data_only['pipeline']:10.1f}",
-        f"{'    reference data only':28}{b.data_only['reference']:10.1f}"
-        f"{'':9}{b.worker_cpu_per_batch:12.3f}  (its workers' CPU per batch)",
+        f"    data CPU / compute CPU: harness {b.data_only['pipeline'].cpu / compute_cpu:.4f}, "
+        f"reference {b.data_only['reference'].cpu / compute_cpu:.4f} (its workers')",
         "",
         f"(c) monitors per epoch{'':29}{'s':>9}{'CPU s':>9}",
     ]

@@ -11,6 +11,8 @@ batch is queued behind the current step instead of waiting for it.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 
 import torch
@@ -101,6 +103,26 @@ def _to_device(x: Tensor, device: torch.device) -> Tensor:
     return x.to(device, non_blocking=True)
 
 
+@contextmanager
+def one_thread_on_cpu(device: torch.device) -> Iterator[None]:
+    """On the CPU, run the enclosed (small) ops on one thread, then restore torch's thread count.
+
+    Each parallel op ends in a barrier between torch's threads; an augmentation is a few dozen ops
+    of a few milliseconds each, and when other jobs hold the cores a barrier waits for a thread
+    that is not running. On 2 busy cores a CIFAR batch took 110-450 ms on 2 threads against 18-24 ms
+    on one (harness bench's "harness data only"), and one thread is 0.2% of a training step.
+    """
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def to_float(images: Tensor) -> Tensor:
     """uint8 0..255 -> float 0..1; float input is taken to be in 0..1 already."""
     return images.float().div(255) if images.dtype == torch.uint8 else images.float()
@@ -114,10 +136,11 @@ def normalize(x: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Ten
 
 def eval_transform(images: Tensor, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
     """No augmentation: to float, resized to size x size if needed, normalized."""
-    x = to_float(images)
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return normalize(x, mean, std)
+    with one_thread_on_cpu(images.device):
+        x = to_float(images)
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return normalize(x, mean, std)
 
 
 def grayscale(x: Tensor) -> Tensor:
@@ -213,6 +236,10 @@ class BatchAugment:
 
     def apply(self, images: Tensor, params: AugmentParams) -> Tensor:
         """Augments images [B,C,H,W] (uint8, or float in 0..1) with the given parameters."""
+        with one_thread_on_cpu(images.device):
+            return self._apply(images, params)
+
+    def _apply(self, images: Tensor, params: AugmentParams) -> Tensor:
         p = params.to(images.device)
         x = self._crop_flip(to_float(images), p)
         if self.recipe.jitter_p > 0:
