@@ -47,8 +47,8 @@ def test_reconcile(disk, job, slurm, expected):
         assert "resumes it from its checkpoint" in detail
 
 
-def test_only_new_partial_and_failed_runs_are_run_again():
-    assert set(TO_RUN) == {store.NEW, store.PARTIAL, store.FAILED}
+def test_only_new_partial_failed_and_corrupt_runs_are_run_again():
+    assert set(TO_RUN) == {store.NEW, store.PARTIAL, store.FAILED, store.CORRUPT}  # corrupt: repaired by resuming
 
 
 def test_study_status_asks_slurm_only_for_submitted_studies(tiny_study, tmp_path, monkeypatch):
