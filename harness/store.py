@@ -38,6 +38,7 @@ STEPS = "steps.parquet"  # per-step monitors (monitor.every_steps / knn_every_st
 # Run states, as `harness status` shows them.
 DONE, DIVERGED, FAILED, PARTIAL, NEW = "done", "diverged", "failed", "partial", "new"
 RUNNING = "running"  # another process holds the run's lock
+FINISHED_ELSEWHERE = "finished elsewhere"  # run_one found it finished by another process once it held the lock
 CORRUPT = "corrupt"  # its summary or curves cannot be read: it is resumed from its checkpoint
 FINISHED = (DONE, DIVERGED)  # a diverged run is a result (the report shows it), not an error
 

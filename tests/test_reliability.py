@@ -10,6 +10,7 @@ import pytest
 
 from harness import store
 from harness.cli import main
+from harness.launch.run_one import run_one
 from harness.spec import load_study, parse_set
 
 from conftest import FAST, fast_overrides
@@ -64,6 +65,17 @@ def test_truncated_checkpoint_resumes_from_the_previous_one(tiny_study, tmp_path
     with pytest.warns(store.CorruptFileWarning, match="checkpoint.pt is unreadable"):
         assert run_study(tiny_study, tmp_path) == 0
     assert store.run_state(directory) == store.DONE
+    pd.testing.assert_frame_equal(curves(directory), before)
+
+
+def test_a_run_finished_by_another_process_while_waiting_is_not_counted_as_trained_here(tiny_study, tmp_path):
+    # The race behind the next test, made deterministic: this process planned the run as new, but by the
+    # time it holds the run's lock another process has finished it.
+    assert run_study(tiny_study, tmp_path) == 0
+    directory = first_dir(tiny_study, tmp_path)
+    before = curves(directory)
+    planned = load_study(tiny_study, overrides=parse_set(FAST)).runs[0]
+    assert run_one(planned, directory) == store.FINISHED_ELSEWHERE
     pd.testing.assert_frame_equal(curves(directory), before)
 
 

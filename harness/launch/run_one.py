@@ -16,7 +16,8 @@ from harness.train import train
 
 
 def run_one(planned: PlannedRun, directory: Path, on_epoch=None, should_stop=None) -> str:
-    """Train the run unless it is finished or another process holds it; return its state."""
+    """Train the run unless it is finished or another process holds it; return its state, or RUNNING /
+    FINISHED_ELSEWHERE when another process holds it or finished it since it was planned."""
     directory = Path(directory)
     if distributed.current().active:
         # The ranks of one job train the run together; its job record keeps it from running twice.
@@ -31,7 +32,7 @@ def _run(planned: PlannedRun, directory: Path, on_epoch, should_stop) -> str:
     main = distributed.current().is_main
     state = store.run_state(directory, check_lock=False)  # again, under the lock: another process may have finished it
     if state in store.FINISHED:
-        return state
+        return store.FINISHED_ELSEWHERE
     if main:
         store.remove_stale_temporaries(directory)  # what a killed writer left behind
         (directory / store.ERROR).unlink(missing_ok=True)
