@@ -80,6 +80,22 @@ def inject(kills: int, seed: int = 0, log=print) -> dict:
         expected = outcome(tmp / "clean", study)
 
         killed_root, done_kills, attempts = tmp / "killed", 0, 0
+        tally = {"studies_checked": 0, "epochs_checked": 0, "mismatches": 0, "temporaries_left": []}
+
+        def check() -> None:
+            """The study just finished after the kills since the last check: compare it with the
+            clean run, then start over so that kills keep landing."""
+            got = outcome(killed_root, study)
+            for run_id, (status, curves, final) in expected.items():
+                g_status, g_curves, g_final = got[run_id]
+                tally["epochs_checked"] += len(g_curves)
+                same = (g_status == status and g_curves["epoch"].tolist() == list(range(EPOCHS + 1))
+                        and g_final == final and g_curves.equals(curves))
+                tally["mismatches"] += not same
+            tally["temporaries_left"] += [str(p) for p in killed_root.rglob("*.tmp")]
+            tally["studies_checked"] += 1
+            shutil.rmtree(killed_root)
+
         while done_kills < kills:
             attempts += 1
             if attempts > 4 * kills + 20:
@@ -92,22 +108,13 @@ def inject(kills: int, seed: int = 0, log=print) -> dict:
             if killed:
                 done_kills += 1
                 if done_kills % 10 == 0:
-                    log(f"{done_kills} kills landed in {attempts} attempts")
+                    log(f"{done_kills} kills landed in {attempts} attempts; {tally}")
             else:
-                shutil.rmtree(killed_root)  # finished before the kill: start over so kills keep landing
+                check()
         run(study, killed_root, env)  # the final, undisturbed restart
+        check()
 
-        got = outcome(killed_root, study)
-        mismatches, epochs_checked = 0, 0
-        for run_id, (status, curves, final) in expected.items():
-            g_status, g_curves, g_final = got[run_id]
-            epochs_checked += len(g_curves)
-            same = (g_status == status and g_curves["epoch"].tolist() == list(range(EPOCHS + 1))
-                    and g_final == final and g_curves.equals(curves))
-            mismatches += not same
-        leftovers = [str(p) for p in killed_root.rglob("*.tmp")]
-        report = {"kills": done_kills, "attempts": attempts, "runs": len(expected),
-                  "epochs_checked": epochs_checked, "mismatches": mismatches, "temporaries_left": leftovers}
+        report = {"kills": done_kills, "attempts": attempts, "runs": len(expected), **tally}
         log(json.dumps(report))
         return report
 
@@ -117,5 +124,5 @@ if __name__ == "__main__":
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    result = inject(args.kills, args.seed)
+    result = inject(args.kills, args.seed, log=lambda line: print(line, flush=True))
     sys.exit(0 if result["mismatches"] == 0 and not result["temporaries_left"] else 1)
