@@ -14,7 +14,7 @@ from harness import store
 from harness.cli import main
 from harness.report import write_report
 from harness.report.bench import main as bench_main
-from harness.report.reference import paper_table, papers
+from harness.report.reference import PaperNumbers, paper_table, papers
 from harness.report.results import STEPS, load_finals
 from harness.report.tables import study_table
 from harness.spec import read_spec, SpecError, load_study
@@ -368,8 +368,19 @@ def test_papers_yaml_is_the_shared_reference():
     assert papers()["simsiam"]["table1_predictor"]["rows"][0] == {"variant": "baseline_lr_cosine", "linear_top1": 67.7}
 
 
-@pytest.mark.xfail(strict=True, reason="papers.yaml's BYOL rows gained variant names (methods merge); a "
-                   "single-variant study no longer matches them: the matcher should skip one-valued axes")
+def test_a_one_valued_axis_is_matched_only_when_the_paper_names_its_value():
+    from harness.spec import ReportSpec
+
+    report = ReportSpec(paper="byol.table5a_tau", rows="method.tau_base", paper_key="tau_base")
+    # A study without variants runs one called 'default', which no paper row names: matched on tau alone.
+    numbers = PaperNumbers(report, {"variant": ["default"], "method.tau_base": [0.0, 0.99]})
+    assert numbers.cell({"variant": "default", "method.tau_base": 0.99}) == "72.5"
+    # A single variant the paper does name still picks its row (and so can miss, as here).
+    numbers = PaperNumbers(report, {"variant": ["tau_0_9"], "method.tau_base": [0.0, 0.99]})
+    assert numbers.cell({"variant": "tau_0_9", "method.tau_base": 0.99}) == "-"
+    assert numbers.cell({"variant": "tau_0_9", "method.tau_base": 0.9}) == "68.4"
+
+
 def test_a_categorical_sweep_over_uneven_values(tmp_path):
     """BYOL Table 5a's tau (0, 0.9, 0.99, ...) is evenly spaced on a categorical axis, paper beside it."""
     study = make_study(tmp_path, """\

@@ -86,9 +86,18 @@ def study_axes(spec) -> list[str]:
 def axis_values(study, axis: str) -> list:
     """The values an axis takes in the planned runs, in the study's order (variants as declared, grid
     values as listed): read from the runs, so a per-preset grid shows what this preset ran."""
+    return _values(study.spec, study.runs, axis)
+
+
+def all_axis_values(study) -> dict[str, list]:
+    """{axis: axis_values} for every axis of the study."""
+    return {axis: axis_values(study, axis) for axis in study_axes(study.spec)}
+
+
+def _values(spec, runs, axis: str) -> list:
     if axis == "variant":
-        return list(study.spec.variants)
-    return list(dict.fromkeys(dict(r.point)[axis] for r in study.runs if axis in dict(r.point)))
+        return list(spec.variants)
+    return list(dict.fromkeys(dict(r.point)[axis] for r in runs if axis in dict(r.point)))
 
 
 def check_layout(spec, runs, where: str) -> None:
@@ -130,7 +139,7 @@ def check_layout(spec, runs, where: str) -> None:
         from harness.report.reference import PaperNumbers
 
         try:
-            numbers = PaperNumbers(report, axes)
+            numbers = PaperNumbers(report, {axis: _values(spec, runs, axis) for axis in axes})
             for planned in runs:
                 numbers.lookup(planned.labels())
         except (KeyError, ValueError) as err:

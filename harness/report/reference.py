@@ -42,13 +42,16 @@ class PaperNumbers:
 
     A cell is a point: {axis: value} over the study's axes ("variant" and the grid keys). Each axis
     is matched on one field of the paper's rows (report.paper_key for report.rows,
-    report.paper_column_key for report.columns, otherwise axis_field); an axis whose field no
-    paper row has (a grid axis the paper did not vary) is not matched on. report.paper_value names
-    the field holding the number, or maps variants to fields (BYOL Table 16: {byol: byol, simclr:
-    simclr}); then the variant picks the field and is not matched on.
+    report.paper_column_key for report.columns, otherwise axis_field). An axis is not matched on
+    when no paper row has its field (a grid axis the paper did not vary), nor when the study gives
+    it a single value that no paper row holds (a study without variants runs one named 'default';
+    it tells no paper row from another). report.paper_value names the field holding the number, or
+    maps variants to fields (BYOL Table 16: {byol: byol, simclr: simclr}); then the variant picks
+    the field and is not matched on.
     """
 
-    def __init__(self, report, axes: list[str]):
+    def __init__(self, report, axes: dict[str, list]):
+        """axes: the study's axes, each with the values its runs take (layout.axis_values)."""
         self.ref = report.paper
         self.table = paper_table(report.paper)
         self.rows = self.table.get("rows") or []
@@ -69,8 +72,15 @@ class PaperNumbers:
             if self.rows and field not in present:
                 raise KeyError(f"{self.ref} has no field {field!r} for report.paper_value "
                                f"(fields: {', '.join(sorted(present))})")
+        from harness.claims import same
+
+        def tells_rows_apart(axis: str, field: str) -> bool:
+            values = axes[axis]
+            return len(values) != 1 or any(same(row.get(field), values[0]) for row in self.rows)
+
         self.match = {axis: field for axis, field in fields.items()
-                      if field in present and not (axis == "variant" and isinstance(self.value, dict))}
+                      if field in present and not (axis == "variant" and isinstance(self.value, dict))
+                      and tells_rows_apart(axis, field)}
 
     @property
     def published(self) -> bool:

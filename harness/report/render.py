@@ -19,7 +19,7 @@ from harness.claims import FINISHED, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, I
 from harness.provenance import code_revision
 from harness.report import figures as fig
 from harness.report.index import SUMMARY, write_index
-from harness.report.layout import CurvesFigure, SweepFigure, axis_values
+from harness.report.layout import CurvesFigure, SweepFigure, all_axis_values, axis_values
 from harness.report.reference import PaperNumbers, citation
 from harness.report.results import load_results
 from harness.report.tables import markdown_escape, paper_label, study_table, to_markdown
@@ -145,7 +145,7 @@ def _paper_points(study, spec: SweepFigure, hue, order, x_values) -> dict | None
     report = study.spec.report
     if not report.paper:
         return None
-    numbers = PaperNumbers(report, ["variant", *study.spec.grid])
+    numbers = PaperNumbers(report, all_axis_values(study))
     if not numbers.published:
         return None
     points = {}
@@ -204,7 +204,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         if stale not in {d["path"] for d in drawn}:
             stale.unlink()
 
-    paper = PaperNumbers(spec, ["variant", *study.spec.grid]) if spec.paper else None
+    paper = PaperNumbers(spec, all_axis_values(study)) if spec.paper else None
     outcomes = Counter(v.outcome for v in verdicts)
     states = Counter(finals["status"])
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")

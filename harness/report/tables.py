@@ -18,7 +18,7 @@ import pandas as pd
 
 from harness.claims import FINISHED
 from harness.report.reference import PaperNumbers
-from harness.report.layout import axis_values, study_axes
+from harness.report.layout import all_axis_values, axis_values, study_axes
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _paper(study) -> PaperNumbers | None:
     report = study.spec.report
     if not report.paper:
         return None
-    numbers = PaperNumbers(report, study_axes(study.spec))
+    numbers = PaperNumbers(report, all_axis_values(study))
     return numbers if numbers.published else None
 
 
