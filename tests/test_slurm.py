@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -333,3 +335,63 @@ def test_status_of_done_failed_running_queued_and_new_runs(cluster, tmp_path, ca
     assert now["ok"] == "done"
     assert f"job {slow_job} failed before the run finished; a new submission resumes it" in out
     assert "timed-out too many times" in Path(store.read_json(slow / "job.json")["log"]).read_text()
+
+
+
+@slurm
+def test_two_slurm_submissions_at_once_submit_each_run_once(cluster, tiny_study, tmp_path, capsys, monkeypatch):
+    """Two terminals submit one study at the same moment. Each reads the study's status, then submits
+    what is not done, queued or running; the study's submit lock makes that read-and-submit atomic."""
+    from harness.launch import slurm as slurm_launcher
+
+    read_status = slurm_launcher.study_status
+
+    def slow_status(*args, **kwargs):  # widen the race: both would read "new" before either submits
+        statuses = read_status(*args, **kwargs)
+        time.sleep(1.0)
+        return statuses
+
+    monkeypatch.setattr(slurm_launcher, "study_status", slow_status)
+    study = load_study(tiny_study, overrides=parse_set(FAST))
+    options = SlurmSpec(cpus_per_task=1, time_min=10)
+    with ThreadPoolExecutor(2) as pool:
+        submissions = list(pool.map(lambda _: slurm_launcher.submit(study, tmp_path / "results", options), range(2)))
+    assert sorted(s.runs for s in submissions) == [0, 2]
+    assert len(my_jobs()) == 2
+    assert wait(tiny_study, tmp_path, overrides=FAST) == 0
+    assert "tiny_test: 2 done" in capsys.readouterr().out
+    assert trained_in_jobs(tmp_path, study) == 2
+
+
+def harness_process(study: Path, root: Path, *extra: str) -> subprocess.Popen:
+    """`harness run` in its own process, as from a second terminal."""
+    return subprocess.Popen([sys.executable, "-m", "harness", "run", str(study), "--results", str(root / "results"),
+                             "--reports", str(root / "reports"), "--quiet", *sets(FAST), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def trained_in_jobs(root: Path, study) -> int:
+    """Runs whose epochs a SLURM job logged (RunJob prints one JSON line per epoch of a run it trains)."""
+    count = 0
+    for planned in study.runs:
+        job = store.read_json(store.run_dir(root / "results", study.name, planned.run_id) / "job.json")
+        count += job is not None and f'"run": "{planned.run_id}"' in Path(job["log"]).read_text()
+    return count
+
+
+@slurm
+def test_a_local_run_and_a_slurm_submission_at_once_train_each_run_once(cluster, tiny_study, tmp_path, capsys):
+    """One terminal runs the study here while another submits it: whichever holds a run's lock
+    trains it; the other skips it (queued on SLURM) or finds it taken."""
+    procs = [harness_process(tiny_study, tmp_path, "--executor", "slurm", "--cpus-per-task", "1", "--time", "10"),
+             harness_process(tiny_study, tmp_path)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    ran_here = sum(int(m.group(1)) for out in outs for m in re.finditer(r"ran (\d+) runs here", out))
+    assert wait(tiny_study, tmp_path, overrides=FAST) == 0
+    assert "tiny_test: 2 done" in capsys.readouterr().out
+    study = load_study(tiny_study, overrides=parse_set(FAST))
+    assert ran_here + trained_in_jobs(tmp_path, study) == 2, outs
+    for planned in study.runs:
+        directory = store.run_dir(tmp_path / "results", study.name, planned.run_id)
+        assert curves(directory)["epoch"].tolist() == list(range(5))
