@@ -381,6 +381,22 @@ def test_a_one_valued_axis_is_matched_only_when_the_paper_names_its_value():
     assert numbers.cell({"variant": "tau_0_9", "method.tau_base": 0.9}) == "68.4"
 
 
+def test_a_grid_off_the_papers_rows_says_why_its_paper_column_is_empty(tmp_path):
+    study = make_study(tmp_path, """\
+name: tau_off
+title: "BYOL tau, values the paper did not run"
+grid: {optim.momentum: [0.5, 0.7]}
+report: {paper: byol.table5a_tau, rows: optim.momentum, paper_key: tau_base}
+""", "tau_off")
+    for planned in study.runs:
+        write_run(tmp_path / "results", study, planned, knn=0.6)
+    write_report(study, tmp_path / "results", tmp_path / "reports")
+    md = (tmp_path / "reports" / "tau_off.md").read_text()
+    assert "| 0.5 | - |" in md
+    assert ("No point of this preset is a row of byol.table5a_tau (this preset ran optim.momentum = 0.5, 0.7; "
+            "the paper: tau_base = 1.0, 0.999, 0.99, 0.9, 0.0)") in md
+
+
 def test_a_categorical_sweep_over_uneven_values(tmp_path):
     """BYOL Table 5a's tau (0, 0.9, 0.99, ...) is evenly spaced on a categorical axis, paper beside it."""
     study = make_study(tmp_path, """\

@@ -124,6 +124,8 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
     for m in metrics:
         if not finished.empty and (m.column not in finished or finished[m.column].isna().all()):
             notes.append(f"No finished run reports {m.column!r}, so its {'line' if report.columns else 'column'} is empty.")
+    if paper and not any(paper.lookup(p.labels()) for p in study.runs):
+        notes.append(_no_paper_row(paper, study))
     axes = _row_axes(study, finals)
     if report.columns:
         return _pivot(study, finals, axes, metrics, paper, notes)
@@ -136,6 +138,14 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
         cells += [_cell(group, m) for m in metrics]
         rows.append(cells + [epochs(group), run_states(group)])
     return Table(columns, rows, notes)
+
+
+def _no_paper_row(paper: PaperNumbers, study) -> str:
+    """Why the paper column is all '-': e.g. a preset_grid that scales the paper's lrs for `tiny`."""
+    ran = "; ".join(f"{axis} = {', '.join(_text(v) for v in axis_values(study, axis))}" for axis in paper.match)
+    has = "; ".join(f"{field} = {', '.join(_text(v) for v in dict.fromkeys(r.get(field) for r in paper.rows))}"
+                    for field in paper.match.values())
+    return f"No point of this preset is a row of {paper.ref} (this preset ran {ran}; the paper: {has}), so the paper column is empty."
 
 
 def _pivot(study, finals, axes, metrics, paper, notes) -> Table:
