@@ -354,10 +354,12 @@ def test_two_slurm_submissions_at_once_submit_each_run_once(cluster, tiny_study,
     monkeypatch.setattr(slurm_launcher, "study_status", slow_status)
     study = load_study(tiny_study, overrides=parse_set(FAST))
     options = SlurmSpec(cpus_per_task=1, time_min=10)
+    before = set(my_jobs())  # squeue --states=all still lists earlier tests' finished jobs
     with ThreadPoolExecutor(2) as pool:
         submissions = list(pool.map(lambda _: slurm_launcher.submit(study, tmp_path / "results", options), range(2)))
     assert sorted(s.runs for s in submissions) == [0, 2]
-    assert len(my_jobs()) == 2
+    submitted = [job for s in submissions for job in s.job_ids]
+    assert len(submitted) == 2 and set(my_jobs()) - before == set(submitted)
     assert wait(tiny_study, tmp_path, overrides=FAST) == 0
     assert "tiny_test: 2 done" in capsys.readouterr().out
     assert trained_in_jobs(tmp_path, study) == 2
