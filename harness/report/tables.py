@@ -124,7 +124,7 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
     for m in metrics:
         if not finished.empty and (m.column not in finished or finished[m.column].isna().all()):
             notes.append(f"No finished run reports {m.column!r}, so its {'line' if report.columns else 'column'} is empty.")
-    if paper and not any(paper.lookup(p.labels()) for p in study.runs):
+    if paper and paper.match and not any(paper.lookup(p.labels()) for p in study.runs):
         notes.append(_no_paper_row(paper, study))
     axes = _row_axes(study, finals)
     if report.columns:
