@@ -21,6 +21,10 @@ from harness.config import RunConfig
 from harness.nets import build_encoder, mlp, mlp_prefix, predictor_blocks, projector_blocks
 
 
+# Which (predictor view, target view) pairs a loss sums or averages over: both view orders, or one.
+VIEW_PAIRS = {"symmetric": [(0, 1), (1, 0)], "asymmetric": [(0, 1)]}
+
+
 @dataclass
 class StepOutput:
     loss: torch.Tensor

@@ -11,11 +11,9 @@ from __future__ import annotations
 import torch
 
 from harness.config import RunConfig
-from harness.methods.base import Method, StepOutput, frozen_copy
+from harness.methods.base import VIEW_PAIRS, Method, StepOutput, frozen_copy
 from harness.methods.losses import byol_contrastive_term, regression_loss
 from harness.methods.momentum import ema_update, momentum_at
-
-PAIRS = {"symmetric": [(0, 1), (1, 0)], "asymmetric": [(0, 1)]}
 
 
 class BYOL(Method):
@@ -30,7 +28,7 @@ class BYOL(Method):
         with torch.no_grad():  # the target is never differentiated: its own stop-gradient
             t = [self.target_projector(self.target_encoder(v)) for v in views]
         loss = 0
-        for i, j in PAIRS[m.loss]:  # a sum over view orders, as in the paper
+        for i, j in VIEW_PAIRS[m.loss]:  # a sum over view orders, as in the paper
             p = self.predictor(z[i])
             loss = loss + regression_loss(p, t[j])
             if m.beta:

@@ -12,11 +12,9 @@ from __future__ import annotations
 import torch
 
 from harness.config import RunConfig
-from harness.methods.base import Method, StepOutput, frozen_copy
+from harness.methods.base import VIEW_PAIRS, Method, StepOutput, frozen_copy
 from harness.methods.losses import info_nce
 from harness.methods.momentum import ema_update, momentum_at
-
-PAIRS = {"symmetric": [(0, 1), (1, 0)], "asymmetric": [(0, 1)]}
 
 
 class MoCoV3(Method):
@@ -31,7 +29,7 @@ class MoCoV3(Method):
         q = [self.predictor(zi) for zi in z]  # the predictor is on the query branch only
         with torch.no_grad():
             k = [self.momentum_projector(self.momentum_encoder(v)) for v in views]
-        loss = sum(info_nce(q[i], k[j], m.temperature) for i, j in PAIRS[m.loss])
+        loss = sum(info_nce(q[i], k[j], m.temperature) for i, j in VIEW_PAIRS[m.loss])
         return StepOutput(loss=loss, embedding=z[0])
 
     def after_step(self, step, total_steps):

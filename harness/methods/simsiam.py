@@ -9,14 +9,11 @@ import torch
 import torch.nn.functional as F
 
 from harness.config import RunConfig
-from harness.methods.base import Method, StepOutput
+from harness.methods.base import VIEW_PAIRS, Method, StepOutput
 
-# Which (predictor view, target view) pairs the loss averages over.
-PAIRS = {
-    "symmetric": [(0, 1), (1, 0)],
-    "asymmetric": [(0, 1)],
-    "asymmetric_2x": [(0, 1), (2, 3)],  # two pairs sampled per image: same compute as symmetric
-}
+# SimSiam's loss averages over the pairs; asymmetric_2x samples two pairs per image (Sec. 4.6): the
+# same compute as symmetric.
+PAIRS = {**VIEW_PAIRS, "asymmetric_2x": [(0, 1), (2, 3)]}
 
 
 def similarity_loss(p: torch.Tensor, z: torch.Tensor, kind: str) -> torch.Tensor:
