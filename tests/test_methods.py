@@ -26,6 +26,17 @@ def views(n=2, batch=8):
     return [torch.randn(batch, 1, 8, 8, generator=g) for _ in range(n)]
 
 
+
+def train_steps(m, n=1, total_steps=100):
+    """n optimizer steps of method m on fresh random views, with its per-step update after each."""
+    opt = build_optimizer(m, m.config.optim)
+    for k in range(n):
+        opt.zero_grad()
+        m(views()).loss.backward()
+        opt.step()
+        m.after_step(k, total_steps)
+    return opt
+
 def test_stop_gradient_blocks_the_target_branch():
     # With stop-gradient, the loss's gradient w.r.t. the target z reaches only through the predictor
     # side; we check by comparing encoder gradients with and without it: they must differ.

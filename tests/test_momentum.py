@@ -9,7 +9,7 @@ from harness.methods.losses import regression_loss
 from harness.methods.momentum import ema_update, momentum_at
 from harness.optim import build_optimizer
 
-from test_methods import config, views
+from test_methods import config, train_steps, views
 
 
 def byol(**method):
@@ -43,15 +43,6 @@ def test_ema_update_is_tau_target_plus_one_minus_tau_online():
     assert all(torch.equal(o, b) for o, b in zip(online.parameters(), o0))  # the online net is untouched
 
 
-def step(m, n=1):
-    opt = build_optimizer(m, m.config.optim)
-    for k in range(n):
-        opt.zero_grad()
-        m(views()).loss.backward()
-        opt.step()
-        m.after_step(k, 100)
-
-
 def test_target_is_not_optimized_and_starts_as_the_online_network():
     m = byol()
     opt = build_optimizer(m, m.config.optim)
@@ -66,7 +57,7 @@ def test_tau_one_keeps_the_random_target_fixed():
     m = byol(tau_base=1.0)
     before = params(m.target_encoder) + params(m.target_projector)
     online_before = params(m.encoder)
-    step(m, 3)
+    train_steps(m, 3)
     after = params(m.target_encoder) + params(m.target_projector)
     assert all(torch.equal(a, b) for a, b in zip(before, after))
     assert not all(torch.equal(a, b) for a, b in zip(online_before, params(m.encoder)))  # online did learn
@@ -74,7 +65,7 @@ def test_tau_one_keeps_the_random_target_fixed():
 
 def test_tau_zero_makes_the_target_the_stop_gradient_of_the_online_network():
     m = byol(tau_base=0.0, tau_schedule="constant")
-    step(m, 2)
+    train_steps(m, 2)
     online = params(m.encoder) + params(m.projector)
     target = params(m.target_encoder) + params(m.target_projector)
     assert all(torch.equal(a, b) for a, b in zip(online, target))  # copied exactly after each step

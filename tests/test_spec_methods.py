@@ -4,11 +4,7 @@ import pytest
 
 from harness.spec import SpecError, load_study, parse_set
 
-
-def write(tmp_path, text):
-    path = tmp_path / "s.yaml"
-    path.write_text(text)
-    return path
+from test_spec import write
 
 
 def test_each_method_has_its_own_keys(tmp_path):

@@ -6,9 +6,8 @@ import torch.nn as nn
 
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods import build_method
-from harness.optim import build_optimizer
 
-from test_methods import config, views
+from test_methods import config, train_steps, views
 
 VIT = {"name": "vit", "vit": {"patch_size": 4, "dim": 8, "depth": 2, "heads": 2}}
 
@@ -17,16 +16,6 @@ def mocov3(frozen: bool):
     torch.manual_seed(0)
     vit = {**VIT, "vit": {**VIT["vit"], "frozen_patch_projection": frozen}}
     return build_method(config(method={"name": "mocov3"}, backbone=vit, optim={"name": "adamw", "weight_decay": 0.1}), 1)
-
-
-def train_steps(m, n=3):
-    opt = build_optimizer(m, m.config.optim)
-    for k in range(n):
-        opt.zero_grad()
-        m(views()).loss.backward()
-        opt.step()
-        m.after_step(k, 10)
-    return opt
 
 
 def test_vit_features_for_small_single_channel_images():
@@ -38,7 +27,7 @@ def test_vit_features_for_small_single_channel_images():
 def test_frozen_patch_projection_keeps_its_weights_bitwise_and_gets_no_gradient():
     m = mocov3(True)
     before = {k: v.clone() for k, v in m.encoder.conv_proj.state_dict().items()}
-    opt = train_steps(m)
+    opt = train_steps(m, 3, total_steps=10)
     assert all(p.grad is None and not p.requires_grad for p in m.encoder.conv_proj.parameters())
     assert all(torch.equal(before[k], v) for k, v in m.encoder.conv_proj.state_dict().items())
     optimized = {id(p) for g in opt.param_groups for p in g["params"]}
@@ -48,7 +37,7 @@ def test_frozen_patch_projection_keeps_its_weights_bitwise_and_gets_no_gradient(
 def test_learned_patch_projection_does_learn():
     m = mocov3(False)
     before = m.encoder.conv_proj.weight.detach().clone()
-    train_steps(m)
+    train_steps(m, 3, total_steps=10)
     assert not torch.equal(before, m.encoder.conv_proj.weight)
 
 
