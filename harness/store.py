@@ -175,6 +175,16 @@ def load_latest_checkpoint(directory: Path) -> dict | None:
 
 
 @contextlib.contextmanager
+def exclusive(path: Path):
+    """Wait for, then hold, an flock on `path` (created if missing): one writer at a time of what it
+    guards (a study's SLURM submission, a reports folder). The kernel releases it if the holder dies."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
 def run_lock(directory: Path):
     """Hold the run's lock for this process, or yield False if another process holds it.
     An flock is released by the kernel when its holder dies, so a crashed run never keeps it."""

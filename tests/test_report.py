@@ -415,3 +415,38 @@ report:
     md = (tmp_path / "reports" / "tau.md").read_text()
     assert "| 0.0 | 0.3 |" in md and "| 0.9 | 68.4 |" in md and "| 0.99 | 72.5 |" in md
     assert (tmp_path / "reports" / "tau_files" / "sweep.png").stat().st_size > 10_000
+
+
+def test_two_report_writers_on_one_folder_take_turns(tmp_path, monkeypatch):
+    """Two `harness run` of one study both end by writing its report. A writer first clears the
+    temporaries a killed writer left; the reports folder's lock keeps it from clearing the other
+    live writer's (which then failed to rename: CI saw FileNotFoundError)."""
+    import os
+    import threading
+    import time
+
+    study = make_study(tmp_path, "name: twice\ntitle: t\nvariants: {a: {}, b: {method.stop_gradient: false}}\n", "twice")
+    for planned in study.runs:
+        write_run(tmp_path / "results", study, planned)
+    errors, second = [], []
+    fsync = os.fsync
+
+    def write():
+        try:
+            write_report(study, tmp_path / "results", tmp_path / "reports")
+        except Exception as err:  # noqa: BLE001 - collected for the assertion below
+            errors.append(err)
+
+    def slow_fsync(fd):  # the first writer, mid-write, lets the second one start
+        if not second:
+            second.append(threading.Thread(target=write))
+            second[0].start()
+            time.sleep(1.0)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    write()
+    second[0].join(timeout=60)
+    assert errors == []
+    assert "twice" in (tmp_path / "reports" / "twice.md").read_text()
+    assert not list((tmp_path / "reports").rglob("*.tmp"))

@@ -17,14 +17,12 @@ run` returns once they are submitted.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shlex
 import signal
 import socket
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -140,21 +138,12 @@ class Submission:
     runs: int
 
 
-@contextmanager
-def _locked(path: Path):
-    """Two `harness run` of one study at once must not both submit a run."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 def submit(study: Study, results: Path, options: SlurmSpec) -> Submission:
     """Submit every run of the study that is new, partial or failed (not done, diverged, queued or
     running) and record its job; return at once."""
     results = Path(results).resolve()
     root = results / study.name
-    with _locked(root / ".submit.lock"):
+    with store.exclusive(root / ".submit.lock"):  # two `harness run` at once must not both submit a run
         todo = [s.planned for s in study_status(study, results) if s.state in TO_RUN]
         if not todo:
             return Submission([], 0)

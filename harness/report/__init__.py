@@ -11,15 +11,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+LOCK = ".report.lock"
+
 
 def write_report(study, results: Path, reports: Path) -> list[Path]:
     """Regenerate reports/<study>.{md,html}, its figures and reports/index.{html,md} from results/."""
+    from harness import store
     from harness.report.render import write_report as render
 
-    return render(study, results, reports)
+    # One writer per reports folder: a writer clears the temporaries a killed one left, which must
+    # not be another live writer's (two `harness run` of one study end with a report each).
+    with store.exclusive(Path(reports) / LOCK):
+        return render(study, results, reports)
 
 
 def write_index(reports: Path) -> list[Path]:
+    from harness import store
     from harness.report.index import write_index as index
 
-    return index(reports)
+    with store.exclusive(Path(reports) / LOCK):
+        return index(reports)
