@@ -87,6 +87,16 @@ def same(a, b) -> bool:
     return a == b
 
 
+def show(metric: str, value: float) -> str:
+    """A measured value as the report's tables print it: accuracies (stored as fractions) in percent."""
+    return f"{100 * value:.1f}%" if "top1" in metric or metric == "chance" else f"{value:.3f}"
+
+
+def show_gap(metric: str, value: float) -> str:
+    """A margin, tolerance or difference of `metric`: in percentage points (pt) for an accuracy."""
+    return f"{100 * value:.3g} pt" if "top1" in metric else f"{value:.3g}"
+
+
 def _std_ratio(rows: pd.DataFrame) -> float:
     return float((rows["output_std"] / rows["output_std_ref"]).mean())
 
@@ -112,7 +122,8 @@ class Collapse(_Claim):
         if self.knn_near_chance is not None:
             knn, chance = float(rows[self.metric].mean()), float(rows["chance"].mean())
             ok = ok and knn <= chance + self.knn_near_chance
-            evidence += f"; {self.metric} = {knn:.3f} vs chance {chance:.3f} (+{self.knn_near_chance})"
+            evidence += (f"; {self.metric} = {show(self.metric, knn)} vs chance {show('chance', chance)} "
+                         f"(needs <= chance + {show_gap(self.metric, self.knn_near_chance)})")
         return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
 
 
@@ -170,7 +181,8 @@ class Ordering(_Claim):
     def decide(self, runs):
         hi, lo = float(runs[self.better][self.metric].mean()), float(runs[self.worse][self.metric].mean())
         outcome = REPRODUCED if hi > lo + self.margin else NOT_REPRODUCED
-        evidence = f"{self.metric}: {self.better} {hi:.3f} vs {self.worse} {lo:.3f} (margin {self.margin})"
+        evidence = (f"{self.metric}: {self.better} {show(self.metric, hi)} vs {self.worse} {show(self.metric, lo)} "
+                    f"(needs a margin > {show_gap(self.metric, self.margin)})")
         return Verdict(self.text, outcome, evidence)
 
 
@@ -209,17 +221,19 @@ class Trend(_Claim):
                 return Verdict(self.text, INCONCLUSIVE, why)
             means.append(float(rows[self.metric].mean()))
         steps_ = [b - a for a, b in zip(means, means[1:])]
-        series = ", ".join(f"{v}: {m:.3f}" for v, m in zip(values, means))
-        tol = self.tolerance
+        series = ", ".join(f"{v}: {show(self.metric, m)}" for v, m in zip(values, means))
+        tol, m = self.tolerance, self.metric
         if self.direction == "flat":
             spread = max(means) - min(means)
-            ok, why = spread <= tol, f"range {spread:.3f} (flat if <= {tol})"
+            ok, why = spread <= tol, f"range {show_gap(m, spread)} (flat if <= {show_gap(m, tol)})"
         else:
             sign = 1 if self.direction == "increasing" else -1
             worst, total = min(sign * d for d in steps_), sign * (means[-1] - means[0])
             ok = worst >= -tol and total > tol
             word = "rise" if sign > 0 else "fall"
-            why = f"worst step {sign * worst:+.3f}, total {word} {total:.3f} (tolerance {tol})"
+            step = sign * worst  # the step most against the direction, signed as the metric moved
+            why = (f"worst step {'+' if step >= 0 else ''}{show_gap(m, step)}, total {word} {show_gap(m, total)} "
+                   f"(tolerance {show_gap(m, tol)})")
         return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, f"{self.metric} over {self.axis}: {series}; {why}")
 
 
@@ -233,7 +247,7 @@ def largest_dip(series: pd.DataFrame, x: str, metric: str) -> tuple[float, str]:
     i = int((peak - values).argmax())
     j = int(values[: i + 1].argmax())
     xs = series[x].to_numpy()
-    return float(peak[i] - values[i]), f"{values[j]:.3f} at {x} {xs[j]} -> {values[i]:.3f} at {x} {xs[i]}"
+    return float(peak[i] - values[i]), f"{show(metric, values[j])} at {x} {xs[j]} -> {show(metric, values[i])} at {x} {xs[i]}"
 
 
 class Instability(_Claim):
@@ -264,13 +278,13 @@ class Instability(_Claim):
                 return Verdict(self.text, INCONCLUSIVE, f"run {run_id} has no {self.metric} over time")
             dip, where = largest_dip(frame, x, self.metric)
             dips.append(dip)
-            details.append(f"{run_id}: {dip:.3f} ({where}, {source})")
+            details.append(f"{run_id}: {show_gap(self.metric, dip)} ({where}, {source})")
         mean = sum(dips) / len(dips)
         dipped = mean > self.dip_above
         ok = dipped if self.expect == "dips" else not dipped
         evidence = (f"largest {self.metric} dip below its running max, mean over {len(dips)} run(s) "
-                    f"{mean:.3f} ({'dips' if self.expect == 'dips' else 'stable'} if "
-                    f"{'>' if self.expect == 'dips' else '<='} {self.dip_above}); " + "; ".join(details[:4])
+                    f"{show_gap(self.metric, mean)} ({'dips' if self.expect == 'dips' else 'stable'} if "
+                    f"{'>' if self.expect == 'dips' else '<='} {show_gap(self.metric, self.dip_above)}); " + "; ".join(details[:4])
                     + (f"; and {len(details) - 4} more run(s)" if len(details) > 4 else ""))
         return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
 

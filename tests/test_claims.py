@@ -56,6 +56,14 @@ def test_ordering_uses_the_mean_over_seeds():
     assert c.evaluate(rows).outcome == NOT_REPRODUCED  # mean 0.70 < 0.71
 
 
+def test_evidence_prints_accuracies_in_percent_as_the_tables_do():
+    c = claim({"kind": "ordering", "better": "a", "worse": "b", "margin": 0.02, "text": "t"})
+    rows = finals({"variant": "a", "knn_top1_k200": 0.851}, {"variant": "b", "knn_top1_k200": 0.758})
+    assert c.evaluate(rows).evidence == "knn_top1_k200: a 85.1% vs b 75.8% (needs a margin > 2 pt)"
+    loss = claim({"kind": "ordering", "better": "a", "worse": "b", "metric": "loss", "text": "t"})
+    assert "a 0.851 vs b 0.758" in loss.evaluate(rows.assign(loss=rows["knn_top1_k200"])).evidence
+
+
 @pytest.mark.parametrize("status", ["missing", "failed", "partial"])
 def test_unfinished_runs_make_a_claim_inconclusive(status):
     c = claim({"kind": "no_collapse", "run": "a", "text": "t"})
@@ -89,7 +97,7 @@ def test_trend(points, direction, outcome):
                "tolerance": 0.01, "text": "t"})
     v = c.evaluate(sweep(points))
     assert v.outcome == outcome, v.evidence
-    assert "64: 0.6" in v.evidence or "64: 0.7" in v.evidence or "64: 0.8" in v.evidence
+    assert f"64: {points[0][1]:.1%}" in v.evidence  # accuracies in percent, as the report's tables print them
 
 
 def test_trend_reads_the_mean_over_seeds_in_the_given_order():
@@ -152,7 +160,7 @@ def test_instability_prefers_steps_over_epochs():
     rows = finals({"variant": "a", "run_id": "r1"})
     # per epoch the dip is invisible; per step it shows
     v = c.evaluate(rows, curves=curve("r1", SMOOTH), steps=curve("r1", DIPPY, x="step"))
-    assert v.outcome == REPRODUCED and "steps.parquet" in v.evidence and "0.250" in v.evidence
+    assert v.outcome == REPRODUCED and "steps.parquet" in v.evidence and "25 pt" in v.evidence
 
 
 def test_instability_averages_the_largest_dip_over_seeds():
