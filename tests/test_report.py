@@ -14,7 +14,7 @@ from harness import store
 from harness.cli import main
 from harness.report import write_report
 from harness.report.bench import main as bench_main
-from harness.report.reference import PaperNumbers, paper_table, papers
+from harness.report.reference import PaperNumbers, paper_table, papers, sureness
 from harness.report.results import STEPS, load_finals
 from harness.report.tables import study_table
 from harness.spec import read_spec, SpecError, load_study
@@ -87,8 +87,8 @@ def test_every_study_paper_column_comes_from_papers_yaml(path, tmp_path):
     fields = report.paper_value.values() if isinstance(report.paper_value, dict) else [report.paper_value]
     allowed = {"-", *(row.get("note") for row in source["rows"])}
     for row in source["rows"]:
-        sure = row.get("sure", source.get("sure", "H"))
         for field in fields:
+            sure = sureness(source, row, field)
             if row.get(field) is not None:
                 text = f"{row[field]}" + (f" ± {row['pm']}" if "pm" in row else "")
                 allowed.add(text if sure == "H" else f"{text} ({sure})")
@@ -145,7 +145,8 @@ report:
 """)
     table = study_table(study, load_finals(study, tmp_path), ["k200"])
     paper_rows = [row for row in table.rows if row[1].startswith("paper")]
-    assert [row[2:] for row in paper_rows] == [["70.4 (M)", "70.8 (M)"], ["71.7 (M)", "73.4 (M)"]]
+    # the learned numbers are read in the paper (H), the frozen ones derived from its stated gains (M)
+    assert [row[2:] for row in paper_rows] == [["70.4", "70.8 (M)"], ["71.7", "73.4 (M)"]]
 
 
 def test_a_paper_table_without_numbers_gives_a_note_not_a_column(tmp_path):
@@ -379,6 +380,13 @@ def test_a_one_valued_axis_is_matched_only_when_the_paper_names_its_value():
     numbers = PaperNumbers(report, {"variant": ["tau_0_9"], "method.tau_base": [0.0, 0.99]})
     assert numbers.cell({"variant": "tau_0_9", "method.tau_base": 0.99}) == "-"
     assert numbers.cell({"variant": "tau_0_9", "method.tau_base": 0.9}) == "68.4"
+
+
+def test_sureness_is_the_rows_else_the_tables_either_one_mark_or_one_per_field():
+    assert sureness({}, {}, "x") == "H"
+    assert sureness({"sure": "L"}, {}, "x") == "L" and sureness({"sure": "L"}, {"sure": "M"}, "x") == "M"
+    per_field = {"sure": {"learned": "H", "frozen_random": "M"}}
+    assert [sureness(per_field, {}, f) for f in ("learned", "frozen_random")] == ["H", "M"]
 
 
 def test_a_grid_off_the_papers_rows_says_why_its_paper_column_is_empty(tmp_path):

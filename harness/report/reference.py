@@ -37,6 +37,13 @@ def axis_field(axis: str) -> str:
     return axis.rsplit(".", 1)[-1]
 
 
+def sureness(table: dict, row: dict, field: str) -> str:
+    """How sure papers.yaml is of one number (H, M or L): the row's `sure`, else the table's, each
+    either one mark or one per field (Fig. 5 of MoCo v3: learned read in the paper, frozen derived)."""
+    sure = row.get("sure", table.get("sure", "H"))
+    return sure.get(field, "H") if isinstance(sure, dict) else sure
+
+
 class PaperNumbers:
     """The published number for a cell of a study's table.
 
@@ -119,7 +126,7 @@ class PaperNumbers:
         if value is None:
             return row.get("note", "n/a")
         text = f"{value}" + (f" ± {row['pm']}" if "pm" in row else "")
-        sure = row.get("sure", self.table.get("sure", "H"))
+        sure = sureness(self.table, row, field)
         return text + ("" if sure == "H" else f" ({sure})")
 
     def number(self, point: dict) -> float | None:
