@@ -8,7 +8,7 @@ import torch
 
 from harness import store
 from harness.bench import build_workload
-from harness.bench.monitors import knn_evaluations_per_epoch, time_knn
+from harness.bench.monitors import knn_evaluations_per_epoch, time_knn, time_linear_probe
 from harness.bench.orchestration import bench_orchestration, write_study
 from harness.bench.reference import reference_batches, reference_loader
 from harness.cli import main
@@ -37,6 +37,7 @@ def test_bench_runs_on_the_tiny_workload(tiny_study, capsys):
         images_per_second = float(re.search(rf"{re.escape(mode)}\s+([0-9.]+)", out).group(1))
         assert images_per_second > 0
     assert "output std" in out and "kNN" in out and "embeds 1347 + 450 images" in out
+    assert "linear probe" in out and "once per run: features of 1347 + 450 images" in out
     for name in RATIOS:
         assert 0 < ratio(out, name) < math.inf
     assert ratio(out, "monitors / epoch time") < 1
@@ -53,6 +54,7 @@ def test_bench_synthetic_cifar_shape_scales_the_knn(tiny_study, capsys):
     assert "batch 32 x 2 views of 32 px x 3 ch; small_cnn" in out
     assert "cifar10: 50000 train synthetic images, 1562 steps/epoch" in out
     assert "embeds 50000 + 10000 images (timed on 256 + 256, scaled)" in out
+    assert "features of 50000 + 10000 images" in out
     for name in RATIOS:
         assert 0 < ratio(out, name) < math.inf
 
@@ -87,6 +89,15 @@ def test_knn_timer_embeds_in_full_when_the_splits_fit():
     w = build_workload(load_study_config([]))
     cost = time_knn(w, cap=4096)
     assert cost.seconds.wall > 0 and cost.seconds.cpu > 0 and "scaled" not in cost.how
+
+
+def test_linear_probe_timer_counts_one_probe_per_run_and_none_when_off():
+    w = build_workload(load_study_config(["optim.epochs=40", "probe.epochs=20"]))
+    cost = time_linear_probe(w, cap=4096, epochs=2)
+    assert cost.per_epoch == pytest.approx(1 / 40) and cost.seconds.wall > 0
+    assert "20 epochs of SGD (timed on 2, scaled)" in cost.how
+    off = time_linear_probe(build_workload(load_study_config(["probe.enabled=false"])), cap=4096)
+    assert off.per_epoch == 0 and off.seconds.wall == 0
 
 
 def test_reference_pipeline_matches_the_harness_batches():

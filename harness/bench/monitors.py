@@ -1,12 +1,14 @@
 """What the training loop's monitors cost per epoch, at the run's configured cadence.
 
 Each timer measures one monitor as train.train runs it and says how often an epoch runs it. A new
-monitor (a linear probe, a gradient norm) adds its timer to MONITORS.
+monitor (a gradient norm) adds its timer to MONITORS.
 
-A kNN evaluation embeds both splits; on a slow device and a big dataset (CIFAR on a CPU) that is
-minutes, so the embedding is timed on the first `cap` images of each split and scaled linearly to
-the whole split (a forward pass per image: linear by construction), and the similarity search runs
-at the full size on random unit features (its cost does not depend on the values).
+A kNN evaluation and the linear probe embed both splits; on a slow device and a big dataset (CIFAR
+on a CPU) that is minutes, so the embedding is timed on the first `cap` images of each split and
+scaled linearly to the whole split (a forward pass per image: linear by construction), and what
+follows runs at the full size on random features (its cost does not depend on the values): the kNN
+search in full, the probe's training for a few epochs, scaled to its `probe.epochs` (each epoch
+costs the same).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from harness import accel
 from harness.config import RunConfig
 from harness.monitor import embed, knn_accuracies, output_std
+from harness.probe import extract, fit_linear, labeled_subset
 
 from harness.bench.clock import Seconds, Stopwatch
 from harness.bench.workload import Workload
@@ -95,7 +98,33 @@ def time_knn(w: Workload, cap: int) -> MonitorCost:
     return MonitorCost("kNN", seconds, knn_evaluations_per_epoch(config), False, how)
 
 
-MONITORS: tuple[Callable[[Workload, int], MonitorCost], ...] = (time_output_std, time_knn)
+def time_linear_probe(w: Workload, cap: int, epochs: int = 5) -> MonitorCost:
+    """probe.linear_probe, once per run after the last epoch: features of both splits, then a linear
+    classifier trained for `probe.epochs` (timed on at most `epochs` of them, scaled)."""
+    config, probe = w.config, w.config.probe
+    if not probe.enabled:
+        return MonitorCost("linear probe", Seconds(), 0.0, False, "off (probe.enabled: false)")
+    sizes = {split: w.split_size(split) for split in ("train", "test")}
+    features, seconds = {}, Seconds()
+    for split, size in sizes.items():
+        with Stopwatch(w.device) as clock, accel.autocast(config.runtime):
+            x, y = extract(w.method, _first(w.data.eval_batches(split), cap), probe.layer)
+        seconds += clock.elapsed * (size / len(x))
+        g = torch.Generator(device=w.device).manual_seed(0)  # full-size stand-ins, the features' width
+        features[split] = (torch.randn(size, x.shape[1], device=w.device, generator=g),
+                           torch.randint(0, w.data.num_classes, (size,), device=w.device, generator=g))
+    (train_x, train_y), timed = features["train"], min(epochs, probe.epochs)
+    keep = labeled_subset(train_y, probe.label_fraction)
+    with Stopwatch(w.device) as clock, torch.enable_grad():
+        fit_linear(train_x[keep], train_y[keep], *features["test"], w.data.num_classes,
+                   probe.model_copy(update={"epochs": timed}), config.seed)
+    seconds += clock.elapsed * (probe.epochs / timed)
+    how = (f"once per run: features of {sizes['train']} + {sizes['test']} images, "
+           f"{probe.epochs} epochs of SGD (timed on {timed}, scaled)")
+    return MonitorCost("linear probe", seconds, 1 / config.optim.epochs, False, how)
+
+
+MONITORS: tuple[Callable[[Workload, int], MonitorCost], ...] = (time_output_std, time_knn, time_linear_probe)
 
 
 def time_monitors(w: Workload, cap: int) -> list[MonitorCost]:

@@ -251,7 +251,7 @@ def format_training(b: TrainingBench) -> str:
     ]
     for m in b.monitors[0]:
         seconds = b.monitor_seconds(m.name)
-        lines.append(f"    {m.name:11}x {m.per_epoch:8.3f}/epoch{'':16}{seconds.wall * m.per_epoch:9.4f}"
+        lines.append(f"    {m.name:13}x {m.per_epoch:7.3f}/epoch{'':15}{seconds.wall * m.per_epoch:9.4f}"
                      f"{seconds.cpu * m.per_epoch:9.4f}  ({m.how})")
     epoch = b.epoch_seconds()
     lines += [
