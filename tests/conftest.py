@@ -45,3 +45,14 @@ def tiny_study(tmp_path) -> Path:
 
 def fast_overrides() -> list[str]:
     return [arg for item in FAST for arg in ("--set", item)]
+
+
+def checkpointed_epoch(run_dir: Path) -> int:
+    """The epoch of a live run's checkpoint.pt, 0 if it has none yet, or none this instant: saving one
+    moves the last to checkpoint.prev.pt before the new one lands (harness.store.save_checkpoint)."""
+    from harness import store
+
+    try:
+        return store.load_checkpoint(run_dir / store.CHECKPOINT)["epoch"]
+    except FileNotFoundError:
+        return 0

@@ -25,7 +25,7 @@ from harness.launch import code_pin
 from harness.launch.slurm import chunks, executor_parameters
 from harness.spec import SlurmSpec, load_study, parse_set
 
-from conftest import FAST, TINY_STUDY
+from conftest import FAST, TINY_STUDY, checkpointed_epoch
 from slurm_cluster import MAX_ARRAY_SIZE, LocalCluster, missing_binaries
 
 LONG = FAST + ["optim.epochs=8"]  # long enough to signal a job mid-training
@@ -189,8 +189,7 @@ def poll(condition, timeout: float = 120, what: str = "condition"):
 
 def mid_training(directory: Path) -> bool:
     """The run has checkpointed an epoch and has at least half of its 8 epochs to go."""
-    checkpoint = directory / store.CHECKPOINT
-    return checkpoint.exists() and 1 <= store.load_checkpoint(checkpoint)["epoch"] <= 4
+    return 1 <= checkpointed_epoch(directory) <= 4
 
 
 slurm = pytest.mark.slurm
