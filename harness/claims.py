@@ -222,18 +222,17 @@ class Trend(_Claim):
             means.append(float(rows[self.metric].mean()))
         steps_ = [b - a for a, b in zip(means, means[1:])]
         series = ", ".join(f"{v}: {show(self.metric, m)}" for v, m in zip(values, means))
-        tol, m = self.tolerance, self.metric
+        tol, gap = self.tolerance, lambda value: show_gap(self.metric, value)
         if self.direction == "flat":
             spread = max(means) - min(means)
-            ok, why = spread <= tol, f"range {show_gap(m, spread)} (flat if <= {show_gap(m, tol)})"
+            ok, why = spread <= tol, f"range {gap(spread)} (flat if <= {gap(tol)})"
         else:
             sign = 1 if self.direction == "increasing" else -1
             worst, total = min(sign * d for d in steps_), sign * (means[-1] - means[0])
             ok = worst >= -tol and total > tol
             word = "rise" if sign > 0 else "fall"
             step = sign * worst  # the step most against the direction, signed as the metric moved
-            why = (f"worst step {'+' if step >= 0 else ''}{show_gap(m, step)}, total {word} {show_gap(m, total)} "
-                   f"(tolerance {show_gap(m, tol)})")
+            why = f"worst step {'+' if step >= 0 else ''}{gap(step)}, total {word} {gap(total)} (tolerance {gap(tol)})"
         return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, f"{self.metric} over {self.axis}: {series}; {why}")
 
 
@@ -247,7 +246,8 @@ def largest_dip(series: pd.DataFrame, x: str, metric: str) -> tuple[float, str]:
     i = int((peak - values).argmax())
     j = int(values[: i + 1].argmax())
     xs = series[x].to_numpy()
-    return float(peak[i] - values[i]), f"{show(metric, values[j])} at {x} {xs[j]} -> {show(metric, values[i])} at {x} {xs[i]}"
+    where = f"{show(metric, values[j])} at {x} {xs[j]} -> {show(metric, values[i])} at {x} {xs[i]}"
+    return float(peak[i] - values[i]), where
 
 
 class Instability(_Claim):
@@ -282,9 +282,10 @@ class Instability(_Claim):
         mean = sum(dips) / len(dips)
         dipped = mean > self.dip_above
         ok = dipped if self.expect == "dips" else not dipped
+        limit = show_gap(self.metric, self.dip_above)
+        rule = f"dips if > {limit}" if self.expect == "dips" else f"stable if <= {limit}"
         evidence = (f"largest {self.metric} dip below its running max, mean over {len(dips)} run(s) "
-                    f"{show_gap(self.metric, mean)} ({'dips' if self.expect == 'dips' else 'stable'} if "
-                    f"{'>' if self.expect == 'dips' else '<='} {show_gap(self.metric, self.dip_above)}); " + "; ".join(details[:4])
+                    f"{show_gap(self.metric, mean)} ({rule}); " + "; ".join(details[:4])
                     + (f"; and {len(details) - 4} more run(s)" if len(details) > 4 else ""))
         return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
 

@@ -67,34 +67,38 @@ def _first(batches: Iterator, cap: int) -> Iterator:
         yield images, labels
 
 
+def _split_features(w: Workload, cap: int, featurize: Callable, unit: bool) -> tuple[dict, Seconds, str]:
+    """Both splits' features as `featurize(batches) -> (features, labels)` computes them, timed on at
+    most `cap` images per split and scaled to the whole split. When a subset was embedded, what
+    follows runs on full-size random stand-ins of the features' width (unit-norm if `unit`)."""
+    sizes = {split: w.split_size(split) for split in ("train", "test")}
+    features, measured, seconds = {}, {}, Seconds()
+    for split, size in sizes.items():
+        with Stopwatch(w.device) as clock, accel.autocast(w.config.runtime):
+            features[split] = featurize(_first(w.data.eval_batches(split), cap))
+        measured[split] = len(features[split][0])
+        seconds += clock.elapsed * (size / measured[split])
+    how = f"{sizes['train']} + {sizes['test']} images"
+    if measured != sizes:
+        g = torch.Generator(device=w.device).manual_seed(0)
+        dim, classes = features["train"][0].shape[1], w.data.num_classes
+        for split, size in sizes.items():
+            x = torch.randn(size, dim, device=w.device, generator=g)
+            features[split] = (F.normalize(x, dim=1) if unit else x,
+                               torch.randint(0, classes, (size,), device=w.device, generator=g))
+        how += f" (timed on {measured['train']} + {measured['test']}, scaled)"
+    return features, seconds, how
+
+
 def time_knn(w: Workload, cap: int) -> MonitorCost:
     """train.evaluate_knn: embed the train split (the bank) and the test split, then every kNN
     protocol in one chunked pass."""
     config, encoder = w.config, w.method.encoder
-    sizes = {split: w.split_size(split) for split in ("train", "test")}
-    features, measured, seconds = {}, {}, Seconds()
-    for split, size in sizes.items():
-        with Stopwatch(w.device) as clock, accel.autocast(config.runtime):
-            features[split] = embed(encoder, _first(w.data.eval_batches(split), cap))
-        measured[split] = len(features[split][0])
-        seconds += clock.elapsed * (size / measured[split])
-    if measured != sizes:  # a subset was embedded: search at full size, on random unit features
-        g = torch.Generator(device=w.device).manual_seed(0)
-        dim, classes = features["train"][0].shape[1], w.data.num_classes
-        features = {
-            split: (
-                F.normalize(torch.randn(size, dim, device=w.device, generator=g), dim=1),
-                torch.randint(0, classes, (size,), device=w.device, generator=g),
-            )
-            for split, size in sizes.items()
-        }
+    features, seconds, images = _split_features(w, cap, lambda batches: embed(encoder, batches), unit=True)
     with Stopwatch(w.device) as clock:
         knn_accuracies(*features["train"], *features["test"], config.monitor.knn, w.data.num_classes)
     seconds += clock.elapsed
-    how = f"embeds {sizes['train']} + {sizes['test']} images"
-    if measured != sizes:
-        how += f" (timed on {measured['train']} + {measured['test']}, scaled)"
-    how += f", searches {len(config.monitor.knn)} protocols"
+    how = f"embeds {images}, searches {len(config.monitor.knn)} protocols"
     return MonitorCost("kNN", seconds, knn_evaluations_per_epoch(config), False, how)
 
 
@@ -104,23 +108,15 @@ def time_linear_probe(w: Workload, cap: int, epochs: int = 5) -> MonitorCost:
     config, probe = w.config, w.config.probe
     if not probe.enabled:
         return MonitorCost("linear probe", Seconds(), 0.0, False, "off (probe.enabled: false)")
-    sizes = {split: w.split_size(split) for split in ("train", "test")}
-    features, seconds = {}, Seconds()
-    for split, size in sizes.items():
-        with Stopwatch(w.device) as clock, accel.autocast(config.runtime):
-            x, y = extract(w.method, _first(w.data.eval_batches(split), cap), probe.layer)
-        seconds += clock.elapsed * (size / len(x))
-        g = torch.Generator(device=w.device).manual_seed(0)  # full-size stand-ins, the features' width
-        features[split] = (torch.randn(size, x.shape[1], device=w.device, generator=g),
-                           torch.randint(0, w.data.num_classes, (size,), device=w.device, generator=g))
+    features, seconds, images = _split_features(
+        w, cap, lambda batches: extract(w.method, batches, probe.layer), unit=False)
     (train_x, train_y), timed = features["train"], min(epochs, probe.epochs)
     keep = labeled_subset(train_y, probe.label_fraction)
     with Stopwatch(w.device) as clock, torch.enable_grad():
         fit_linear(train_x[keep], train_y[keep], *features["test"], w.data.num_classes,
                    probe.model_copy(update={"epochs": timed}), config.seed)
     seconds += clock.elapsed * (probe.epochs / timed)
-    how = (f"once per run: features of {sizes['train']} + {sizes['test']} images, "
-           f"{probe.epochs} epochs of SGD (timed on {timed}, scaled)")
+    how = f"once per run: features of {images}, {probe.epochs} epochs of SGD (timed on {timed}, scaled)"
     return MonitorCost("linear probe", seconds, 1 / config.optim.epochs, False, how)
 
 
