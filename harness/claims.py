@@ -87,14 +87,19 @@ def same(a, b) -> bool:
     return a == b
 
 
+def is_accuracy(metric: str) -> bool:
+    """kNN / linear top-1 and chance: stored as fractions, printed in percent."""
+    return "top1" in metric or metric == "chance"
+
+
 def show(metric: str, value: float) -> str:
-    """A measured value as the report's tables print it: accuracies (stored as fractions) in percent."""
-    return f"{100 * value:.1f}%" if "top1" in metric or metric == "chance" else f"{value:.3f}"
+    """A measured value as the report's tables print it: accuracies in percent."""
+    return f"{100 * value:.1f}%" if is_accuracy(metric) else f"{value:.3f}"
 
 
 def show_gap(metric: str, value: float) -> str:
     """A margin, tolerance or difference of `metric`: in percentage points (pt) for an accuracy."""
-    return f"{100 * value:.3g} pt" if "top1" in metric else f"{value:.3g}"
+    return f"{100 * value:.3g} pt" if is_accuracy(metric) else f"{value:.3g}"
 
 
 def _std_ratio(rows: pd.DataFrame) -> float:

@@ -117,7 +117,8 @@ def cmd_run(args) -> int:
         on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
         print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
         states = run_local(todo, study.name, args.results, jobs=args.jobs, progress=not args.quiet)
-        taken = sum(states[r.run_id] in (store.RUNNING, store.FINISHED_ELSEWHERE) for r in todo)  # by another process meanwhile
+        elsewhere = (store.RUNNING, store.FINISHED_ELSEWHERE)  # taken by another process meanwhile
+        taken = sum(states[r.run_id] in elsewhere for r in todo)
         print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} taken by another process" if taken else ""))
         failed = [r for r in todo if states[r.run_id] == store.FAILED]
         for r in failed:
