@@ -22,10 +22,11 @@ CAVEAT = (
 def accumulate_gradients(method: Method, views: list[torch.Tensor], steps: int) -> StepOutput:
     """Forward and backward over `steps` equal micro-batches of `views`. Returns the mean loss
     (detached) and the embeddings of every micro-batch, in batch order."""
-    losses, embeddings = [], []
+    losses, embeddings, pre_bn = [], [], []
     for chunk in zip(*(v.chunk(steps) for v in views)):
         out = method(list(chunk))
         (out.loss / steps).backward()
         losses.append(out.loss.detach())
         embeddings.append(out.embedding.detach())
-    return StepOutput(loss=torch.stack(losses).mean(), embedding=torch.cat(embeddings))
+        pre_bn.append(out.embedding_pre_bn.detach())
+    return StepOutput(loss=torch.stack(losses).mean(), embedding=torch.cat(embeddings), embedding_pre_bn=torch.cat(pre_bn))

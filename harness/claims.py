@@ -94,6 +94,8 @@ def is_accuracy(metric: str) -> bool:
 
 def show(metric: str, value: float) -> str:
     """A measured value as the report's tables print it: accuracies in percent."""
+    if metric.endswith("_dip"):  # a fall of an accuracy: in points
+        return show_gap(metric, value)
     return f"{100 * value:.1f}%" if is_accuracy(metric) else f"{value:.3f}"
 
 
@@ -102,16 +104,34 @@ def show_gap(metric: str, value: float) -> str:
     return f"{100 * value:.3g} pt" if is_accuracy(metric) else f"{value:.3g}"
 
 
-def _std_ratio(rows: pd.DataFrame) -> float:
-    return float((rows["output_std"] / rows["output_std_ref"]).mean())
+# The collapse monitors a collapse claim may read (harness/monitor.py): the std of z/||z|| (SimSiam's
+# measure) or the same std before the projector's output BN (a non-affine output BN keeps the first
+# near 1/sqrt(d) whatever the network computes).
+STD_MEASURES = Literal["output_std", "output_std_pre_bn"]
+MEASURE_LABELS = {"output_std": "output std", "output_std_pre_bn": "output std before the output BN"}
+
+
+def _std_ratio(rows: pd.DataFrame, measure: str = "output_std") -> float:
+    if measure not in rows:
+        return math.nan
+    return float((pd.to_numeric(rows[measure]) / pd.to_numeric(rows["output_std_ref"])).mean())
+
+
+def _collapse_evidence(rows: pd.DataFrame, measure: str, rule: str) -> str:
+    """The claim's measure against its rule, then the other monitors for the reader."""
+    others = [f"{MEASURE_LABELS[m]} {_std_ratio(rows, m):.3f}" for m in MEASURE_LABELS if m != measure]
+    if "output_rank" in rows and rows["output_rank"].notna().any():
+        others.append(f"effective rank {float(pd.to_numeric(rows['output_rank']).mean()):.1f}")
+    return f"{MEASURE_LABELS[measure]} = {_std_ratio(rows, measure):.3f} x 1/sqrt(d) ({rule}); " + ", ".join(others)
 
 
 class Collapse(_Claim):
-    """The output std falls toward 0 (below `std_below` x 1/sqrt(d)) and, if `knn_near_chance` is
-    set, kNN accuracy ends within that margin of chance."""
+    """The output std (`measure`) falls toward 0 (below `std_below` x 1/sqrt(d)) and, if
+    `knn_near_chance` is set, kNN accuracy ends within that margin of chance."""
 
     kind: Literal["collapse"]
     run: str
+    measure: STD_MEASURES = "output_std"
     std_below: float = Field(0.1, gt=0)
     knn_near_chance: float | None = Field(0.05, ge=0)
     metric: str = "knn_top1_k200"
@@ -121,9 +141,9 @@ class Collapse(_Claim):
 
     def decide(self, runs):
         rows = runs[self.run]
-        ratio = _std_ratio(rows)
+        ratio = _std_ratio(rows, self.measure)
         ok = ratio < self.std_below
-        evidence = f"output std = {ratio:.3f} x 1/sqrt(d) (collapse below {self.std_below})"
+        evidence = _collapse_evidence(rows, self.measure, f"collapse below {self.std_below}")
         if self.knn_near_chance is not None:
             knn, chance = float(rows[self.metric].mean()), float(rows["chance"].mean())
             ok = ok and knn <= chance + self.knn_near_chance
@@ -133,19 +153,20 @@ class Collapse(_Claim):
 
 
 class NoCollapse(_Claim):
-    """The output std stays near 1/sqrt(d): at least `std_above` x 1/sqrt(d)."""
+    """The output std (`measure`) stays near 1/sqrt(d): at least `std_above` x 1/sqrt(d)."""
 
     kind: Literal["no_collapse"]
     run: str
+    measure: STD_MEASURES = "output_std"
     std_above: float = Field(0.5, gt=0)
 
     def variants(self):
         return [self.run]
 
     def decide(self, runs):
-        ratio = _std_ratio(runs[self.run])
-        outcome = REPRODUCED if ratio >= self.std_above else NOT_REPRODUCED
-        return Verdict(self.text, outcome, f"output std = {ratio:.3f} x 1/sqrt(d) (needs >= {self.std_above})")
+        rows = runs[self.run]
+        outcome = REPRODUCED if _std_ratio(rows, self.measure) >= self.std_above else NOT_REPRODUCED
+        return Verdict(self.text, outcome, _collapse_evidence(rows, self.measure, f"needs >= {self.std_above}"))
 
 
 class NotConverge(_Claim):
@@ -172,22 +193,37 @@ class NotConverge(_Claim):
 
 
 class Ordering(_Claim):
-    """Variant `better` beats `worse` on `metric` by more than `margin` (means over seeds)."""
+    """Variant `better` beats `worse` on `metric` by more than `margin` (means over seeds). Each side
+    may add grid values to the claim's `where` (`better_where`, `worse_where`): two points of one
+    variant, e.g. MoCo v3 Fig. 2's lr 1.0e-4 against 0.5e-4."""
 
     kind: Literal["ordering"]
     better: str
     worse: str
+    better_where: dict[str, Any] = {}
+    worse_where: dict[str, Any] = {}
     metric: str = "knn_top1_k200"
     margin: float = Field(0.0, ge=0)
 
     def variants(self):
         return [self.better, self.worse]
 
+    def evaluate(self, finals, curves=None, steps=None):
+        runs = {}
+        for side, variant, values in (("better", self.better, self.better_where), ("worse", self.worse, self.worse_where)):
+            what = repr(variant) + "".join(f" {k}={v}" for k, v in values.items())
+            rows, why = self._finished(self._select(finals, variant, values), what)
+            if rows is None:
+                return Verdict(self.text, INCONCLUSIVE, why)
+            runs[side] = (what, rows)
+        return self.decide(runs)
+
     def decide(self, runs):
-        hi, lo = float(runs[self.better][self.metric].mean()), float(runs[self.worse][self.metric].mean())
+        (better, hi_rows), (worse, lo_rows) = runs["better"], runs["worse"]
+        hi, lo = float(hi_rows[self.metric].mean()), float(lo_rows[self.metric].mean())
         outcome = REPRODUCED if hi > lo + self.margin else NOT_REPRODUCED
-        evidence = (f"{self.metric}: {self.better} {show(self.metric, hi)} vs {self.worse} {show(self.metric, lo)} "
-                    f"(needs a margin > {show_gap(self.metric, self.margin)})")
+        evidence = (f"{self.metric}: {better.strip(chr(39))} {show(self.metric, hi)} vs {worse.strip(chr(39))} "
+                    f"{show(self.metric, lo)} (needs a margin > {show_gap(self.metric, self.margin)})")
         return Verdict(self.text, outcome, evidence)
 
 
@@ -216,7 +252,9 @@ class Trend(_Claim):
             return Verdict(self.text, INCONCLUSIVE, f"no runs have the axis {self.axis!r}")
         variant = None if self.axis == "variant" else self.run
         scope = self._select(finals, variant)
-        values = list(self.values) if self.values else sorted(scope[self.axis].dropna().unique().tolist())
+        present = scope[self.axis].dropna().unique().tolist()
+        # `values` at this preset: those the study's runs have (a preset_grid may run fewer).
+        values = [v for v in self.values if any(same(v, p) for p in present)] if self.values else sorted(present)
         if len(values) < 2:
             return Verdict(self.text, INCONCLUSIVE, f"{len(values)} value(s) of {self.axis}, a trend needs 2")
         means = []
@@ -257,9 +295,9 @@ def largest_dip(series: pd.DataFrame, x: str, metric: str) -> tuple[float, str]:
 
 class Instability(_Claim):
     """`metric` dips: it falls more than `dip_above` below its running maximum during training
-    (MoCo v3 Fig. 1). The dips are read per run from steps.parquet where the run logged `metric` per
-    step, otherwise from the per-epoch curves; the largest dip of each run, averaged over seeds, is
-    compared with `dip_above`. With `expect: stable` the claim is the opposite: no such dip."""
+    (MoCo v3 Fig. 1). The dips are read per run from the finer of its records (steps.parquet where
+    the run logged `metric` every few steps, the per-epoch curves); the largest dip of each run,
+    averaged over seeds, is compared with `dip_above`. With `expect: stable` the claim is the opposite: no such dip."""
 
     kind: Literal["instability"]
     run: str
@@ -276,12 +314,10 @@ class Instability(_Claim):
             return Verdict(self.text, INCONCLUSIVE, why)
         dips, details = [], []
         for run_id in rows["run_id"]:
-            source, frame, x = _per_run(steps, run_id, self.metric, "steps.parquet", "step")
-            if frame is None:
-                source, frame, x = _per_run(curves, run_id, self.metric, "curves", "epoch")
-            if frame is None:
+            found = run_dip(curves, steps, run_id, self.metric)
+            if found is None:
                 return Verdict(self.text, INCONCLUSIVE, f"run {run_id} has no {self.metric} over time")
-            dip, where = largest_dip(frame, x, self.metric)
+            dip, where, source = found
             dips.append(dip)
             details.append(f"{run_id}: {show_gap(self.metric, dip)} ({where}, {source})")
         mean = sum(dips) / len(dips)
@@ -295,12 +331,24 @@ class Instability(_Claim):
         return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
 
 
-def _per_run(frame: pd.DataFrame | None, run_id: str, metric: str, source: str, x: str):
+def run_dip(curves: pd.DataFrame | None, steps: pd.DataFrame | None, run_id: str, metric: str):
+    """(largest dip, where, source) of one run's `metric` over training, read from the finer of its
+    records: steps.parquet (kNN every few steps) or the per-epoch curves; None if neither has it."""
+    records = [(_per_run(frame, run_id, metric, x), x, source)
+               for frame, x, source in ((steps, "step", "steps.parquet"), (curves, "epoch", "curves"))]
+    records = [r for r in records if r[0] is not None]
+    if not records:
+        return None
+    frame, x, source = max(records, key=lambda r: len(r[0]))  # steps first on a tie
+    return (*largest_dip(frame, x, metric), source)
+
+
+def _per_run(frame: pd.DataFrame | None, run_id: str, metric: str, x: str) -> pd.DataFrame | None:
     if frame is None or frame.empty or metric not in frame or x not in frame:
-        return source, None, x
+        return None
     rows = frame[frame["run_id"] == run_id]
     rows = rows[rows[metric].notna()]
-    return (source, rows, x) if len(rows) else (source, None, x)
+    return rows if len(rows) else None
 
 
 Claim = Annotated[Union[Collapse, NoCollapse, NotConverge, Ordering, Trend, Instability], Field(discriminator="kind")]

@@ -142,13 +142,33 @@ class Heads(Section):
     output_bn_affine: bool = False
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+PerView = Annotated[tuple[Probability, Probability], Field(strict=False)]  # YAML gives a list
+
+
+class Augment(Section):
+    """How a training view is made (harness/data/augment.py), transform by transform, in this order:
+    random resized crop (+ flip), colour jitter, grayscale, Gaussian blur, solarize. The defaults are
+    SimSiam's (MoCo v2's) ImageNet augmentation; each method's recipe (harness/recipes.py) sets its
+    paper's. A pair is per view: (view 1, view 2), e.g. BYOL's and MoCo v3's asymmetric blur 1.0 / 0.1
+    and solarize 0 / 0.2; a method with more views (SimSiam's asymmetric_2x) repeats the pair."""
+
+    crop_min_scale: float = Field(0.2, gt=0, le=1, description="RandomResizedCrop scale=(crop_min_scale, 1)")
+    flip: bool = True
+    jitter_p: Probability = 0.8
+    brightness: float = Field(0.4, ge=0)
+    contrast: float = Field(0.4, ge=0)
+    saturation: float = Field(0.4, ge=0)
+    hue: float = Field(0.1, ge=0, le=0.5)
+    gray_p: Probability = 0.2
+    blur_p: PerView = (0.5, 0.5)
+    solarize_p: PerView = (0.0, 0.0)
+
+
 class Data(Section):
     dataset: Literal["digits", "cifar10", "cifar100", "imagefolder"] = "imagefolder"
     image_size: int = Field(224, gt=0)
-    # The augmentation recipe: "simsiam" is the paper's ImageNet recipe, "cifar" the same without
-    # blur (SimSiam App. D), "digits" a gentle one for the built-in 8x8 digits (no flips, no color).
-    augment: Literal["simsiam", "cifar", "digits"] = "simsiam"
-    crop_min_scale: float = Field(0.2, gt=0, le=1)
+    augment: Augment = Augment()
 
 
 class Optim(Section):
@@ -156,13 +176,19 @@ class Optim(Section):
     # weight decay and from the trust ratio); adamw (MoCo v3 with a ViT).
     name: Literal["sgd", "lars", "adamw"] = "sgd"
     base_lr: float = Field(0.05, gt=0, description="peak lr = base_lr * batch_size / 256 (linear)")
-    # linear: base_lr * batch / 256 (Goyal et al.); sqrt: base_lr * sqrt(batch / 256) (SimCLR App. B.1).
+    # linear: base_lr * batch / 256 (Goyal et al.); sqrt: base_lr * sqrt(batch), SimCLR's rule
+    # (google-research/simclr tf2/model.py: 0.075 * sqrt(4096) = 4.8 = 0.3 * 4096 / 256).
     lr_scaling: Literal["linear", "sqrt"] = "linear"
-    batch_size: int = Field(512, gt=0)
-    # Gradients of k micro-batches of batch_size / k are summed before one optimizer step: the batch
-    # size of the update with the memory of a micro-batch. BN statistics (and a contrastive loss's
-    # negatives) then come from the micro-batch only.
-    accumulate_steps: int = Field(1, gt=0)
+    # How a scale adjusts the paper's lr: `tiny` trains a few hundred steps where the papers train
+    # ~100k, and multiplies the paper's lr (harness/recipes.py); a study's grid then keeps the paper's
+    # base lrs at every preset. 1 at the papers' scale.
+    lr_multiplier: float = Field(1.0, gt=0)
+    batch_size: int = Field(512, gt=0, description="the batch of one optimizer step")
+    # Gradient accumulation: the images one forward pass sees (BatchNorm's statistics, a contrastive
+    # loss's negatives), None = the whole batch. The gradients of batch_size / micro_batch_size
+    # micro-batches are summed before one optimizer step, with the lr of batch_size: BYOL Table 16
+    # (App. F.2) varies the micro-batch at an update batch of 4096.
+    micro_batch_size: int | None = Field(None, gt=0)
     epochs: int = Field(100, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1, description="sgd and lars")
@@ -177,10 +203,15 @@ class Optim(Section):
     def _consistent(self):
         if self.warmup_epochs > self.epochs:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
-        if self.batch_size % self.accumulate_steps:
-            raise ValueError(f"batch_size ({self.batch_size}) is not divisible by accumulate_steps "
-                             f"({self.accumulate_steps})")
+        micro = self.micro_batch_size
+        if micro is not None and (micro > self.batch_size or self.batch_size % micro):
+            raise ValueError(f"micro_batch_size ({micro}) does not divide batch_size ({self.batch_size})")
         return self
+
+    @property
+    def accumulate_steps(self) -> int:
+        """Micro-batches per optimizer step (1: no accumulation)."""
+        return self.batch_size // (self.micro_batch_size or self.batch_size)
 
 
 class KnnProtocol(Section):

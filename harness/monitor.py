@@ -1,12 +1,14 @@
-"""Monitors: the collapse detector (std of the l2-normalized output) and weighted kNN accuracy.
+"""Monitors: the collapse detectors (std of the l2-normalized output, before and after the projector's
+output BN, and its effective rank) and weighted kNN accuracy.
 
-Both are cheap by construction: the std is taken on the batch the training step already computed,
+All are cheap by construction: the collapse monitors are taken on the batch the training step already computed,
 and a kNN evaluation embeds each split once, in large no-grad batches, then compares the queries
 with the bank in chunks of bounded size, every protocol (k, T) sharing one similarity and one top-k.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -27,6 +29,27 @@ def output_std(z: torch.Tensor) -> float:
     """Per-channel std of z/||z|| over the batch, averaged over channels (SimSiam Sec. 4.1).
     About 1/sqrt(d) for a spread-out output, 0 when every sample maps to the same direction."""
     return F.normalize(z.float(), dim=1).std(dim=0).mean().item()
+
+
+def collapse_monitors(embedding: torch.Tensor, embedding_pre_bn: torch.Tensor) -> dict[str, float]:
+    """The collapse monitors of one training batch (harness.methods.base.StepOutput's embeddings):
+    the std of z/||z|| (SimSiam's measure), the same std before the projector's output BN, and the
+    effective rank of z."""
+    return {
+        "output_std": output_std(embedding),
+        "output_std_pre_bn": output_std(embedding_pre_bn),
+        "output_rank": effective_rank(embedding),
+    }
+
+
+def effective_rank(z: torch.Tensor) -> float:
+    """exp of the entropy of the normalized singular values of the batch's centered z (Roy & Vetterli
+    2007; RankMe, Garrido et al. 2023): up to min(batch, d) for a spread-out output, 1 when every
+    sample lies on one line. Per-channel scaling (a BN without affine) cannot raise it past the
+    rank of what the network computed."""
+    s = torch.linalg.svdvals((z - z.mean(dim=0)).float())
+    p = s / s.sum().clamp_min(1e-12)
+    return math.exp(-(p * p.clamp_min(1e-12).log()).sum().item())
 
 
 @torch.inference_mode()

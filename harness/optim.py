@@ -14,9 +14,13 @@ from harness.methods.base import Method
 
 
 def peak_lr(optim: Optim) -> float:
-    """The linear scaling rule (Goyal et al.) or its square-root variant (SimCLR App. B.1)."""
-    scale = optim.batch_size / 256
-    return optim.base_lr * (scale if optim.lr_scaling == "linear" else math.sqrt(scale))
+    """The linear scaling rule (Goyal et al.): base_lr x batch / 256; or SimCLR's square-root rule
+    (v2; tf2/model.py): base_lr x sqrt(batch), so 0.075 at 4096 is the linear rule's 0.3. Times the
+    scale's lr_multiplier (1 at the papers' scale)."""
+    base = optim.base_lr * optim.lr_multiplier
+    if optim.lr_scaling == "linear":
+        return base * optim.batch_size / 256
+    return base * math.sqrt(optim.batch_size)
 
 
 def lr_schedule(optim: Optim, steps_per_epoch: int) -> np.ndarray:

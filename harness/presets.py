@@ -1,46 +1,44 @@
-"""Named scales. A preset is a set of overrides on RunConfig's defaults (the paper's ImageNet setup).
-
+"""Named scales. A preset is what a scale changes for every method: the data, the backbone, the length
+of training and the monitors' cadence; and, where the data cannot hold a paper's augmentation, the
+augmentation. How each method scales its lr, weight decay and heads is its recipe's (harness/recipes.py):
+    RunConfig defaults < recipe.common < preset < recipe.scaled[preset] < study ...
 Every study runs at any preset; the study file may add its own per-preset overrides on top.
 """
 
 PRESETS: dict[str, dict] = {
-    # Built-in offline data (scikit-learn digits upsampled to 16 px), a 3-layer CNN, CPU, minutes.
-    # Tuned so the SimSiam phenomena can show: see the README's "tiny scale" section.
+    # Built-in offline data (scikit-learn digits upsampled to 16 px), a 3-layer CNN (or a 3-block ViT
+    # on 4x4 patches), CPU, minutes. See the README's "tiny scale" section.
     "tiny": {
         "data.dataset": "digits",
         "data.image_size": 16,
-        "data.augment": "digits",
-        "data.crop_min_scale": 0.5,
+        # A mirrored digit is another symbol; an 8x8 digit cropped to 8% of its area is no digit; and
+        # small images get no blur (as SimSiam App. D on CIFAR).
+        "data.augment.flip": False,
+        "data.augment.crop_min_scale": 0.5,
+        "data.augment.blur_p": (0.0, 0.0),
         "backbone.name": "small_cnn",
         "backbone.width": 32,
-        "projector.layers": 2,
-        "projector.hidden_dim": 256,
-        "projector.out_dim": 256,
-        "predictor.hidden_dim": 64,
-        "optim.base_lr": 0.2,
+        "backbone.vit.patch_size": 4,
+        "backbone.vit.dim": 48,
+        "backbone.vit.depth": 3,
+        "backbone.vit.heads": 3,
         "optim.batch_size": 256,
         "optim.epochs": 60,
-        "optim.weight_decay": 5.0e-4,
         "monitor.every_epochs": 2,
     },
-    # SimSiam App. D: CIFAR ResNet-18 (3x3 stem, no max-pool), 2-layer projector, 2048-d,
-    # base lr 0.03, wd 5e-4, batch 512, 800 epochs, 32 px, no blur. Predictor hidden 512 (assumed).
+    # SimSiam App. D: CIFAR ResNet-18 (3x3 stem, no max-pool), batch 512, 800 epochs, 32 px, no blur.
+    # A ViT takes 4x4 patches (64 tokens).
     "cifar10": {
         "data.dataset": "cifar10",
         "data.image_size": 32,
-        "data.augment": "cifar",
+        "data.augment.blur_p": (0.0, 0.0),
         "backbone.name": "resnet18_cifar",
-        "projector.layers": 2,
-        "projector.hidden_dim": 2048,
-        "projector.out_dim": 2048,
-        "predictor.hidden_dim": 512,
-        "optim.base_lr": 0.03,
+        "backbone.vit.patch_size": 4,
         "optim.batch_size": 512,
         "optim.epochs": 800,
-        "optim.weight_decay": 5.0e-4,
         "monitor.every_epochs": 10,
     },
-    # The paper's ImageNet setup is RunConfig's default: ResNet-50, 224 px, batch 512, 100 epochs.
+    # The papers' ImageNet setups: RunConfig's defaults (ResNet-50, 224 px) and each method's recipe.
     "imagenet": {
         "data.dataset": "imagefolder",
         "runtime.num_workers": 8,

@@ -1,8 +1,11 @@
 """Study spec: a YAML file of ablation grids, validated and expanded into fully resolved runs.
 
 A run's config is built by layering override sets, later ones winning:
-    RunConfig defaults < preset < study `base` < study `presets[<preset>]` < variant < grid point
-    < seed < command-line `--set`.
+    RunConfig defaults < the method's recipe < preset < the recipe at that preset < study `base`
+    < study `presets[<preset>]` < variant < grid point < `rules` that match the run < seed
+    < command-line `--set`.
+The recipe (harness/recipes.py) is the paper's setup of the run's method, so a study states only its
+ablation.
 Keys are dotted paths into RunConfig (``predictor.kind``); nested mappings are accepted and flattened.
 Nothing is written while loading: a bad spec raises SpecError naming the file and the key.
 """
@@ -24,7 +27,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from harness.config import METHOD_NAMES, RunConfig, Section
 from harness.presets import DEFAULT_PRESET, PRESETS
-from harness.claims import Claim
+from harness.recipes import RECIPES
+from harness.claims import Claim, same
 from harness.report.layout import Figure, check_layout
 
 
@@ -102,6 +106,23 @@ class SlurmSpec(Section):
     setup: list[str] = Field([], description="shell lines run before the job, e.g. module load ...")
 
 
+class Rule(Section):
+    """Overrides for the runs whose variant and grid values match `when` (a value, or a list of
+    values each), e.g. SimSiam Table 2's warm-up for batch sizes of 1024 and more only:
+        {when: {optim.batch_size: [1024, 2048, 4096]}, set: {optim.warmup_epochs: 10}}
+    With `preset`, the rule applies at that preset only; rules apply in file order."""
+
+    when: dict[str, Any] = Field(min_length=1)
+    set: dict[str, Any] = Field(min_length=1)
+    preset: str | None = None
+
+    def matches(self, labels: dict[str, Any], preset: str) -> bool:
+        if self.preset not in (None, preset):
+            return False
+        return all(any(same(labels.get(key), v) for v in (values if isinstance(values, list) else [values]))
+                   for key, values in self.when.items())
+
+
 class StudySpec(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str
@@ -114,6 +135,7 @@ class StudySpec(Section):
     # images of `tiny`): {preset: {axis: [values]}}; each axis must be in `grid`.
     preset_grid: dict[str, dict[str, list[Any]]] = {}
     seeds: list[int] = Field([0], min_length=1)
+    rules: list[Rule] = []
     report: ReportSpec = ReportSpec()
     slurm: SlurmSpec = SlurmSpec()
 
@@ -351,11 +373,7 @@ def load_study(
             raise SpecError(f"{path}: {where}: seed: set seeds with the study's `seeds:` list")
         return (f"{path}: {where}", flat)
 
-    common = [
-        ("preset " + preset, flatten(PRESETS[preset])),
-        layer("base", spec.base),
-        layer(f"presets.{preset}", spec.presets.get(preset, {})),
-    ]
+    study_common = [layer("base", spec.base), layer(f"presets.{preset}", spec.presets.get(preset, {}))]
     for name, axes in spec.preset_grid.items():
         if name not in PRESETS:
             raise SpecError(f"{path}: preset_grid.{name}: unknown preset (known: {', '.join(PRESETS)})")
@@ -368,6 +386,7 @@ def load_study(
     grid_keys = list(grid)
     layer("grid", {k: None for k in grid_keys})
     cli = [("--set", overrides)] if overrides else []
+    rules = _check_rules(spec, grid, path, preset, layer)
 
     runs, seen = [], {}
     for variant, values in spec.variants.items():
@@ -375,9 +394,11 @@ def load_study(
         for combo in itertools.product(*(grid[k] for k in grid_keys)):
             point = tuple(zip(grid_keys, combo))
             point_layer = (f"{path}: grid " + " ".join(f"{k}={v}" for k, v in point), dict(point))
+            study_layers = study_common + [variant_layer, point_layer]
+            study_layers += [flat for rule, flat in rules if rule.matches({"variant": variant, **dict(point)}, preset)]
             for seed in spec.seeds:
                 seed_layer = (f"{path}: seeds", {"seed": seed})
-                config = resolve(common + [variant_layer, point_layer, seed_layer] + cli)
+                config = resolve(recipe_layers(study_layers + cli, preset) + study_layers + [seed_layer] + cli)
                 planned = PlannedRun(config.run_id(), variant, point, seed, config)
                 if planned.run_id in seen:
                     raise SpecError(
@@ -392,6 +413,37 @@ def load_study(
     except ValueError as err:
         raise SpecError(str(err)) from None
     return Study(spec=spec, path=path, preset=preset, runs=runs)
+
+
+def recipe_layers(later: list[tuple[str, dict[str, Any]]], preset: str) -> list[tuple[str, dict[str, Any]]]:
+    """The layers under a study's own: the run's method's recipe, the preset, the recipe at the preset.
+    The method is the last `method.name` the later layers set (SimSiam, the default, if none does)."""
+    name = next((flat["method.name"] for _, flat in reversed(later) if "method.name" in flat), "simsiam")
+    layers = [("preset " + preset, flatten(PRESETS[preset]))]
+    recipe = RECIPES.get(name)  # an unknown method is refused when the config is validated
+    if recipe is None:
+        return layers
+    return [(f"recipe {name}", recipe.common), *layers, (f"recipe {name} at {preset}", recipe.scaled.get(preset, {}))]
+
+
+def _check_rules(spec: StudySpec, grid: dict[str, list[Any]], path: Path, preset: str, layer) -> list:
+    """Each rule with its validated `set` layer; `when` names study axes and values they take."""
+    checked = []
+    for i, rule in enumerate(spec.rules):
+        where = f"rules[{i}]"
+        if rule.preset is not None and rule.preset not in PRESETS:
+            raise SpecError(f"{path}: {where}.preset: unknown preset {rule.preset!r} (known: {', '.join(PRESETS)})")
+        for key, values in rule.when.items():
+            allowed = list(spec.variants) if key == "variant" else spec.grid.get(key)
+            if allowed is None:
+                raise SpecError(f"{path}: {where}.when: {key!r} is neither 'variant' nor a grid key")
+            if key != "variant":
+                allowed = list(allowed) + [v for axis in spec.preset_grid.values() for v in axis.get(key, [])]
+            for value in values if isinstance(values, list) else [values]:
+                if not any(same(value, a) for a in allowed):
+                    raise SpecError(f"{path}: {where}.when: {key}={value!r} is not a value of the study")
+        checked.append((rule, layer(where, rule.set)))
+    return checked
 
 
 def _check_report(spec: StudySpec, grid: dict[str, list[Any]], path: Path) -> None:

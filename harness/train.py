@@ -29,7 +29,7 @@ from harness.config import RunConfig
 from harness.data import build_data
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods import build_method, n_views
-from harness.monitor import embed, knn_accuracies, output_std
+from harness.monitor import collapse_monitors, embed, knn_accuracies
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.probe import linear_probe
 from harness.provenance import code_revision, versions
@@ -127,7 +127,7 @@ def train(
     method.train()
     for epoch in range(start_epoch, config.optim.epochs + 1):
         epoch_start = time.perf_counter()
-        loss_sum, std_sum, n = 0.0, 0.0, 0
+        loss_sum, collapse, n = 0.0, {}, 0
         for i, views in enumerate(data.train_batches(epoch)):
             step = (epoch - 1) * steps_per_epoch + i
             set_lr(optimizer, float(schedule[step]), peak)
@@ -154,14 +154,15 @@ def train(
             if step_row:
                 step_rows.append(step_row)
             loss_sum += loss.item()
-            std_sum += output_std(out.embedding.detach())
+            for key, value in collapse_monitors(out.embedding.detach(), out.embedding_pre_bn.detach()).items():
+                collapse[key] = collapse.get(key, 0.0) + value
             n += 1
 
         row = {
             "epoch": epoch,
             "step": epoch * steps_per_epoch,
             "loss": loss_sum / n,
-            "output_std": dist.mean_float(std_sum / n),
+            **{key: dist.mean_float(total / n) for key, total in collapse.items()},
             "output_std_ref": std_ref,
             "lr": float(schedule[epoch * steps_per_epoch - 1]),
         }

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 
+from harness.config import Augment
 from harness.data.augment import BatchAugment, blur_kernel_size, eval_transform
 
 ZERO, ONE = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)  # normalization that leaves images in 0..1
@@ -22,8 +23,18 @@ def images(b: int = 8, c: int = 3, size: int = 32, seed: int = 0) -> torch.Tenso
     return torch.randint(0, 256, (b, c, size, size), generator=gen(seed), dtype=torch.uint8)
 
 
+RECIPES = {
+    "simsiam": Augment(),  # the config's default: SimSiam's (MoCo v2's) augmentation
+    "cifar": Augment(blur_p=(0.0, 0.0)),  # SimSiam App. D: no blur on small images
+    "digits": Augment(flip=False, crop_min_scale=0.5, blur_p=(0.0, 0.0)),  # the tiny preset's
+    "byol": Augment(crop_min_scale=0.08, saturation=0.2, blur_p=(1.0, 0.1), solarize_p=(0.0, 0.2)),
+}
+
+
 def augment(recipe: str = "simsiam", size: int = 32, channels: int = 3, min_scale: float = 0.2):
-    return BatchAugment(recipe, size, min_scale, channels, ZERO[:channels], ONE[:channels])
+    r = RECIPES[recipe]
+    r = r if recipe == "digits" else r.model_copy(update={"crop_min_scale": min_scale})
+    return BatchAugment(r, size, channels, ZERO[:channels], ONE[:channels])
 
 
 def identity_params(aug: BatchAugment, b: int):
@@ -33,7 +44,7 @@ def identity_params(aug: BatchAugment, b: int):
     no = torch.zeros(b, dtype=torch.bool)
     return replace(
         p, scale=ones, ratio=ones, crop_w=ones, crop_h=ones, center_x=ones / 2, center_y=ones / 2, flip=no,
-        jitter=no, brightness=ones, contrast=ones, saturation=ones, hue=zeros, gray=no, blur=no,
+        jitter=no, brightness=ones, contrast=ones, saturation=ones, hue=zeros, gray=no, blur=no, solarize=no,
     )  # fmt: skip
 
 
@@ -186,7 +197,7 @@ def test_normalization_and_eval_transform():
     expected = (x.float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     torch.testing.assert_close(out, expected)
     assert eval_transform(x, 24, mean, std).shape == (8, 3, 24, 24)
-    aug = BatchAugment("cifar", 32, 0.2, 3, mean, std)
+    aug = BatchAugment(RECIPES["cifar"], 32, 3, mean, std)
     torch.testing.assert_close(aug.apply(x, identity_params(aug, 8)), expected, atol=1e-4, rtol=0)
 
 
@@ -217,3 +228,39 @@ def test_cpu_augmentation_runs_on_one_thread_and_restores_the_count():
         assert torch.get_num_threads() == 2 and out.shape == (8, 3, 32, 32)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_blur_and_solarize_are_drawn_per_view():
+    # BYOL / MoCo v3: blur always on the first view and 10% on the second, solarize 0% / 20%.
+    aug = augment("byol")
+    first, second = aug.sample_params(20000, gen(), view=0), aug.sample_params(20000, gen(), view=1)
+    assert first.blur.all() and not first.solarize.any()
+    assert abs(second.blur.double().mean() - 0.1) < 0.01 and abs(second.solarize.double().mean() - 0.2) < 0.01
+    third = aug.sample_params(20000, gen(), view=2)  # a third view repeats the first's recipe
+    assert third.blur.all() and not third.solarize.any()
+
+
+def test_solarize_matches_torchvision():
+    aug, x = augment("byol"), images()
+    p = replace(identity_params(aug, 8), solarize=torch.arange(8) % 2 == 0)
+    expected = x.float() / 255
+    expected[::2] = TF.solarize(expected[::2], 0.5)
+    torch.testing.assert_close(aug.apply(x, p), expected, atol=1e-6, rtol=0)
+    # on uint8, as the per-image path applies it to PIL images: threshold 128 of 255
+    torch.testing.assert_close(TF.solarize(x, 128).float() / 255, TF.solarize(x.float() / 255, 128 / 255))
+
+
+def test_pipeline_views_follow_the_per_view_recipe():
+    from harness.config import RunConfig
+    from harness.data import build_data
+
+    def views(solarize):
+        config = RunConfig.model_validate({
+            "data": {"dataset": "digits", "image_size": 16, "augment": {"solarize_p": solarize}},
+            "optim": {"batch_size": 64},
+        })  # fmt: skip
+        return next(iter(build_data(config, 2, torch.device("cpu")).train_batches(1)))
+
+    plain, second_solarized = views([0.0, 0.0]), views([0.0, 1.0])
+    assert torch.equal(plain[0], second_solarized[0])  # the same draws; view 1 is not solarized
+    assert not torch.allclose(plain[1], second_solarized[1])  # view 2 is

@@ -21,7 +21,7 @@ CPU = torch.device("cpu")
 
 def config(**sections) -> RunConfig:
     base = {
-        "data": {"dataset": "digits", "image_size": 16, "augment": "digits"},
+        "data": {"dataset": "digits", "image_size": 16, "augment": {"flip": False, "blur_p": (0.0, 0.0)}},
         "optim": {"batch_size": 128},
     }
     for name, values in sections.items():
@@ -117,7 +117,7 @@ def write_cifar10(root, per_batch=4, n_test=6):
 
 def cifar_config(root, dataset="cifar10", size=32, batch_size=8):
     return config(
-        data={"dataset": dataset, "image_size": size, "augment": "cifar"},
+        data={"dataset": dataset, "image_size": size, "augment": {"blur_p": (0.0, 0.0)}},
         optim={"batch_size": batch_size},
         runtime={"data_root": str(root)},
     )
@@ -206,7 +206,7 @@ def write_tree(root, per_class=(("train", 4), ("val", 2)), classes=("ant", "bee"
 
 def folder_config(root, workers=0):
     return config(
-        data={"dataset": "imagefolder", "image_size": 24, "augment": "simsiam"},
+        data={"dataset": "imagefolder", "image_size": 24},
         optim={"batch_size": 4},
         runtime={"data_root": str(root), "num_workers": workers},
     )

@@ -64,8 +64,12 @@ def test_simclr_has_no_predictor_group_and_rejects_one():
 
 def test_linear_and_square_root_lr_scaling():
     assert peak_lr(config(optim={"base_lr": 0.3, "batch_size": 1024}).optim) == pytest.approx(1.2)
-    assert peak_lr(config(optim={"base_lr": 0.3, "batch_size": 1024, "lr_scaling": "sqrt"}).optim) == pytest.approx(0.6)
-    assert peak_lr(config(optim={"base_lr": 0.3, "batch_size": 256, "lr_scaling": "sqrt"}).optim) == pytest.approx(0.3)
+    # SimCLR's rule, base x sqrt(batch) (tf2/model.py): its README's 0.075 at 4096 is 0.3 x 4096 / 256.
+    assert peak_lr(config(optim={"base_lr": 0.075, "batch_size": 4096, "lr_scaling": "sqrt"}).optim) == pytest.approx(4.8)
+    assert peak_lr(config(optim={"base_lr": 0.3, "batch_size": 4096}).optim) == pytest.approx(4.8)
+    assert peak_lr(config(optim={"base_lr": 0.3, "batch_size": 1024, "lr_scaling": "sqrt"}).optim) == pytest.approx(9.6)
+    # A scale's lr multiplier (tiny: a few hundred steps) multiplies either rule.
+    assert peak_lr(config(optim={"base_lr": 0.3, "batch_size": 1024, "lr_multiplier": 4.0}).optim) == pytest.approx(4.8)
 
 
 def test_adamw_weight_decay_on_every_parameter():
@@ -76,8 +80,12 @@ def test_adamw_weight_decay_on_every_parameter():
 
 
 def test_batch_must_split_into_the_micro_batches():
-    with pytest.raises(ValueError, match="not divisible by accumulate_steps"):
-        config(optim={"batch_size": 10, "accumulate_steps": 4})
+    with pytest.raises(ValueError, match=r"micro_batch_size \(4\) does not divide batch_size \(10\)"):
+        config(optim={"batch_size": 10, "micro_batch_size": 4})
+    with pytest.raises(ValueError, match=r"micro_batch_size \(20\) does not divide"):
+        config(optim={"batch_size": 10, "micro_batch_size": 20})
+    assert config(optim={"batch_size": 12, "micro_batch_size": 3}).optim.accumulate_steps == 4
+    assert config(optim={"batch_size": 12}).optim.accumulate_steps == 1
 
 
 NO_BN = {
@@ -114,7 +122,7 @@ LR = {"base_lr": 25.6}
 def test_accumulating_k_micro_batches_equals_one_batch_k_times_larger_without_bn(method):
     v = views(batch=8)
     whole = one_step(config(method={"name": method}, optim=LR, **NO_BN), v)
-    micro = one_step(config(method={"name": method}, optim={**LR, "accumulate_steps": 4}, **NO_BN), v)
+    micro = one_step(config(method={"name": method}, optim={**LR, "micro_batch_size": 2}, **NO_BN), v)
     assert len(whole) == len(micro)
     assert close(whole, micro)
     assert not close(whole, one_step(config(method={"name": method}, optim=LR, **NO_BN), None))  # it moved
@@ -124,5 +132,5 @@ def test_with_batch_norm_micro_batches_change_the_update():
     # The caveat the summary states: BN normalizes each micro-batch with its own statistics.
     v = views(batch=8)
     whole = one_step(config(optim=LR), v)
-    micro = one_step(config(optim={**LR, "accumulate_steps": 4}), v)
+    micro = one_step(config(optim={**LR, "micro_batch_size": 2}), v)
     assert not close(whole, micro)

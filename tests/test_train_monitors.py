@@ -45,7 +45,7 @@ def test_no_steps_file_when_per_step_monitors_are_off(tmp_path):
 
 
 def test_accumulation_caveat_in_the_summary(tmp_path):
-    summary = train(config(FAST + ["optim.epochs=1", "optim.accumulate_steps=4"]), tmp_path)
+    summary = train(config(FAST + ["optim.epochs=1", "optim.micro_batch_size=64"]), tmp_path)
     assert summary["notes"] == [
         "gradients accumulated over 4 micro-batches of 64: BatchNorm statistics (and a contrastive loss's "
         "negatives) come from each micro-batch of 64, not from the batch of 256"

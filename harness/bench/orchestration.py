@@ -24,7 +24,7 @@ from harness.spec import load_study
 from harness.status import run_states
 
 VARIANTS = {
-    "baseline": {},
+    "baseline": {"predictor.lr": "cosine"},  # SimSiam Table 1's (a); the recipe's is constant
     "no_predictor": {"predictor.kind": "none"},
     "fixed_predictor": {"predictor.kind": "fixed"},
     "constant_predictor_lr": {"predictor.lr": "constant"},

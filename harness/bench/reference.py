@@ -26,20 +26,20 @@ from harness.data.imagefolder import train_transform
 
 
 class PerImageViews(Dataset):
-    """n_views augmentations of one in-memory image, each from its own PIL copy."""
+    """One augmentation of an in-memory image per view transform, each from its own PIL copy."""
 
-    def __init__(self, images: Tensor, transform: v2.Compose, n_views: int):
+    def __init__(self, images: Tensor, transforms: list[v2.Compose]):
         # uint8 [N,C,H,W] -> [N,H,W,C], the layout PIL reads ([N,H,W] for one channel: mode "L").
         array = images.permute(0, 2, 3, 1).numpy()
         self.array = array[..., 0] if array.shape[-1] == 1 else array
-        self.transform, self.n_views = transform, n_views
+        self.transforms = transforms
 
     def __len__(self) -> int:
         return len(self.array)
 
     def __getitem__(self, index: int) -> list[Tensor]:
         image = Image.fromarray(self.array[index])
-        return [self.transform(image) for _ in range(self.n_views)]
+        return [transform(image) for transform in self.transforms]
 
 
 def reference_loader(
@@ -47,9 +47,10 @@ def reference_loader(
 ) -> DataLoader:
     """The official code's DataLoader over `images` (uint8 [N,C,H,W], on the CPU), with the
     recipe, size and normalization of the harness's batched `augment`."""
-    transform = train_transform(augment.recipe, augment.image_size, augment.crop_min_scale, augment.mean, augment.std)
+    transforms = [train_transform(augment.recipe, augment.image_size, view, augment.mean, augment.std)
+                  for view in range(n_views)]
     return DataLoader(
-        PerImageViews(images.cpu(), transform, n_views),
+        PerImageViews(images.cpu(), transforms),
         batch_size=batch_size,
         shuffle=True,
         num_workers=workers,

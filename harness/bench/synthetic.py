@@ -36,7 +36,7 @@ def synthetic_data(config: RunConfig, n_views: int, device: torch.device) -> InM
         return LabeledImages(images, torch.randint(0, num_classes, (n,), generator=generator))
 
     mean, std = CIFAR_STATS[data.dataset]
-    augment = BatchAugment(data.augment, data.image_size, data.crop_min_scale, channels, mean, std)
+    augment = BatchAugment(data.augment, data.image_size, channels, mean, std)
     return InMemoryPipeline(
         split(n_train), split(n_test), num_classes, augment, config.optim.batch_size, n_views, config.seed, device
     )

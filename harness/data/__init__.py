@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from harness.config import RunConfig
-from harness.data.augment import RECIPES, AugmentParams, BatchAugment, Recipe, eval_transform
+from harness.data.augment import AugmentParams, BatchAugment, eval_transform
 from harness.data.cifar import NUM_CLASSES as CIFAR_CLASSES
 from harness.data.cifar import STATS as CIFAR_STATS
 from harness.data.cifar import load_cifar
@@ -15,14 +15,12 @@ from harness.data.imagefolder import ImageFolderPipeline
 from harness.data.pipeline import DataPipeline, InMemoryPipeline, LabeledImages, epoch_generator
 
 __all__ = [
-    "RECIPES",
     "AugmentParams",
     "BatchAugment",
     "DataPipeline",
     "ImageFolderPipeline",
     "InMemoryPipeline",
     "LabeledImages",
-    "Recipe",
     "build_data",
     "epoch_generator",
     "eval_transform",
@@ -42,6 +40,6 @@ def build_data(config: RunConfig, n_views: int, device: torch.device) -> DataPip
         train, test = load_cifar(config)
         (mean, std), num_classes = CIFAR_STATS[data.dataset], CIFAR_CLASSES[data.dataset]
     channels = train.images.shape[1]
-    augment = BatchAugment(data.augment, data.image_size, data.crop_min_scale, channels, mean, std)
+    augment = BatchAugment(data.augment, data.image_size, channels, mean, std)
     batch_size = config.optim.batch_size
     return InMemoryPipeline(train, test, num_classes, augment, batch_size, n_views, config.seed, device)

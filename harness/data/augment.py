@@ -13,49 +13,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchvision.transforms.v2 import functional as TF
+
+from harness.config import Augment
 
 RATIO = (3 / 4, 4 / 3)  # RandomResizedCrop's default aspect-ratio range
-BLUR_SIGMA = (0.1, 2.0)  # SimSiam / MoCo v2
+BLUR_SIGMA = (0.1, 2.0)  # SimSiam / MoCo v2, BYOL
+SOLARIZE_THRESHOLD = 0.5  # BYOL App. B: x -> 1 - x where x >= 0.5 (128 of 255 on uint8 / PIL)
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as PIL's convert("L")
 
 # RGB -> YIQ. Y is the luma above; I and Q span the chroma plane, where a hue shift is a rotation.
 RGB_TO_YIQ = torch.tensor(
     [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64
 )
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """One augmentation recipe; shared with the per-image torchvision path (imagefolder.py)."""
-
-    flip: bool
-    jitter_p: float
-    brightness: float
-    contrast: float
-    saturation: float
-    hue: float
-    gray_p: float
-    blur_p: float
-
-
-SIMSIAM = Recipe(
-    flip=True, jitter_p=0.8, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, gray_p=0.2, blur_p=0.5
-)
-RECIPES = {
-    "simsiam": SIMSIAM,
-    "cifar": replace(SIMSIAM, blur_p=0.0),  # SimSiam App. D: no blur on 32 px images
-    # The 8x8 digits: a mirrored digit is another symbol and they carry no color, so only
-    # crops and brightness/contrast.
-    "digits": Recipe(
-        flip=False, jitter_p=0.8, brightness=0.4, contrast=0.4, saturation=0.0, hue=0.0, gray_p=0.0,
-        blur_p=0.0,
-    ),
-}
 
 
 def blur_kernel_size(image_size: int) -> int:
@@ -82,6 +57,7 @@ class AugmentParams:
     gray: Tensor  # bool
     blur: Tensor  # bool
     sigma: Tensor  # blur sigma in pixels (drawn for every sample, used where blur is True)
+    solarize: Tensor  # bool
 
     def __getitem__(self, index: slice) -> AugmentParams:
         """The parameters of some of the samples, e.g. one rank's share of a global batch."""
@@ -173,28 +149,27 @@ def _blend(x: Tensor, other: Tensor, factor: Tensor) -> Tensor:
 
 
 class BatchAugment:
-    """Random resized crop + flip, color jitter, grayscale and blur on a batch [B,C,H,W]."""
+    """Random resized crop + flip, color jitter, grayscale, blur and solarize on a batch [B,C,H,W], as
+    the config's `data.augment` says; blur and solarize by view (`view` 0, 1, then 0, 1 again)."""
 
     def __init__(
         self,
-        recipe: str | Recipe,
+        recipe: Augment,
         image_size: int,
-        crop_min_scale: float,
         channels: int,
         mean: tuple[float, ...],
         std: tuple[float, ...],
     ):
-        self.recipe = RECIPES[recipe] if isinstance(recipe, str) else recipe
+        self.recipe = recipe
         self.image_size = image_size
-        self.crop_min_scale = crop_min_scale
         self.channels = channels
         self.mean, self.std = tuple(mean), tuple(std)
         self.kernel_size = blur_kernel_size(image_size)
 
-    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
-        return self.apply(images, self.sample_params(images.shape[0], generator))
+    def __call__(self, images: Tensor, generator: torch.Generator, view: int = 0) -> Tensor:
+        return self.apply(images, self.sample_params(images.shape[0], generator, view))
 
-    def sample_params(self, batch: int, generator: torch.Generator) -> AugmentParams:
+    def sample_params(self, batch: int, generator: torch.Generator, view: int = 0) -> AugmentParams:
         """Draws every parameter of a batch, in a fixed order, from a CPU generator."""
         r = self.recipe
 
@@ -204,7 +179,7 @@ class BatchAugment:
         def coin(p: float) -> Tensor:
             return torch.rand(batch, generator=generator, dtype=torch.float64) < p
 
-        scale = uniform(self.crop_min_scale, 1.0)
+        scale = uniform(r.crop_min_scale, 1.0)
         ratio = torch.exp(uniform(math.log(RATIO[0]), math.log(RATIO[1])))
         # The ratio is relative to the image's own aspect (exact for square images, as the in-memory
         # datasets are). torchvision resamples a box that does not fit and falls back to a center
@@ -227,11 +202,12 @@ class BatchAugment:
         saturation = factor(r.saturation, 1.0, max(0.0, 1 - r.saturation), 1 + r.saturation, color)
         hue = factor(r.hue, 0.0, -r.hue, r.hue, color)
         gray = coin(r.gray_p) & color
-        blur = coin(r.blur_p)
+        blur = coin(r.blur_p[view % 2])
         sigma = uniform(*BLUR_SIGMA)
+        solarize = coin(r.solarize_p[view % 2])
         return AugmentParams(
             scale, ratio, crop_w, crop_h, center_x, center_y, flip,
-            jitter, brightness, contrast, saturation, hue, gray, blur, sigma,
+            jitter, brightness, contrast, saturation, hue, gray, blur, sigma, solarize,
         )  # fmt: skip
 
     def apply(self, images: Tensor, params: AugmentParams) -> Tensor:
@@ -246,8 +222,10 @@ class BatchAugment:
             x = self._jitter(x, p, hue_matrix(params.hue))
         if self.recipe.gray_p > 0 and x.shape[1] == 3:
             x = torch.where(p.gray.view(-1, 1, 1, 1), grayscale(x).expand_as(x), x)
-        if self.recipe.blur_p > 0:
+        if params.blur.any():  # the flags are on the CPU: no wait for the device
             x = self._blur(x, p)
+        if params.solarize.any():
+            x = torch.where(p.solarize.view(-1, 1, 1, 1), TF.solarize(x, SOLARIZE_THRESHOLD), x)
         return normalize(x, self.mean, self.std)
 
     def _crop_flip(self, x: Tensor, p: AugmentParams) -> Tensor:

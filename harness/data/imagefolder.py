@@ -18,7 +18,8 @@ from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
 from harness.config import RunConfig
-from harness.data.augment import BLUR_SIGMA, RECIPES, Recipe, blur_kernel_size
+from harness.config import Augment
+from harness.data.augment import BLUR_SIGMA, SOLARIZE_THRESHOLD, blur_kernel_size
 from harness.data.pipeline import DataPipeline, check_batch_size, epoch_generator, require_data_root
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -29,26 +30,28 @@ EVAL_BATCH = 256
 
 
 def train_transform(
-    recipe: Recipe,
+    recipe: Augment,
     size: int,
-    crop_min_scale: float,
+    view: int = 0,
     mean: tuple[float, ...] = IMAGENET_MEAN,
     std: tuple[float, ...] = IMAGENET_STD,
 ) -> v2.Compose:
-    """The recipe per image (for "simsiam", the paper's: MoCo v2's augmentation).
+    """The config's augmentation of one view (blur and solarize are per view), per image.
 
     On a PIL image the ops run on the PIL image and it becomes a tensor only at the end, as in the
     official code (ToTensor last), which is faster per image than converting to a tensor first.
     """
-    ops = [v2.RandomResizedCrop(size, scale=(crop_min_scale, 1.0), antialias=True)]
+    ops = [v2.RandomResizedCrop(size, scale=(recipe.crop_min_scale, 1.0), antialias=True)]
     if recipe.jitter_p > 0:
         jitter = v2.ColorJitter(recipe.brightness, recipe.contrast, recipe.saturation, recipe.hue)
         ops.append(v2.RandomApply([jitter], p=recipe.jitter_p))
     if recipe.gray_p > 0:
         ops.append(v2.RandomGrayscale(recipe.gray_p))
-    if recipe.blur_p > 0:
+    if recipe.blur_p[view % 2] > 0:
         blur = v2.GaussianBlur(blur_kernel_size(size), sigma=BLUR_SIGMA)
-        ops.append(v2.RandomApply([blur], p=recipe.blur_p))
+        ops.append(v2.RandomApply([blur], p=recipe.blur_p[view % 2]))
+    if recipe.solarize_p[view % 2] > 0:  # on PIL's 0..255
+        ops.append(v2.RandomSolarize(round(255 * SOLARIZE_THRESHOLD), p=recipe.solarize_p[view % 2]))
     if recipe.flip:
         ops.append(v2.RandomHorizontalFlip())
     ops += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
@@ -67,10 +70,11 @@ def eval_transform(size: int) -> v2.Compose:
 
 
 class MultiViewDataset(Dataset):
-    """Items are (index, seed) pairs; each returns n_views augmentations of image `index`."""
+    """Items are (index, seed) pairs; each returns one augmentation of image `index` per view
+    transform (the views' recipes differ in blur and solarize)."""
 
-    def __init__(self, folder: ImageFolder, transform: v2.Compose, n_views: int):
-        self.folder, self.transform, self.n_views = folder, transform, n_views
+    def __init__(self, folder: ImageFolder, transforms: list[v2.Compose]):
+        self.folder, self.transforms = folder, transforms
 
     def __len__(self) -> int:
         return len(self.folder)
@@ -82,7 +86,7 @@ class MultiViewDataset(Dataset):
         # fork_rng restores it afterwards, so with num_workers=0 the caller's RNG is untouched.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return [self.transform(image) for _ in range(self.n_views)]
+            return [transform(image) for transform in self.transforms]
 
 
 class EvalDataset(Dataset):
@@ -107,7 +111,7 @@ class ImageFolderPipeline(DataPipeline):
         self.num_classes = len(self.folders["train"].classes)
         self.channels = 3  # ImageFolder's loader converts every image to RGB
         size = config.data.image_size
-        self.train_transform = train_transform(RECIPES[config.data.augment], size, config.data.crop_min_scale)
+        self.train_transforms = [train_transform(config.data.augment, size, view) for view in range(n_views)]
         self.eval_transform = eval_transform(size)
         self.batch_size = config.optim.batch_size
         self.n_views = n_views
@@ -128,7 +132,7 @@ class ImageFolderPipeline(DataPipeline):
         pairs, size, mine = list(zip(order, seeds)), self.batch_size, self.share()
         shares = [p for k in range(self.steps_per_epoch()) for p in pairs[k * size : (k + 1) * size][mine]]
         loader = DataLoader(
-            MultiViewDataset(self.folders["train"], self.train_transform, self.n_views),
+            MultiViewDataset(self.folders["train"], self.train_transforms),
             batch_size=size // self.world_size,
             sampler=shares,
             drop_last=True,

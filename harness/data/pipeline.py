@@ -139,8 +139,8 @@ class InMemoryPipeline(DataPipeline):
             batch = images[order[step * size : (step + 1) * size][mine]]
             # Every rank draws the whole global batch's augmentations (the generator's stream stays
             # the one a single process sees) and applies its own share of them.
-            yield [self.augment.apply(batch, self.augment.sample_params(size, generator)[mine])
-                   for _ in range(self.n_views)]
+            yield [self.augment.apply(batch, self.augment.sample_params(size, generator, view)[mine])
+                   for view in range(self.n_views)]
 
     def eval_batches(self, split: str) -> Iterator[tuple[Tensor, Tensor]]:
         if split not in self.splits:

@@ -28,7 +28,11 @@ VIEW_PAIRS = {"symmetric": [(0, 1), (1, 0)], "asymmetric": [(0, 1)]}
 @dataclass
 class StepOutput:
     loss: torch.Tensor
-    embedding: torch.Tensor  # projector output z of the first view: what the std monitor watches
+    embedding: torch.Tensor  # projector output z of the first view: what the collapse monitors watch
+    # z before the projector's output BN (z itself without one): a non-affine output BN gives every
+    # channel unit variance over the batch, so behind it z/||z|| keeps a std near 1/sqrt(d) even
+    # when the network has collapsed; the std of this one does not.
+    embedding_pre_bn: torch.Tensor
 
 
 class Method(nn.Module):
@@ -55,6 +59,15 @@ class Method(nn.Module):
             self.predictor = mlp(predictor_blocks(p.out_dim, q.hidden_dim, config.heads, q.layers))
             if q.kind == "fixed":  # SimSiam Table 1: frozen at its random init
                 self.predictor.requires_grad_(False)
+
+    def project(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z = projector(encoder(images)), and z before the projector's output BN (see StepOutput)."""
+        h = self.encoder(images)
+        if not isinstance(self.projector[-1], nn.BatchNorm1d):
+            z = self.projector(h)
+            return z, z
+        pre = self.projector[:-1](h)
+        return self.projector[-1](pre), pre
 
     def forward(self, views: list[torch.Tensor]) -> StepOutput:
         raise NotImplementedError

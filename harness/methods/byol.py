@@ -24,7 +24,7 @@ class BYOL(Method):
 
     def forward(self, views):
         m = self.config.method
-        z = [self.projector(self.encoder(v)) for v in views]
+        z, pre_bn = zip(*(self.project(v) for v in views))
         with torch.no_grad():  # the target is never differentiated: its own stop-gradient
             t = [self.target_projector(self.target_encoder(v)) for v in views]
         loss = 0
@@ -33,7 +33,7 @@ class BYOL(Method):
             loss = loss + regression_loss(p, t[j])
             if m.beta:
                 loss = loss + m.beta * byol_contrastive_term(p, t[i], t[j], m.temperature)
-        return StepOutput(loss=loss, embedding=z[0])
+        return StepOutput(loss=loss, embedding=z[0], embedding_pre_bn=pre_bn[0])
 
     def after_step(self, step, total_steps):
         m = self.config.method

@@ -25,12 +25,12 @@ class MoCoV3(Method):
 
     def forward(self, views):
         m = self.config.method
-        z = [self.projector(self.encoder(v)) for v in views]
+        z, pre_bn = zip(*(self.project(v) for v in views))
         q = [self.predictor(zi) for zi in z]  # the predictor is on the query branch only
         with torch.no_grad():
             k = [self.momentum_projector(self.momentum_encoder(v)) for v in views]
         loss = sum(info_nce(q[i], k[j], m.temperature) for i, j in VIEW_PAIRS[m.loss])
-        return StepOutput(loss=loss, embedding=z[0])
+        return StepOutput(loss=loss, embedding=z[0], embedding_pre_bn=pre_bn[0])
 
     def after_step(self, step, total_steps):
         # MoCo v3 updates the keys' encoder just before iteration k with m(k / K); after step k the

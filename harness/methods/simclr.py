@@ -18,5 +18,5 @@ class SimCLR(Method):
         self.build_online(config, in_channels)  # predictor.kind is none: RunConfig checks it
 
     def forward(self, views):
-        z = [self.projector(self.encoder(v)) for v in views]
-        return StepOutput(loss=nt_xent(z[0], z[1], self.config.method.temperature), embedding=z[0])
+        z, pre_bn = zip(*(self.project(v) for v in views))
+        return StepOutput(loss=nt_xent(z[0], z[1], self.config.method.temperature), embedding=z[0], embedding_pre_bn=pre_bn[0])

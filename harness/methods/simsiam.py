@@ -33,10 +33,10 @@ class SimSiam(Method):
         self.build_online(config, in_channels)
 
     def forward(self, views):
-        z = [self.projector(self.encoder(v)) for v in views]
+        z, pre_bn = zip(*(self.project(v) for v in views))
         pairs = PAIRS[self.config.method.loss]
         # Stop-gradient is the target branch's detach(), nothing else (SimSiam Fig. 2).
         target = [zi.detach() if self.config.method.stop_gradient else zi for zi in z]
         sim = self.config.method.similarity
         loss = sum(similarity_loss(self.predictor(z[i]), target[j], sim) for i, j in pairs) / len(pairs)
-        return StepOutput(loss=loss, embedding=z[0])
+        return StepOutput(loss=loss, embedding=z[0], embedding_pre_bn=pre_bn[0])

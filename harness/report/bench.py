@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 VARIANTS = {
-    "baseline": {},
+    "baseline": {"predictor.lr": "cosine"},  # SimSiam Table 1's (a); the recipe's is constant
     "constant_lr": {"predictor.lr": "constant"},
     "fixed_predictor": {"predictor.kind": "fixed"},
     "no_predictor": {"predictor.kind": "none"},
