@@ -94,10 +94,23 @@ def _print_plan(study, results: Path) -> Counter:
     return tally
 
 
+def _print_plan_json(study, results: Path) -> None:
+    """One JSON object per planned run: what exactly will run, without reading any code."""
+    import json
+
+    for planned, state in run_states(study, results):
+        print(json.dumps({"run_id": planned.run_id, "study": study.name, "preset": study.preset,
+                          "labels": planned.labels(), "state": state,
+                          "config": planned.config.model_dump(mode="json")}))
+
+
 def cmd_run(args) -> int:
     from harness.launch import run_local
 
     study = _load(args)
+    if args.dry_run and args.json:
+        _print_plan_json(study, args.results)
+        return 0
     if args.dry_run:
         tally = _print_plan(study, args.results)
         print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()))
@@ -250,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     _study_args(run)
     run.add_argument("--reports", type=Path, default=Path("reports"))
     run.add_argument("--dry-run", action="store_true", help="print the runs and what would happen; write nothing")
+    run.add_argument("--json", action="store_true",
+                     help="with --dry-run: one JSON object per run (id, labels, state, the resolved config)")
     run.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1: one after another)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--max-runs", type=int, default=1000, help="refuse studies larger than this (default 1000)")

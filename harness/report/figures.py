@@ -35,6 +35,10 @@ LABELS = {
     "output_std_ratio": "output std (× 1/√d)",
     "linear_top1": "linear top-1",
     "grad_norm": "gradient norm",
+    "grad_norm_first": "first layer's gradient norm",
+    "grad_norm_last": "last layer's gradient norm",
+    "output_std_pre_bn": "output std before the output BN",
+    "output_rank": "effective rank of the output",
     "lr": "learning rate",
 }
 
@@ -152,7 +156,7 @@ def curves_figure(curves: pd.DataFrame, hue: str, order: list, metrics: list[str
         frame = curves if percent(column) else curves[curves["epoch"] > 0]
         if column not in frame or not _lines(ax, _in_percent(frame, column), "epoch", column, hue, colors, order):
             _empty(ax)
-        if column == "output_std" and std_ref:
+        if column in ("output_std", "output_std_pre_bn") and std_ref:
             ax.axhline(std_ref, ls="--", c="gray", lw=1)
             ax.annotate("1/√d", (1, std_ref), xycoords=("axes fraction", "data"), ha="right", va="bottom",
                         fontsize=8, color="gray")

@@ -20,8 +20,9 @@ from harness.provenance import code_revision
 from harness.report import figures as fig
 from harness.report.index import SUMMARY, write_index
 from harness.report.layout import CurvesFigure, SweepFigure, all_axis_values, axis_values
+from harness.report.protocol import differences, show_value
 from harness.report.reference import PaperNumbers, citation
-from harness.report.results import load_results
+from harness.report.results import DIP, load_results
 from harness.report.tables import markdown_escape, paper_label, study_table, to_markdown
 
 
@@ -62,11 +63,18 @@ def _columns_needed(study, figures, knn_first: str) -> tuple[list[str], list[str
         elif f.kind == "steps":
             curves.append(f.knn or knn_first)
             steps = (steps or []) + [f.metric, f.knn or knn_first]
+    dips = [m.removesuffix(DIP) for m in _claim_and_table_metrics(study) if m.endswith(DIP)]
     for claim in study.spec.report.claims:
         if isinstance(claim, Instability):
-            curves.append(claim.metric)
-            steps = (steps or []) + [claim.metric]
+            dips.append(claim.metric)
+    for metric in dips:  # a dip is read from the finer of the curves and steps.parquet
+        curves.append(metric)
+        steps = (steps or []) + [metric]
     return list(dict.fromkeys(curves)), (list(dict.fromkeys(steps)) if steps is not None else None)
+
+
+def _claim_and_table_metrics(study) -> list[str]:
+    return [getattr(c, "metric", "") for c in study.spec.report.claims] + list(study.spec.report.metrics or [])
 
 
 def _where(frame, where: dict):
@@ -219,6 +227,8 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "paper_what": paper_label(spec).removeprefix("paper ") if paper and paper.published else "",
         "paper_note": paper.note if paper else "",
         "notes": table.notes + figure_notes,
+        "protocol": [{"key": d.key, "ours": " / ".join(show_value(v) for v in d.ours), "paper": show_value(d.paper)}
+                     for d in differences(study)],
         "verdicts": verdicts,
         "outcomes": [(o, outcomes.get(o, 0)) for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)],
         "states": sorted(states.items()),

@@ -23,8 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import store
+from harness.claims import run_dip
 
 MISSING = "missing"
+DIP = "_dip"  # suffix of the derived final metric: a kNN curve's largest dip
 STEPS = "steps.parquet"
 # A partial run has a checkpoint and no summary: it is running now, or was interrupted.
 PARTIAL_NOTE = "running or interrupted"
@@ -78,8 +80,9 @@ def load_finals(study, results: Path) -> pd.DataFrame:
         row["note"] = _note(directory, status, summary)
         rows.append(row)
     finals = pd.DataFrame(rows)
-    if "output_std" in finals:
-        finals["output_std_ratio"] = pd.to_numeric(finals["output_std"]) / pd.to_numeric(finals["output_std_ref"])
+    for std in ("output_std", "output_std_pre_bn"):  # in units of 1/sqrt(d)
+        if std in finals:
+            finals[f"{std}_ratio"] = pd.to_numeric(finals[std]) / pd.to_numeric(finals["output_std_ref"])
     return finals
 
 
@@ -115,4 +118,9 @@ def load_results(study, results: Path, curve_columns: list[str], step_columns: l
     if step_columns is not None:
         step_files = {r: d / STEPS for r, d in directory.items() if (d / STEPS).exists()}
         steps = read_parquet_runs(step_files, list(dict.fromkeys(["step", *step_columns])))
+    # Each kNN curve's largest fall below its running max (MoCo v3's dips), as a final metric
+    # `<metric>_dip` that tables, trends and orderings can read.
+    for metric in [c for c in curve_columns if c.startswith("knn_top1_")]:
+        dips = {r: run_dip(curves, steps, r, metric) for r in curve_files}
+        finals[f"{metric}{DIP}"] = finals["run_id"].map(lambda r: dips[r][0] if dips.get(r) else np.nan)
     return Results(finals, curves, steps)

@@ -38,11 +38,15 @@ class Table:
 
 def metric(column: str) -> Metric:
     """How a finals column is shown. Accuracies (kNN, linear probe) are fractions, shown in %."""
+    if column.startswith("knn_top1_") and column.endswith("_dip"):
+        return Metric(column, f"kNN {column.removeprefix('knn_top1_').removesuffix('_dip')} largest dip (pt)", 100, 1)
     if column.startswith("knn_top1_"):
         return Metric(column, f"kNN {column.removeprefix('knn_top1_')} top-1 (%)", 100, 1)
     known = {
         "linear_top1": Metric(column, "linear top-1 (%)", 100, 1),
         "output_std_ratio": Metric(column, "output std (× 1/√d)", 1, 2),
+        "output_std_pre_bn_ratio": Metric(column, "std before output BN (× 1/√d)", 1, 2),
+        "output_rank": Metric(column, "effective rank", 1, 1),
         "output_std": Metric(column, "output std", 1, 4),
         "loss": Metric(column, "final loss", 1, 3),
     }
@@ -55,7 +59,12 @@ def table_metrics(report, finals: pd.DataFrame, knn_names: list[str]) -> list[Me
     columns = [f"knn_top1_{name}" for name in knn_names]
     if "linear_top1" in finals and finals["linear_top1"].notna().any():
         columns.append("linear_top1")  # only where a linear probe ran
-    return [metric(c) for c in [*columns, "output_std_ratio", "loss"]]
+    columns.append("output_std_ratio")
+    if "output_std_pre_bn_ratio" in finals and not finals["output_std_pre_bn_ratio"].equals(finals["output_std_ratio"]):
+        columns.append("output_std_pre_bn_ratio")  # only where some run has an output BN
+    if "output_rank" in finals:
+        columns.append("output_rank")
+    return [metric(c) for c in [*columns, "loss"]]
 
 
 def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 1) -> str:

@@ -1,0 +1,95 @@
+"""Where a study's runs differ from the setup of the paper they reproduce, computed from the resolved
+configs: what "the tiny scale changes" is, and any drift of a study from its paper.
+
+The paper's setup is papers.yaml's `protocol` of the paper whose method a run trains, with its table's
+`protocol` on top (or `protocol_by_method[method]`, for another method's runs in the table, like
+BYOL Table 16's SimCLR arm). Keys the study sets on purpose per row (its variants, grid and rules: the
+ablation itself) are not differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.claims import same
+from harness.recipes import RECIPES
+from harness.report.reference import papers, paper_table
+
+
+@dataclass(frozen=True)
+class Difference:
+    key: str
+    ours: list  # the distinct values the study's runs have, in run order
+    paper: Any
+
+
+def paper_protocol(ref: str, method: str) -> dict[str, Any]:
+    """The setup a run of `method` has in table `ref` ('byol.table16_batch_size'), as config keys."""
+    paper = ref.partition(".")[0]
+    table = paper_table(ref)
+    own = RECIPES[method].paper if method in RECIPES else paper
+    base = dict(papers().get(own, {}).get("protocol", {}))
+    if own == paper:
+        return {**base, **table.get("protocol", {})}
+    return {**base, **table.get("protocol_by_method", {}).get(method, {})}
+
+
+def flat_config(config) -> dict[str, Any]:
+    """A RunConfig as {dotted key: value}, tuples as lists (as YAML gives them)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}{key}.", inner)
+        else:
+            flat[prefix[:-1]] = value
+
+    walk("", config.model_dump(mode="json"))
+    return flat
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return same(a, b)
+
+
+def ablated_keys(spec) -> set[str]:
+    """The keys a study varies on purpose: its variants', grid's and rules' keys."""
+    from harness.spec import flatten
+
+    keys = set(spec.grid)
+    for overrides in spec.variants.values():
+        keys |= set(flatten(overrides or {}))
+    for rule in spec.rules:
+        keys |= set(flatten(rule.set))
+    return keys
+
+
+def differences(study) -> list[Difference]:
+    """Every protocol key where some run of the study differs from its paper's setup."""
+    ref = study.spec.report.paper
+    if not ref:
+        return []
+    ablated = ablated_keys(study.spec)
+    found: dict[str, Difference] = {}
+    for planned in study.runs:
+        ours = flat_config(planned.config)
+        for key, expected in paper_protocol(ref, planned.config.method.name).items():
+            if key in ablated or key not in ours or _equal(ours[key], expected):
+                continue
+            seen = found.setdefault(key, Difference(key, [], expected))
+            if not any(_equal(ours[key], v) for v in seen.ours):
+                seen.ours.append(ours[key])
+    return sorted(found.values(), key=lambda d: d.key)
+
+
+def show_value(value) -> str:
+    """A config value as the report prints it: true / false, per-view pairs as (1.0, 0.1)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "(" + ", ".join(show_value(v) for v in value) + ")"
+    return str(value)
