@@ -1,6 +1,6 @@
 """harness.distributed and the pipelines' sharding: what each rank of a multi-task run trains on, and
 that 2 gloo ranks under DDP make the update one process makes on the whole batch (the contrastive
-losses' negatives gathered across ranks).
+losses' negatives gathered across ranks; accumulation all-reducing once per step).
 (The DDP run itself, through a real SLURM job, is in test_slurm.py.)"""
 
 import pytest
@@ -111,6 +111,12 @@ def test_without_the_gather_two_ranks_train_on_fewer_negatives(two_ranks, name):
     rank = two_ranks[0]["no_gather"][name]
     assert rank["loss"] != pytest.approx(single["loss"], rel=1e-3)
     assert relative_error(rank["grads"], single["grads"]) > 0.01
+
+
+def test_accumulation_under_ddp_all_reduces_once_per_step(two_ranks):
+    counts = two_ranks[0]["all_reduces"]
+    assert counts[1] >= 1  # the buckets of one backward
+    assert counts[4] == counts[1]  # no_sync on the first 3 of 4 micro-batches: not 4x
 
 
 def test_distributed_nt_xent_equals_lightlys_gathered_one(two_ranks):

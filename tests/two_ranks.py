@@ -6,6 +6,7 @@ differences between 2 ranks and one process on the whole batch are summation ord
 
 import torch
 import torch.distributed as dist
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 
 from harness.accumulation import accumulate_gradients
 from harness.config import RunConfig
@@ -18,6 +19,7 @@ SCENARIOS = {  # name: (method section, accumulate_steps)
     "simclr": ({"name": "simclr", "temperature": 0.5}, 1),
     "mocov3": ({"name": "mocov3", "temperature": 0.2}, 1),
     "byol_beta": ({"name": "byol", "beta": 0.5, "temperature": 0.3}, 1),
+    "simsiam_accumulated": ({"name": "simsiam"}, 2),  # a per-sample loss: no_sync keeps the update
 }
 
 
@@ -50,6 +52,21 @@ def step(name: str, ctx: Context) -> dict:
     return {"loss": ctx.mean(out.loss).item(), "grads": grads}
 
 
+def count_all_reduces(ctx: Context, accumulate: int) -> int:
+    """All-reduce calls of one DDP step with `accumulate` micro-batches."""
+    torch.manual_seed(0)
+    model = ctx.wrap(build_method(bn_free_config({"name": "simsiam"}, accumulate), 1), sync_bn=False, device=CPU)
+    calls = []
+
+    def hook(state, bucket):
+        calls.append(bucket.index())
+        return allreduce_hook(state, bucket)
+
+    model.register_comm_hook(None, hook)
+    accumulate_gradients(model, [v.float().chunk(2)[ctx.rank] for v in global_views()], accumulate)
+    return len(calls)
+
+
 def lightly_nt_xent(ctx: Context):
     """Ours against lightly's NTXentLoss(gather_distributed=True) on this rank's embeddings."""
     from lightly.loss import NTXentLoss
@@ -71,6 +88,7 @@ def rank_worker(rank: int, store: str, out: str) -> None:
     losses.gather = lambda t: (t, 0)  # the gather removed: each rank's negatives are its own share
     results["no_gather"] = {name: step(name, ctx) for name in ("simclr", "mocov3")}
     losses.gather = gather
+    results["all_reduces"] = {k: count_all_reduces(ctx, k) for k in (1, 4)}
     results["lightly"] = lightly_nt_xent(ctx)
     torch.save(results, f"{out}/rank{rank}.pt")
     dist.destroy_process_group()
