@@ -93,12 +93,13 @@ MethodConfig = Annotated[
 
 
 class ViT(Section):
-    """torchvision's VisionTransformer; the defaults are ViT-S/16 (MoCo v3's small model)."""
+    """MoCo v3's ViT (its vits.py, on timm's VisionTransformer): fixed 2-D sin-cos position embedding,
+    its init; the defaults are ViT-S/16 (MoCo v3's vit_small: 12 heads)."""
 
     patch_size: int = Field(16, gt=0)
     dim: int = Field(384, gt=0)
     depth: int = Field(12, gt=0)
-    heads: int = Field(6, gt=0)
+    heads: int = Field(12, gt=0)
     mlp_ratio: int = Field(4, gt=0)
     # MoCo v3 Sec. 4.1 / Fig. 5: the patch projection frozen at its random init stabilizes training.
     frozen_patch_projection: bool = False
@@ -107,6 +108,8 @@ class ViT(Section):
     def _heads_divide_dim(self):
         if self.dim % self.heads:
             raise ValueError(f"dim ({self.dim}) is not divisible by heads ({self.heads})")
+        if self.dim % 4:  # a sin and a cos for each of the two axes
+            raise ValueError(f"dim ({self.dim}) is not divisible by 4, as the 2-D sin-cos position embedding needs")
         return self
 
 
