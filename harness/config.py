@@ -143,6 +143,12 @@ class Heads(Section):
     # Whether the output BNs (the projector's; with bn "all", the predictor's too) learn a scale and
     # shift: the official SimSiam and MoCo v3 code have affine=False there.
     output_bn_affine: bool = False
+    # With output_bn_affine, whether the output BN learns a shift besides its scale (Keras's center):
+    # SimCLR v2's final BN has a scale only (center=False, scale=True).
+    output_bn_center: bool = True
+    # A bias on the heads' output Linear when no BN follows it: SimSiam's predictor has one; BYOL's
+    # and MoCo v3's heads have none.
+    output_bias: bool = True
 
 
 class Data(Section):
