@@ -116,6 +116,9 @@ class ViT(Section):
 class Backbone(Section):
     name: Literal["small_cnn", "resnet18_cifar", "resnet18", "resnet50", "vit"] = "resnet50"
     width: int = Field(32, gt=0, description="channels of the first small_cnn layer")
+    # ResNets only: each residual block's last BN starts with a zero scale, so every block starts as
+    # the identity (Goyal et al.). The official code of all four methods does so.
+    zero_init_residual: bool = True
     vit: ViT = ViT()  # read only when name is vit
 
 

@@ -174,3 +174,9 @@ def test_scale_only_output_bn_as_simclr_v2():
     # The default output BN is SimSiam's affine=False one; affine with center is scale and shift.
     assert build_method(config(heads={"output_bn_affine": True}), 1).projector[-1].bias.requires_grad
 
+
+def test_zero_init_residual():
+    for zero in (True, False):
+        m = build_method(config(backbone={"name": "resnet18_cifar", "zero_init_residual": zero}), 1)
+        last_bns = [block.bn2.weight for layer in (m.encoder.layer1, m.encoder.layer4) for block in layer]
+        assert all(torch.equal(w, torch.zeros_like(w) if zero else torch.ones_like(w)) for w in last_bns)
