@@ -54,6 +54,9 @@ class BYOLMethod(Section):
     # Table 5b: beta mixes in a contrastive term (negatives from the batch, temperature); 0 is BYOL.
     beta: float = Field(0.0, ge=0)
     temperature: float = Field(0.1, gt=0, description="temperature of the beta term")
+    # The target network at step 0: a copy of the online one, or initialized on its own (the official
+    # code: "we did not notice a significant difference"; with tau = 1 the target stays that init).
+    target_init: Literal["copy", "independent"] = "copy"
 
 
 class SimCLRMethod(Section):

@@ -59,6 +59,21 @@ def test_simclr_sends_both_views_through_as_one_batch():
     assert not torch.allclose(out.loss, nt_xent(separate[0], separate[1], 0.5))
 
 
+def test_byol_target_init_copy_or_independent():
+    torch.manual_seed(0)
+    copy = build_method(config(method={"name": "byol"}), 1)
+    online = torch.cat([p.flatten() for p in copy.encoder.parameters()])
+    target = torch.cat([p.flatten() for p in copy.target_encoder.parameters()])
+    assert torch.equal(online, target)
+    torch.manual_seed(0)
+    own = build_method(config(method={"name": "byol", "target_init": "independent"}), 1)
+    # The online network is the same draw either way; the target is a draw of its own, frozen.
+    assert torch.equal(online, torch.cat([p.flatten() for p in own.encoder.parameters()]))
+    own_target = [p for p in own.target_encoder.parameters()] + [p for p in own.target_projector.parameters()]
+    assert not torch.equal(target, torch.cat([p.flatten() for p in own.target_encoder.parameters()]))
+    assert not any(p.requires_grad for p in own_target)
+
+
 def test_mocov3_queries_through_the_predictor_keys_from_the_momentum_encoder():
     m = build(method={"name": "mocov3", "temperature": 0.2})
     v = views()
