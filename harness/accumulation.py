@@ -4,14 +4,22 @@ Each micro-batch's loss is scaled by 1/k and back-propagated at once (freeing it
 summed gradients are those of the mean loss over the whole batch for any loss that is a mean over
 samples, at the memory cost of one micro-batch. What does not carry over: BatchNorm computes its
 statistics per micro-batch, and a contrastive loss (SimCLR, MoCo v3, BYOL's beta term) draws its
-negatives from the micro-batch only. Both change the result, not just its cost; summary.json says so.
+negatives from the micro-batch only (from every rank's micro-batch with several ranks). Both change
+the result, not just its cost; summary.json says so.
+
+Under DDP the gradients are all-reduced once, after the last micro-batch: the others run inside
+DDP's no_sync, which leaves their gradients in place to be summed into the last one's all-reduce.
 """
 
 from __future__ import annotations
 
-import torch
+import contextlib
 
-from harness.methods.base import Method, StepOutput
+import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
+
+from harness.methods.base import StepOutput
 
 CAVEAT = (
     "gradients accumulated over {k} micro-batches of {micro}: BatchNorm statistics (and a contrastive "
@@ -19,14 +27,18 @@ CAVEAT = (
 )
 
 
-def accumulate_gradients(method: Method, views: list[torch.Tensor], steps: int) -> StepOutput:
-    """Forward and backward over `steps` equal micro-batches of `views`. Returns the mean loss
-    (detached) and the embeddings of every micro-batch, in batch order."""
+def accumulate_gradients(model: nn.Module, views: list[torch.Tensor], steps: int) -> StepOutput:
+    """Forward and backward over `steps` equal micro-batches of `views`, through `model`: the method,
+    or DDP around it. Returns the mean loss (detached) and the embeddings of every micro-batch, in
+    batch order."""
+    ddp = isinstance(model, DistributedDataParallel)
     losses, embeddings, pre_bn = [], [], []
-    for chunk in zip(*(v.chunk(steps) for v in views)):
-        out = method(list(chunk))
-        (out.loss / steps).backward()
+    for i, chunk in enumerate(zip(*(v.chunk(steps) for v in views))):
+        with model.no_sync() if ddp and i < steps - 1 else contextlib.nullcontext():
+            out = model(list(chunk))
+            (out.loss / steps).backward()
         losses.append(out.loss.detach())
         embeddings.append(out.embedding.detach())
         pre_bn.append(out.embedding_pre_bn.detach())
-    return StepOutput(loss=torch.stack(losses).mean(), embedding=torch.cat(embeddings), embedding_pre_bn=torch.cat(pre_bn))
+    return StepOutput(loss=torch.stack(losses).mean(), embedding=torch.cat(embeddings),
+                      embedding_pre_bn=torch.cat(pre_bn))

@@ -54,6 +54,9 @@ class BYOLMethod(Section):
     # Table 5b: beta mixes in a contrastive term (negatives from the batch, temperature); 0 is BYOL.
     beta: float = Field(0.0, ge=0)
     temperature: float = Field(0.1, gt=0, description="temperature of the beta term")
+    # The target network at step 0: a copy of the online one, or initialized on its own (the official
+    # code: "we did not notice a significant difference"; with tau = 1 the target stays that init).
+    target_init: Literal["copy", "independent"] = "copy"
 
 
 class SimCLRMethod(Section):
@@ -93,12 +96,13 @@ MethodConfig = Annotated[
 
 
 class ViT(Section):
-    """torchvision's VisionTransformer; the defaults are ViT-S/16 (MoCo v3's small model)."""
+    """MoCo v3's ViT (its vits.py, on timm's VisionTransformer): fixed 2-D sin-cos position embedding,
+    its init; the defaults are ViT-S/16 (MoCo v3's vit_small: 12 heads)."""
 
     patch_size: int = Field(16, gt=0)
     dim: int = Field(384, gt=0)
     depth: int = Field(12, gt=0)
-    heads: int = Field(6, gt=0)
+    heads: int = Field(12, gt=0)
     mlp_ratio: int = Field(4, gt=0)
     # MoCo v3 Sec. 4.1 / Fig. 5: the patch projection frozen at its random init stabilizes training.
     frozen_patch_projection: bool = False
@@ -107,12 +111,17 @@ class ViT(Section):
     def _heads_divide_dim(self):
         if self.dim % self.heads:
             raise ValueError(f"dim ({self.dim}) is not divisible by heads ({self.heads})")
+        if self.dim % 4:  # a sin and a cos for each of the two axes
+            raise ValueError(f"dim ({self.dim}) is not divisible by 4, as the 2-D sin-cos position embedding needs")
         return self
 
 
 class Backbone(Section):
     name: Literal["small_cnn", "resnet18_cifar", "resnet18", "resnet50", "vit"] = "resnet50"
     width: int = Field(32, gt=0, description="channels of the first small_cnn layer")
+    # ResNets only: each residual block's last BN starts with a zero scale, so every block starts as
+    # the identity (Goyal et al.). The official code of all four methods does so.
+    zero_init_residual: bool = True
     vit: ViT = ViT()  # read only when name is vit
 
 
@@ -140,6 +149,12 @@ class Heads(Section):
     # Whether the output BNs (the projector's; with bn "all", the predictor's too) learn a scale and
     # shift: the official SimSiam and MoCo v3 code have affine=False there.
     output_bn_affine: bool = False
+    # With output_bn_affine, whether the output BN learns a shift besides its scale (Keras's center):
+    # SimCLR v2's final BN has a scale only (center=False, scale=True).
+    output_bn_center: bool = True
+    # A bias on the heads' output Linear when no BN follows it: SimSiam's predictor has one; BYOL's
+    # and MoCo v3's heads have none.
+    output_bias: bool = True
 
 
 Probability = Annotated[float, Field(ge=0, le=1)]

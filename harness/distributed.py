@@ -1,10 +1,14 @@
 """Several processes training one run: torch.distributed set up from a SLURM job, DDP, SyncBN, and
-the few collective operations the training loop needs.
+the few collective operations the training loop and the losses need.
 
 One task per device. `optim.batch_size` is the global batch: every rank draws the same global batch
-and trains on its share of it (data/pipeline.py, `DataPipeline.shard`), DDP averages the gradients,
-so each update is the one a single process would make on the whole batch; with `optim.sync_bn` the
-BatchNorm statistics are over the global batch too (torch's SyncBatchNorm runs on GPUs only).
+and trains on its share of it (data/pipeline.py, `DataPipeline.shard`) and DDP averages the
+gradients. The contrastive losses (SimCLR's NT-Xent, MoCo v3's InfoNCE, BYOL's beta term) take
+their negatives from the whole global batch through `gather`, as the official code does (MoCo v3's
+`concat_all_gather`, SimCLR's cross-replica concat). So each update is the one a single process
+would make on the whole batch, exactly for a network without BatchNorm and with `optim.sync_bn` for
+one with it (its statistics then come from the global batch too; torch's SyncBatchNorm runs on GPUs
+only): tests/test_distributed.py checks it on 2 ranks. Without SyncBN, BatchNorm sees each rank's share.
 Rank 0 alone evaluates the kNN monitor, logs, and writes curves, checkpoints and the summary. The
 logged loss is the global batch's; the logged output std is the mean of the ranks' stds.
 
@@ -21,6 +25,7 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+import torch.distributed._functional_collectives as funcol
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -95,6 +100,21 @@ def current() -> Context:
     if not (dist.is_available() and dist.is_initialized()):
         return Context()
     return Context(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def gather(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Every rank's `tensor` concatenated along dim 0 in rank order, the same on every rank, and the
+    row where this rank's own rows start in it. A single process gets the tensor itself and 0.
+
+    The gradient flows back: each rank's rows receive the sum over ranks of the gradients that reach
+    them (a reduce-scatter), as through SimCLR's cross-replica concat (tf2/objective.py). Each rank's
+    loss is the mean over its own anchors and DDP averages the weights' gradients over ranks, so the
+    update is the gradient of the global batch's mean loss. (torch.distributed.nn's all_gather, which
+    does the same, is deprecated in favour of this functional collective.)"""
+    ctx = current()
+    if not ctx.active:
+        return tensor, 0
+    return funcol.all_gather_single(tensor, gather_dim=0, group=dist.group.WORLD), ctx.rank * len(tensor)
 
 
 def init_from_slurm(device: str) -> Context:

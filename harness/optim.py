@@ -24,7 +24,16 @@ def peak_lr(optim: Optim) -> float:
 
 
 def lr_schedule(optim: Optim, steps_per_epoch: int) -> np.ndarray:
-    """Linear warm-up over `warmup_epochs`, then cosine decay to 0, one value per step."""
+    """Linear warm-up over `warmup_epochs`, then cosine decay to 0, one value per step.
+
+    Against the official code (FIDELITY 19; the numbers are kept, so existing runs keep theirs):
+    - warm-up start: step k of W gets peak * (k + 1) / W, from peak / W up to the peak at its last
+      step. MoCo v3 (main_moco.py), SimCLR (tf2/model.py) and BYOL (utils/schedules.py) give
+      peak * k / W, from 0: the harness is one step ahead.
+    - decay granularity: per step, as MoCo v3, SimCLR and BYOL. SimSiam's main_simsiam.py (which has
+      no warm-up code) sets the lr once per epoch, at the epoch's start: the harness's lr falls below
+      that staircase within an epoch, by at most peak * pi / (2 * epochs) (1.6% of the peak at 100).
+    """
     total, warmup = optim.epochs * steps_per_epoch, optim.warmup_epochs * steps_per_epoch
     peak = peak_lr(optim)
     warm = peak * (np.arange(warmup) + 1) / max(warmup, 1)

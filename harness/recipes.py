@@ -29,7 +29,8 @@ class Recipe:
 
 # What every recipe states (in `common` or in each `scaled` layer).
 RECIPE_KEYS = (
-    "heads.bn", "heads.output_bn_affine", "predictor.kind", "predictor.lr",
+    "heads.bn", "heads.output_bn_affine", "heads.output_bn_center", "heads.output_bias",
+    "predictor.kind", "predictor.lr",
     "projector.layers", "projector.hidden_dim", "projector.out_dim", "predictor.hidden_dim",
     "optim.name", "optim.lr_scaling", "optim.base_lr", "optim.lr_multiplier", "optim.weight_decay",
     "optim.warmup_epochs",
@@ -68,6 +69,7 @@ SIMSIAM = Recipe(
         # hidden layer. The paper's numbers (68.1 throughout) have an affine output BN; the official
         # code's affine=False came later (68.2, Table 3's note).
         "heads.bn": "hidden_and_projector_output", "heads.output_bn_affine": True,
+        "heads.output_bn_center": True, "heads.output_bias": True,  # builder.py: the predictor's output has a bias
         "optim.name": "sgd", "optim.lr_scaling": "linear", "optim.warmup_epochs": 0,
         **_MOCO_V2_AUGMENT,
     },
@@ -100,7 +102,10 @@ BYOL = Recipe(
     common={
         # App. A: projector and predictor Linear 4096 -> BN -> ReLU -> Linear 256, no BN on the outputs.
         "predictor.kind": "mlp", "predictor.lr": "cosine",
-        "heads.bn": "hidden", "heads.output_bn_affine": False,
+        "heads.bn": "hidden", "heads.output_bn_affine": False, "heads.output_bn_center": True,
+        "heads.output_bias": False,  # utils/networks.py: the output Linear has no bias
+        # The target network has its own random init (byol_experiment.py: two rngs), not a copy.
+        "method.target_init": "independent",
         # LARS (biases and BN excluded from wd and adaptation), lr 0.2 x batch / 256, cosine, 10-epoch
         # warm-up; tau from 0.996 to 1 on a cosine (BYOLMethod's defaults).
         "optim.name": "lars", "optim.lr_scaling": "linear", "optim.base_lr": 0.2,
@@ -133,7 +138,9 @@ SIMCLR = Recipe(
         # v2 (Sec. 2; tf2/run.py: num_proj_layers=3, proj_out_dim=128): BN on every head layer, the
         # output's included; no predictor. LARS, 10-epoch warm-up.
         "predictor.kind": "none", "predictor.lr": "cosine", "predictor.hidden_dim": 512,
+        # The output BN has a scale and no shift (tf2/model.py: center=False).
         "heads.bn": "hidden_and_projector_output", "heads.output_bn_affine": True,
+        "heads.output_bn_center": False, "heads.output_bias": False,
         "optim.name": "lars",
         # v1 App. A (tf2/data_util.py): crop 0.08, blur 0.5, colour jitter at a strength (below).
         "data.augment.crop_min_scale": 0.08, "data.augment.jitter_p": 0.8, "data.augment.gray_p": 0.2,
@@ -175,7 +182,8 @@ MOCOV3 = Recipe(
         # defaults). The recipe is the ViT's: it sets the backbone at every preset (MoCo v3's
         # ResNet-50 setup differs: LARS, a 2-layer projector, T 1.0).
         "predictor.kind": "mlp", "predictor.lr": "cosine",
-        "heads.bn": "all", "heads.output_bn_affine": False,
+        "heads.bn": "all", "heads.output_bn_affine": False, "heads.output_bn_center": True,
+        "heads.output_bias": False,  # builder.py: every Linear without a bias
         "optim.name": "adamw", "optim.lr_scaling": "linear", "optim.base_lr": 1.5e-4,
         "optim.weight_decay": 0.1,
         **_BYOL_AUGMENT,

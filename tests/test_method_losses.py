@@ -46,6 +46,34 @@ def test_simclr_is_nt_xent_of_the_two_projections():
     assert torch.allclose(m(v).loss, nt_xent(z[0], z[1], 0.5))
 
 
+def test_simclr_sends_both_views_through_as_one_batch():
+    # In train mode BN's statistics come from the batch: the official code's joint batch of 2N
+    # (tf2/model.py), not each view's N.
+    torch.manual_seed(0)
+    m = build_method(config(method={"name": "simclr", "temperature": 0.5}, predictor={"kind": "none"}), 1)
+    v = views()
+    z1, z2 = m.projector(m.encoder(torch.cat(v))).chunk(2)
+    out = m(v)
+    assert torch.equal(out.loss, nt_xent(z1, z2, 0.5)) and torch.equal(out.embedding, z1)
+    separate = [m.projector(m.encoder(x)) for x in v]
+    assert not torch.allclose(out.loss, nt_xent(separate[0], separate[1], 0.5))
+
+
+def test_byol_target_init_copy_or_independent():
+    torch.manual_seed(0)
+    copy = build_method(config(method={"name": "byol"}), 1)
+    online = torch.cat([p.flatten() for p in copy.encoder.parameters()])
+    target = torch.cat([p.flatten() for p in copy.target_encoder.parameters()])
+    assert torch.equal(online, target)
+    torch.manual_seed(0)
+    own = build_method(config(method={"name": "byol", "target_init": "independent"}), 1)
+    # The online network is the same draw either way; the target is a draw of its own, frozen.
+    assert torch.equal(online, torch.cat([p.flatten() for p in own.encoder.parameters()]))
+    own_target = [p for p in own.target_encoder.parameters()] + [p for p in own.target_projector.parameters()]
+    assert not torch.equal(target, torch.cat([p.flatten() for p in own.target_encoder.parameters()]))
+    assert not any(p.requires_grad for p in own_target)
+
+
 def test_mocov3_queries_through_the_predictor_keys_from_the_momentum_encoder():
     m = build(method={"name": "mocov3", "temperature": 0.2})
     v = views()

@@ -151,3 +151,32 @@ def test_lr_schedule_warmup_then_cosine():
     assert s[0] == peak / 10 and s[9] == peak  # linear warm-up over 10 steps
     assert s[10] == peak and s[-1] < peak * 0.01  # cosine from the peak towards 0
     assert all(a >= b for a, b in zip(s[10:], s[11:]))
+
+
+def test_output_bias_switch():
+    # SimSiam's predictor ends in a biased Linear; BYOL's and MoCo v3's heads have no output bias.
+    for bias in (True, False):
+        m = build_method(config(heads={"bn": "hidden", "output_bias": bias}), 1)
+        assert (m.projector[-1].bias is not None) == bias and (m.predictor[-1].bias is not None) == bias
+        assert m.predictor[0].bias is None  # a Linear followed by BN never has one
+
+
+def test_scale_only_output_bn_as_simclr_v2():
+    cfg = config(method={"name": "simclr"}, predictor={"kind": "none"},
+                 heads={"output_bn_affine": True, "output_bn_center": False})
+    m = build_method(cfg, 1)
+    bn = m.projector[-1]
+    assert isinstance(bn, nn.BatchNorm1d) and bn.weight.requires_grad and not bn.bias.requires_grad
+    optimized = {id(p) for g in build_optimizer(m, cfg.optim).param_groups for p in g["params"]}
+    assert id(bn.weight) in optimized and id(bn.bias) not in optimized
+    m(views()).loss.backward()
+    assert bn.weight.grad is not None and bn.bias.grad is None and torch.equal(bn.bias, torch.zeros(16))
+    # The default output BN is SimSiam's affine=False one; affine with center is scale and shift.
+    assert build_method(config(heads={"output_bn_affine": True}), 1).projector[-1].bias.requires_grad
+
+
+def test_zero_init_residual():
+    for zero in (True, False):
+        m = build_method(config(backbone={"name": "resnet18_cifar", "zero_init_residual": zero}), 1)
+        last_bns = [block.bn2.weight for layer in (m.encoder.layer1, m.encoder.layer4) for block in layer]
+        assert all(torch.equal(w, torch.zeros_like(w) if zero else torch.ones_like(w)) for w in last_bns)

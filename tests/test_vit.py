@@ -1,11 +1,16 @@
-"""The small ViT backbone, MoCo v3's frozen patch projection, and the first/last-layer gradient norm."""
+"""The ViT backbone as MoCo v3's vits.py builds it (position embedding, init, heads), the frozen
+patch projection, and the first/last-layer gradient norm."""
+
+import math
 
 import pytest
 import torch
 import torch.nn as nn
 
+from harness.config import ViT
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods import build_method
+from harness.nets.vit import sincos_2d, vit
 
 from test_methods import config, train_steps, views
 
@@ -20,39 +25,88 @@ def mocov3(frozen: bool):
 
 def test_vit_features_for_small_single_channel_images():
     m = mocov3(False)
-    assert m.encoder.conv_proj.in_channels == 1 and m.encoder.conv_proj.stride == (4, 4)
-    assert m.encoder(views()[0]).shape == (8, 8)  # [batch, dim]: the class token
+    assert m.encoder.patch_embed.proj.in_channels == 1 and m.encoder.patch_embed.proj.stride == (4, 4)
+    x = views()[0]
+    assert m.encoder(x).shape == (8, 8)  # [batch, dim]: the class token
+    # ... after the final LayerNorm (forward_features ends with it), the input of MoCo v3's projector
+    assert torch.equal(m.encoder(x), m.encoder.forward_features(x)[:, 0])
+
+
+def test_vit_s_has_12_heads_as_moco_v3s_vit_small():
+    assert (ViT().dim, ViT().depth, ViT().heads, ViT().patch_size) == (384, 12, 12, 16)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        ViT(dim=6, heads=2)
+
+
+def test_position_embedding_is_the_fixed_2d_sin_cos_one():
+    torch.manual_seed(0)
+    net, _ = vit(ViT(patch_size=4, dim=48, depth=1, heads=3), 1, 16)
+    pos = net.pos_embed[0]
+    assert not net.pos_embed.requires_grad
+    assert torch.equal(pos[0], torch.zeros(48))  # the class token has none
+    assert torch.equal(pos[1:], sincos_2d(4, 4, 48))
+    # vits.py's layout: sin(x w), cos(x w), sin(y w), cos(y w) with w = 1 / 10000^(i / 12), x the
+    # coordinate its meshgrid(grid_w, grid_h) flattens slowest
+    x, y, d = 2, 3, 7  # the patch at 4 * x + y, channel d of each quarter
+    w = 1 / 10000 ** (d / 12)
+    assert pos[1 + 4 * x + y, [d, 12 + d, 24 + d, 36 + d]].tolist() == pytest.approx(
+        [math.sin(x * w), math.cos(x * w), math.sin(y * w), math.cos(y * w)], abs=1e-6)
+
+
+def test_init_as_moco_v3():
+    """Patch projection: Xavier uniform as a Linear of C * p * p -> dim (bound sqrt(6 / (C p^2 + dim)),
+    std bound / sqrt(3)); Q, K, V each Xavier uniform as a dim x dim matrix; other Linears Xavier
+    uniform; biases zero; class token std 1e-6."""
+    torch.manual_seed(0)
+    net, _ = vit(ViT(patch_size=4, dim=48, depth=2, heads=3), 1, 16)
+    proj = net.patch_embed.proj.weight
+    bound = math.sqrt(6 / (1 * 16 + 48))
+    assert proj.abs().max() <= bound and proj.abs().max() > 0.95 * bound
+    assert proj.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)  # 768 draws
+    assert torch.equal(net.patch_embed.proj.bias, torch.zeros(48))
+    qkv = net.blocks[0].attn.qkv.weight  # [3 * 48, 48]
+    assert qkv.abs().max() <= math.sqrt(6 / (48 + 48)) and qkv.abs().max() > 0.95 * math.sqrt(6 / 96)
+    fc1 = net.blocks[0].mlp.fc1.weight  # [192, 48]
+    assert fc1.abs().max() <= math.sqrt(6 / (48 + 192)) and fc1.abs().max() > 0.95 * math.sqrt(6 / 240)
+    assert all(torch.equal(m.bias, torch.zeros_like(m.bias)) for m in net.modules() if isinstance(m, nn.Linear))
+    assert net.cls_token.abs().max() < 1e-5
+    # RGB ViT-S/16: the official formula as vits.py writes it, 3 * 16 * 16 + 384
+    rgb, _ = vit(ViT(depth=1), 3, 32)
+    assert rgb.patch_embed.proj.weight.abs().max() <= math.sqrt(6 / (3 * 256 + 384))
 
 
 def test_frozen_patch_projection_keeps_its_weights_bitwise_and_gets_no_gradient():
     m = mocov3(True)
-    before = {k: v.clone() for k, v in m.encoder.conv_proj.state_dict().items()}
+    before = {k: v.clone() for k, v in m.encoder.patch_embed.proj.state_dict().items()}
     opt = train_steps(m, 3, total_steps=10)
-    assert all(p.grad is None and not p.requires_grad for p in m.encoder.conv_proj.parameters())
-    assert all(torch.equal(before[k], v) for k, v in m.encoder.conv_proj.state_dict().items())
+    assert all(p.grad is None and not p.requires_grad for p in m.encoder.patch_embed.proj.parameters())
+    assert all(torch.equal(before[k], v) for k, v in m.encoder.patch_embed.proj.state_dict().items())
     optimized = {id(p) for g in opt.param_groups for p in g["params"]}
-    assert not optimized & {id(p) for p in m.encoder.conv_proj.parameters()}  # so no weight decay either
+    assert not optimized & {id(p) for p in m.encoder.patch_embed.proj.parameters()}  # so no weight decay either
 
 
-def test_learned_patch_projection_does_learn():
+def test_learned_patch_projection_does_learn_and_the_position_embedding_does_not():
     m = mocov3(False)
-    before = m.encoder.conv_proj.weight.detach().clone()
-    train_steps(m, 3, total_steps=10)
-    assert not torch.equal(before, m.encoder.conv_proj.weight)
+    before = m.encoder.patch_embed.proj.weight.detach().clone()
+    position = m.encoder.pos_embed.detach().clone()
+    opt = train_steps(m, 3, total_steps=10)
+    assert not torch.equal(before, m.encoder.patch_embed.proj.weight)
+    assert torch.equal(position, m.encoder.pos_embed)
+    assert all(p is not m.encoder.pos_embed for g in opt.param_groups for p in g["params"])
 
 
 def test_first_and_last_layer_of_the_vit_and_their_gradient_norms():
     m = mocov3(False)
     first, last = first_and_last_layers(m.encoder)
-    assert first is m.encoder.conv_proj
-    assert last is m.encoder.encoder.layers[-1].mlp[-2]  # the last block's second MLP linear
+    assert first is m.encoder.patch_embed.proj
+    assert last is m.encoder.blocks[-1].mlp.fc2  # the last block's second MLP linear
     m(views()).loss.backward()
     expected = torch.cat([first.weight.grad.flatten(), first.bias.grad.flatten()]).norm().item()
     assert grad_norm(first) == pytest.approx(expected, rel=1e-6)
     assert grad_norm(last) > 0
     frozen = mocov3(True)
     frozen(views()).loss.backward()
-    assert grad_norm(frozen.encoder.conv_proj) is None  # frozen: nothing to measure
+    assert grad_norm(frozen.encoder.patch_embed.proj) is None  # frozen: nothing to measure
 
 
 def test_first_layer_of_the_small_cnn():

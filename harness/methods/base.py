@@ -49,9 +49,8 @@ class Method(nn.Module):
     def build_online(self, config: RunConfig, in_channels: int) -> None:
         """encoder, projector and predictor as the config declares them."""
         self.config = config
-        self.encoder, feat_dim = build_encoder(config.backbone, in_channels, config.data.image_size)
+        self.encoder, self.projector = encoder_and_projector(config, in_channels)
         p, q = config.projector, config.predictor
-        self.projector = mlp(projector_blocks(feat_dim, p.layers, p.hidden_dim, p.out_dim, config.heads))
         self.embed_dim = p.out_dim
         if q.kind == "none":
             self.predictor = nn.Identity()
@@ -104,9 +103,20 @@ class Method(nn.Module):
         return mlp_prefix(self.projector, layer)(self.encoder(images))
 
 
+def encoder_and_projector(config: RunConfig, in_channels: int) -> tuple[nn.Module, nn.Sequential]:
+    """A freshly initialized encoder and projector, as the config declares them."""
+    encoder, feat_dim = build_encoder(config.backbone, in_channels, config.data.image_size)
+    p = config.projector
+    return encoder, mlp(projector_blocks(feat_dim, p.layers, p.hidden_dim, p.out_dim, config.heads))
+
+
+def frozen(*modules: nn.Module) -> list[nn.Module]:
+    """Modules for a target / momentum network: never optimized, updated by EMA only."""
+    for m in modules:
+        m.requires_grad_(False)
+    return list(modules)
+
+
 def frozen_copy(*modules: nn.Module) -> list[nn.Module]:
     """Copies for a target / momentum network: same init, never optimized, updated by EMA only."""
-    copies = [copy.deepcopy(m) for m in modules]
-    for c in copies:
-        c.requires_grad_(False)
-    return copies
+    return frozen(*(copy.deepcopy(m) for m in modules))

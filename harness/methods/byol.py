@@ -2,8 +2,10 @@
 projection of the other view by a target network, an EMA of the online encoder and projector.
 
 Switches: the EMA rate tau, constant or on the cosine schedule (Table 5a: 1 keeps the random target,
-0 makes it the stop-gradient of the online network); the predictor and its lr multiplier (Table 21);
-the contrastive mixing beta (Table 5b); symmetric (the paper's sum over both view orders) or not.
+0 makes it the stop-gradient of the online network); the target's init, a copy of the online network
+or its own (the official code); the predictor and its lr multiplier (Table 21); the contrastive
+mixing beta (Table 5b), its negatives from the global batch; symmetric (the paper's sum over both
+view orders) or not. Each view goes through the networks on its own, as in the official code.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from harness.config import RunConfig
-from harness.methods.base import VIEW_PAIRS, Method, StepOutput, frozen_copy
+from harness.methods.base import VIEW_PAIRS, Method, StepOutput, encoder_and_projector, frozen, frozen_copy
 from harness.methods.losses import byol_contrastive_term, regression_loss
 from harness.methods.momentum import ema_update, momentum_at
 
@@ -20,7 +22,10 @@ class BYOL(Method):
     def __init__(self, config: RunConfig, in_channels: int):
         super().__init__()
         self.build_online(config, in_channels)
-        self.target_encoder, self.target_projector = frozen_copy(self.encoder, self.projector)
+        if config.method.target_init == "independent":  # byol_experiment.py: online and target from two rngs
+            self.target_encoder, self.target_projector = frozen(*encoder_and_projector(config, in_channels))
+        else:
+            self.target_encoder, self.target_projector = frozen_copy(self.encoder, self.projector)
 
     def forward(self, views):
         m = self.config.method

@@ -1,6 +1,7 @@
 """MoCo v3 (Chen, Xie & He, 2021): queries from the base encoder, projector and predictor; keys from
-a momentum encoder (an EMA of the base encoder and projector); InfoNCE over the batch with
-temperature T, scaled by 2T, summed over both view orders.
+a momentum encoder (an EMA of the base encoder and projector, initialized as a copy of them);
+InfoNCE over the global batch's keys with temperature T, scaled by 2T, summed over both view orders.
+Each view goes through the networks on its own, as in the official code.
 
 The paper's ViT study is a set of switches: backbone.name vit (harness/nets/vit.py) with
 backbone.vit.frozen_patch_projection (Fig. 5), optim.name adamw with warm-up, the momentum and its

@@ -2,10 +2,17 @@
 trained, no predictor and no target network.
 
 v2's changes are switches elsewhere: a deeper projection head (projector.layers 3, or 2 and 4 for
-its Fig. 5) and the linear probe read from its first layer (probe.layer 1) instead of the backbone.
+its Fig. 5), its final BN with a scale only (heads.output_bn_affine, heads.output_bn_center false)
+and the linear probe read from its first layer (probe.layer 1) instead of the backbone.
+
+Both views go through the networks as one batch of 2N, as in the official code (tf2/model.py), so
+BatchNorm's statistics come from all 2N images; with several ranks the negatives come from the global
+batch (losses.nt_xent).
 """
 
 from __future__ import annotations
+
+import torch
 
 from harness.config import RunConfig
 from harness.methods.base import Method, StepOutput
@@ -18,5 +25,6 @@ class SimCLR(Method):
         self.build_online(config, in_channels)  # predictor.kind is none: RunConfig checks it
 
     def forward(self, views):
-        z, pre_bn = zip(*(self.project(v) for v in views))
-        return StepOutput(loss=nt_xent(z[0], z[1], self.config.method.temperature), embedding=z[0], embedding_pre_bn=pre_bn[0])
+        z, pre_bn = (t.chunk(len(views)) for t in self.project(torch.cat(views)))
+        return StepOutput(loss=nt_xent(z[0], z[1], self.config.method.temperature), embedding=z[0],
+                          embedding_pre_bn=pre_bn[0])

@@ -23,10 +23,12 @@ def small_cnn(in_channels: int, width: int) -> tuple[nn.Module, int]:
     return nn.Sequential(*layers), channels
 
 
-def resnet(name: str, in_channels: int, cifar_stem: bool) -> tuple[nn.Module, int]:
+def resnet(name: str, in_channels: int, cifar_stem: bool, zero_init_residual: bool) -> tuple[nn.Module, int]:
     """torchvision's ResNet without its classifier. The CIFAR stem (SimSiam App. D) is a 3x3 conv
-    with stride 1 and no max-pool, so 32 px images are not downsampled 4x before the first block."""
-    net = getattr(torchvision.models, name)(weights=None)
+    with stride 1 and no max-pool, so 32 px images are not downsampled 4x before the first block.
+    zero_init_residual: each block's last BN starts with a zero scale (the official SimSiam, MoCo v3,
+    SimCLR and BYOL ResNets do)."""
+    net = getattr(torchvision.models, name)(weights=None, zero_init_residual=zero_init_residual)
     if cifar_stem:
         net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
         net.maxpool = nn.Identity()
@@ -37,16 +39,16 @@ def resnet(name: str, in_channels: int, cifar_stem: bool) -> tuple[nn.Module, in
     return net, dim
 
 
-def build_backbone(name: str, in_channels: int, width: int) -> tuple[nn.Module, int]:
+def build_backbone(name: str, in_channels: int, width: int, zero_init_residual: bool) -> tuple[nn.Module, int]:
     if name == "small_cnn":
         return small_cnn(in_channels, width)
     if name == "resnet18_cifar":
-        return resnet("resnet18", in_channels, cifar_stem=True)
-    return resnet(name, in_channels, cifar_stem=False)
+        return resnet("resnet18", in_channels, cifar_stem=True, zero_init_residual=zero_init_residual)
+    return resnet(name, in_channels, cifar_stem=False, zero_init_residual=zero_init_residual)
 
 
 def build_encoder(backbone: Backbone, in_channels: int, image_size: int) -> tuple[nn.Module, int]:
     """The encoder a run's config names, with its feature dimension."""
     if backbone.name == "vit":
         return vit(backbone.vit, in_channels, image_size)
-    return build_backbone(backbone.name, in_channels, backbone.width)
+    return build_backbone(backbone.name, in_channels, backbone.width, backbone.zero_init_residual)

@@ -1,36 +1,60 @@
-"""A small Vision Transformer for MoCo v3: torchvision's VisionTransformer without its classifier,
-for any image size, channel count and depth (ViT-S/16 by default; `tiny` uses 16 px and 4 px patches).
+"""MoCo v3's Vision Transformer (its vits.py): timm's VisionTransformer, as the official code and
+DINO build on, without its classifier, for any image size, channel count and depth (ViT-S/16 by
+default; `tiny` uses 16 px and 4 px patches). Its forward returns the class token after the final
+LayerNorm, the input of MoCo v3's projector.
 
-MoCo v3's one stability fix is a switch here: the patch projection (conv_proj) frozen at its random
-init, so it gets no gradient and no optimizer update. Differences from the MoCo v3 code: torchvision
-learns its position embedding (MoCo v3 fixes a 2-D sin-cos one) and initializes the patch
-projection with a truncated normal (MoCo v3: Xavier uniform).
+What vits.py changes from timm's ViT, done here the same way: a fixed 2-D sin-cos position
+embedding (a zero one for the class token), Xavier-uniform init of every Linear (Q, K and V each as a
+square matrix; timm's `moco` init) and of the patch projection, the class token at std 1e-6.
+MoCo v3's stability fix is a switch: the patch projection frozen at its random init (`stop_grad_conv1`),
+so it gets no gradient and no optimizer update.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 
+import torch
 import torch.nn as nn
-from torchvision.models import VisionTransformer
+from timm.models.vision_transformer import VisionTransformer
 
 from harness.config import ViT
 
 
+def sincos_2d(grid_h: int, grid_w: int, dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """MoCo v3's build_2d_sincos_position_embedding: [grid_h * grid_w, dim], a quarter of the
+    channels each sin and cos of the two patch coordinates at geometric frequencies."""
+    w, h = torch.meshgrid(torch.arange(grid_w, dtype=torch.float32), torch.arange(grid_h, dtype=torch.float32),
+                          indexing="ij")  # the official code's meshgrid(grid_w, grid_h), torch's old default
+    omega = 1.0 / temperature ** (torch.arange(dim // 4, dtype=torch.float32) / (dim // 4))
+    out_w, out_h = torch.outer(w.flatten(), omega), torch.outer(h.flatten(), omega)
+    return torch.cat([out_w.sin(), out_w.cos(), out_h.sin(), out_h.cos()], dim=1)
+
+
 def vit(cfg: ViT, in_channels: int, image_size: int) -> tuple[nn.Module, int]:
     net = VisionTransformer(
-        image_size=image_size,
+        img_size=image_size,
         patch_size=cfg.patch_size,
-        num_layers=cfg.depth,
+        in_chans=in_channels,
+        num_classes=0,  # no classifier: the pooled class token
+        embed_dim=cfg.dim,
+        depth=cfg.depth,
         num_heads=cfg.heads,
-        hidden_dim=cfg.dim,
-        mlp_dim=cfg.mlp_ratio * cfg.dim,
+        mlp_ratio=cfg.mlp_ratio,
+        qkv_bias=True,
+        norm_layer=partial(nn.LayerNorm, eps=1e-6),
+        weight_init="moco",  # vits.py's Linear init; the patch projection and position embedding below
     )
-    if in_channels != 3:  # torchvision builds an RGB patch projection; same init, other channel count
-        net.conv_proj = nn.Conv2d(in_channels, cfg.dim, cfg.patch_size, stride=cfg.patch_size)
-        nn.init.trunc_normal_(net.conv_proj.weight, std=math.sqrt(1 / (in_channels * cfg.patch_size**2)))
-        nn.init.zeros_(net.conv_proj.bias)
-    net.heads = nn.Identity()  # forward returns the class token after the final LayerNorm
+    # Fixed position embedding; the class token's is zero (no position).
+    pos = sincos_2d(*net.patch_embed.grid_size, cfg.dim)
+    net.pos_embed = nn.Parameter(torch.cat([torch.zeros(1, cfg.dim), pos])[None], requires_grad=False)
+    # Xavier uniform for the patch projection as a Linear of in_channels * p * p -> dim. vits.py writes
+    # 3 * p * p (RGB); here the real channel count, so 1-channel images get the same rule.
+    proj = net.patch_embed.proj
+    bound = math.sqrt(6.0 / (in_channels * cfg.patch_size**2 + cfg.dim))
+    nn.init.uniform_(proj.weight, -bound, bound)
+    nn.init.zeros_(proj.bias)
     if cfg.frozen_patch_projection:
-        net.conv_proj.requires_grad_(False)
+        proj.requires_grad_(False)
     return net, cfg.dim
