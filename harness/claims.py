@@ -14,7 +14,7 @@ step, from steps.parquet); both carry a run_id column.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import math
 
@@ -35,6 +35,7 @@ class Verdict:
 
 
 class _Claim(Section):
+    reads_final_metric: ClassVar[bool] = True  # its `metric` is a final metric (instability reads curves)
     text: str
     min_seeds: int = Field(1, gt=0, description="finished runs needed per variant (or trend point) to decide")
     where: dict[str, Any] = Field({}, description="grid values the runs must have, e.g. {heads.bn: hidden}")
@@ -59,6 +60,9 @@ class _Claim(Section):
             return None, f"{len(unfinished)} run(s) of {what} not finished ({states})"
         if len(rows) < self.min_seeds:
             return None, f"{len(rows)} seed(s) of {what}, {self.min_seeds} needed"
+        metric = getattr(self, "metric", None) if self.reads_final_metric else None
+        if metric is not None and (metric not in rows or rows[metric].isna().all()):
+            return None, f"no run of {what} has {metric}"
         return rows, ""
 
     def _runs(self, finals: pd.DataFrame, variant: str) -> tuple[pd.DataFrame | None, str]:
@@ -299,6 +303,7 @@ class Instability(_Claim):
     the run logged `metric` every few steps, the per-epoch curves); the largest dip of each run,
     averaged over seeds, is compared with `dip_above`. With `expect: stable` the claim is the opposite: no such dip."""
 
+    reads_final_metric: ClassVar[bool] = False
     kind: Literal["instability"]
     run: str
     metric: str = "knn_top1_k200"

@@ -175,3 +175,55 @@ def test_instability_without_curves_is_inconclusive():
     assert c.evaluate(finals({"variant": "a", "run_id": "r1"})).outcome == INCONCLUSIVE
     unfinished = finals({"variant": "a", "run_id": "r1", "status": "partial"})
     assert c.evaluate(unfinished, curves=curve("r1", DIPPY)).outcome == INCONCLUSIVE
+
+
+def test_collapse_reads_its_measure_and_shows_the_others():
+    rows = finals({"variant": "a", "output_std": 0.06, "output_std_pre_bn": 0.001, "output_rank": 1.02,
+                   "knn_top1_k200": 0.5})
+    paper_measure = claim({"kind": "collapse", "run": "a", "text": "t", "knn_near_chance": None})
+    behind_bn = claim({"kind": "collapse", "run": "a", "text": "t", "knn_near_chance": None,
+                       "measure": "output_std_pre_bn"})
+    v = paper_measure.evaluate(rows)
+    assert v.outcome == NOT_REPRODUCED
+    assert "output std = 0.960 x 1/sqrt(d)" in v.evidence and "before the output BN 0.016" in v.evidence
+    assert "effective rank 1.0" in v.evidence
+    assert behind_bn.evaluate(rows).outcome == REPRODUCED
+    assert claim({"kind": "no_collapse", "run": "a", "text": "t", "measure": "output_std_pre_bn"}).evaluate(
+        rows).outcome == NOT_REPRODUCED
+
+
+def test_ordering_between_two_grid_points_of_one_variant():
+    rows = finals({"variant": "default", "optim.base_lr": 1e-4, "linear_top1": 0.72},
+                  {"variant": "default", "optim.base_lr": 0.5e-4, "linear_top1": 0.70})
+    c = claim({"kind": "ordering", "better": "default", "better_where": {"optim.base_lr": 1.0e-4},
+               "worse": "default", "worse_where": {"optim.base_lr": 0.5e-4}, "metric": "linear_top1", "text": "t"})
+    v = c.evaluate(rows)
+    assert v.outcome == REPRODUCED and "optim.base_lr=0.0001 72.0%" in v.evidence
+    flipped = c.model_copy(update={"better_where": {"optim.base_lr": 0.5e-4}, "worse_where": {"optim.base_lr": 1e-4}})
+    assert flipped.evaluate(rows).outcome == NOT_REPRODUCED
+    missing = c.model_copy(update={"worse_where": {"optim.base_lr": 2e-4}})
+    assert missing.evaluate(rows).outcome == INCONCLUSIVE
+
+
+def test_a_trend_reads_the_values_this_preset_runs():
+    # The paper's axis runs to 4096; a preset whose grid stops at 512 reads the trend over 256, 512.
+    rows = finals(*({"variant": "a", "b": b, "knn_top1_k200": 0.8} for b in (64, 256, 512)))
+    c = claim({"kind": "trend", "run": "a", "axis": "b", "direction": "flat", "values": [256, 512, 1024, 4096],
+               "tolerance": 0.01, "text": "t"})
+    v = c.evaluate(rows)
+    assert v.outcome == REPRODUCED and "256: 80.0%, 512: 80.0%;" in v.evidence and "1024" not in v.evidence
+    one = claim({"kind": "trend", "run": "a", "axis": "b", "direction": "flat", "values": [512, 4096], "text": "t"})
+    assert one.evaluate(rows).outcome == INCONCLUSIVE
+
+
+def test_a_runs_dip_is_read_from_its_finer_record():
+    from harness.claims import run_dip
+
+    curves = pd.DataFrame({"run_id": "r", "epoch": [0, 1, 2, 3], "knn_top1_k200": [0.2, 0.5, 0.6, 0.7]})
+    steps = pd.DataFrame({"run_id": "r", "step": range(1, 9), "knn_top1_k200": [0.3, 0.5, 0.55, 0.6, 0.4, 0.62, 0.65, 0.7]})
+    dip, where, source = run_dip(curves, steps, "r", "knn_top1_k200")
+    assert dip == pytest.approx(0.2) and source == "steps.parquet" and "60.0% at step 4 -> 40.0% at step 5" in where
+    assert run_dip(curves, None, "r", "knn_top1_k200")[:1] == (0.0,)
+    coarse = steps.iloc[::4]  # two points: the per-epoch curves are finer
+    assert run_dip(curves, coarse, "r", "knn_top1_k200")[2] == "curves"
+    assert run_dip(curves, steps, "other", "knn_top1_k200") is None

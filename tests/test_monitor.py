@@ -59,3 +59,29 @@ def test_knn_accuracies_share_one_pass_across_protocols(monkeypatch):
     monkeypatch.setattr(monitor, "KNN_CHUNK_ELEMENTS", 500 * 7)
     assert monitor.knn_chunk(500) == 7
     assert monitor.knn_accuracies(bank, bl, queries, ql, protocols, 7) == together
+
+
+def test_a_non_affine_output_bn_hides_a_collapse_from_the_std_but_not_from_the_monitors_behind_it():
+    # A rank-1 collapse: every sample on one line (plus a constant). Behind a BN without affine each
+    # channel has unit variance over the batch again, and the std of z/||z|| reads ~1/sqrt(d).
+    from harness.monitor import collapse_monitors, effective_rank
+
+    d, g = 64, torch.Generator().manual_seed(0)
+    direction, offset = torch.randn(d, generator=g), torch.randn(d, generator=g)
+    pre = torch.randn(512, 1, generator=g) * direction * 1e-3 + offset  # nearly constant
+    post = torch.nn.BatchNorm1d(d, affine=False)(pre)
+    m = collapse_monitors(post, pre)
+    assert m["output_std"] > 0.5 / math.sqrt(d)  # the paper's measure sees nothing
+    assert m["output_std_pre_bn"] < 0.01 / math.sqrt(d)  # the std before the BN does
+    assert m["output_rank"] < 1.1  # and the effective rank of the output itself: one direction
+    spread = torch.randn(512, d, generator=g)
+    assert effective_rank(spread) > 0.8 * d
+    assert effective_rank(torch.nn.BatchNorm1d(d, affine=False)(spread)) > 0.8 * d
+
+
+def test_the_monitors_agree_without_an_output_bn():
+    from harness.monitor import collapse_monitors
+
+    z = torch.randn(256, 32, generator=torch.Generator().manual_seed(1))
+    m = collapse_monitors(z, z)
+    assert m["output_std"] == m["output_std_pre_bn"] == output_std(z)

@@ -458,3 +458,21 @@ def test_two_report_writers_on_one_folder_take_turns(tmp_path, monkeypatch):
     assert errors == []
     assert "twice" in (tmp_path / "reports" / "twice.md").read_text()
     assert not list((tmp_path / "reports").rglob("*.tmp"))
+
+
+def test_each_report_lists_its_protocol_differences_from_the_paper(tmp_path):
+    study = load_study(STUDIES / "byol_tau.yaml")
+    for planned in study.runs:
+        write_run(tmp_path / "results", study, planned)
+    write_report(study, tmp_path / "results", tmp_path / "reports")
+    md = (tmp_path / "reports" / "byol_tau.md").read_text()
+    section = md.split("## Protocol")[1].split("## Claims")[0]
+    assert "| `data.dataset` | digits | imagefolder |" in section
+    assert "| `optim.epochs` | 60 | 300 |" in section  # BYOL's ablation setup (Sec. 5), not its 1000 epochs
+    assert "| `optim.lr_multiplier` | 4.0 | 1.0 |" in section
+    assert "method.tau_base" not in section  # the study's own axis
+    html = (tmp_path / "reports" / "byol_tau.html").read_text()
+    assert '<table id="protocol">' in html and "<td><code>data.dataset</code></td><td>digits</td>" in html
+    at_paper_scale = load_study(STUDIES / "byol_tau.yaml", "imagenet")
+    write_report(at_paper_scale, tmp_path / "results", tmp_path / "reports")
+    assert "Every run has the paper's setup" in (tmp_path / "reports" / "byol_tau.md").read_text()

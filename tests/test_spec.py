@@ -172,3 +172,34 @@ def test_errors_stay_one_line_whatever_the_values_hold(tmp_path):
     with pytest.raises(SpecError) as err:
         load_study(path)
     assert "\n" not in str(err.value) and "predictor.kind" in str(err.value)
+
+
+def test_rules_override_the_matching_runs_at_their_preset(tmp_path):
+    path = write(tmp_path, """
+name: g
+title: t
+variants: {a: {}, b: {optim.epochs: 9}}
+grid: {optim.batch_size: [64, 1024]}
+rules:
+  - {when: {optim.batch_size: 1024}, set: {optim.warmup_epochs: 10}}
+  - {when: {optim.batch_size: [1024], variant: b}, preset: tiny, set: {optim.warmup_epochs: 3}}
+  - {when: {variant: a}, preset: imagenet, set: {optim.warmup_epochs: 7}}
+""")
+    warmup = {(r.variant, dict(r.point)["optim.batch_size"]): r.config.optim.warmup_epochs
+              for r in load_study(path).runs}
+    assert warmup == {("a", 64): 0, ("a", 1024): 10, ("b", 64): 0, ("b", 1024): 3}
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("{when: {optim.epochs: 5}, set: {optim.warmup_epochs: 1}}", "rules[0].when: 'optim.epochs' is neither 'variant' nor a grid key"),
+    ("{when: {optim.batch_size: 3}, set: {optim.warmup_epochs: 1}}", "rules[0].when: optim.batch_size=3 is not a value of the study"),
+    ("{when: {variant: c}, set: {optim.warmup_epochs: 1}}", "rules[0].when: variant='c' is not a value of the study"),
+    ("{when: {variant: a}, set: {optim.warmup: 1}}", "rules[0]: unknown key 'optim.warmup'"),
+    ("{when: {variant: a}, preset: huge, set: {optim.epochs: 1}}", "rules[0].preset: unknown preset 'huge'"),
+    ("{when: {variant: a}, set: {optim.warmup_epochs: 99}}", "warmup_epochs (99) exceeds epochs"),
+])
+def test_bad_rules_name_the_rule(tmp_path, rule, message):
+    path = write(tmp_path, f"name: g\ntitle: t\nvariants: {{a: {{}}}}\ngrid: {{optim.batch_size: [64]}}\nrules: [{rule}]\n")
+    with pytest.raises(SpecError) as err:
+        load_study(path)
+    assert message in str(err.value)
