@@ -1,27 +1,38 @@
 """Claims as data: what a paper's table says, in a form the report can check against the runs.
 
 A study lists its claims under `report.claims`; each kind below reads the final metrics of the runs
-it names and returns a Verdict with the numbers that decided it. A claim whose runs are missing,
-failed or still running is "inconclusive", never silently decided.
+it names and returns a Verdict with the numbers that decided it and how sure they are:
+
+- claims on each run (collapse, no_collapse, instability) must hold on every seed: "reproduced" when
+  they hold on all, "not reproduced" when on none, and "inconclusive" naming the seeds that broke
+  them otherwise;
+- claims that compare runs (ordering, trend, not_converge) compare means over seeds with a
+  confidence interval of their difference (harness/intervals.py: Welch's t, 95% unless the claim's
+  `confidence` says otherwise): "reproduced" when the interval clears the claim's margin,
+  "not reproduced" when it clears the other side, and "inconclusive (N seeds, interval ...)" when it
+  straddles it.
+
+A claim whose runs are missing, failed or still running, or that has fewer finished seeds than its
+`min_seeds` (3 by default), is inconclusive and says why: never silently decided.
 
 `finals` is a DataFrame with one row per planned run: run_id, variant, seed, its grid values, status,
-and the last logged value of each metric (loss, output_std, output_std_ref = 1/sqrt(d),
-knn_top1_<protocol>, linear_top1 where a probe ran, chance). Claims over time (instability) also get
-`curves` (one row per run and epoch) and, where runs wrote one, `steps` (one row per run and logged
-step, from steps.parquet); both carry a run_id column.
+and the last logged value of each metric (loss, the collapse monitors, output_std_ref = 1/sqrt(d),
+knn_top1_<protocol>, linear_top1 where a probe ran, chance, <kNN metric>_dip). Claims over time
+(instability) also get `curves` (one row per run and epoch) and, where runs wrote one, `steps` (one
+row per run and logged step, from steps.parquet); both carry a run_id column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Union
-
 import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
 
 import pandas as pd
 from pydantic import Field
 
 from harness.config import Section
+from harness.intervals import METHOD, Interval, welch
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 FINISHED = ("done", "diverged")
@@ -32,16 +43,22 @@ class Verdict:
     claim: str
     outcome: str
     evidence: str
+    seeds: str = ""  # the finished seeds behind it, e.g. "3" or "3 / 5" (per group)
+    interval: str = ""  # the decisive interval or count, e.g. "+9.3 pt [+5.1, +13.5]", "3 of 3 seeds"
 
 
 class _Claim(Section):
-    reads_final_metric: ClassVar[bool] = True  # its `metric` is a final metric (instability reads curves)
     text: str
-    min_seeds: int = Field(1, gt=0, description="finished runs needed per variant (or trend point) to decide")
+    min_seeds: int = Field(3, gt=0, description="finished seeds needed per variant (or trend point) to decide")
+    confidence: float = Field(0.95, gt=0, lt=1, description="level of the intervals over seeds")
     where: dict[str, Any] = Field({}, description="grid values the runs must have, e.g. {heads.bn: hidden}")
 
     def variants(self) -> list[str]:
         raise NotImplementedError
+
+    def final_metric(self) -> str | None:
+        """The final metric the claim reads, if any: its runs must have it."""
+        return getattr(self, "metric", None)
 
     def _select(self, finals: pd.DataFrame, variant: str | None, values: dict | None = None) -> pd.DataFrame:
         """The runs of `variant` (None: any) with the claim's `where` and these grid `values`."""
@@ -59,8 +76,8 @@ class _Claim(Section):
             states = ", ".join(sorted(set(unfinished["status"])))
             return None, f"{len(unfinished)} run(s) of {what} not finished ({states})"
         if len(rows) < self.min_seeds:
-            return None, f"{len(rows)} seed(s) of {what}, {self.min_seeds} needed"
-        metric = getattr(self, "metric", None) if self.reads_final_metric else None
+            return None, f"{len(rows)} finished seed(s) of {what}, {self.min_seeds} needed"
+        metric = self.final_metric()
         if metric is not None and (metric not in rows or rows[metric].isna().all()):
             return None, f"no run of {what} has {metric}"
         return rows, ""
@@ -81,6 +98,9 @@ class _Claim(Section):
 
     def decide(self, runs: dict[str, pd.DataFrame]) -> Verdict:
         raise NotImplementedError
+
+    def _compare(self, a: pd.Series, b: pd.Series) -> Interval | None:
+        return welch(pd.to_numeric(a).dropna(), pd.to_numeric(b).dropna(), self.confidence)
 
 
 def same(a, b) -> bool:
@@ -108,6 +128,33 @@ def show_gap(metric: str, value: float) -> str:
     return f"{100 * value:.3g} pt" if is_accuracy(metric) else f"{value:.3g}"
 
 
+def show_interval(metric: str, interval: Interval) -> str:
+    """'+9.3 pt [+5.1, +13.5]': a difference and its interval, in the metric's units."""
+    scale, unit = (100, " pt") if is_accuracy(metric) else (1, "")
+    digits = 1 if is_accuracy(metric) else 3
+    sign = lambda v: f"{scale * v:+.{digits}f}"  # noqa: E731
+    return f"{sign(interval.estimate)}{unit} [{sign(interval.low)}, {sign(interval.high)}]"
+
+
+def _decide_interval(interval: Interval | None, margin: float) -> str:
+    """Reproduced when the interval is above the margin, not reproduced when it is at or below it."""
+    if interval is None:
+        return INCONCLUSIVE
+    if interval.above(margin):
+        return REPRODUCED
+    return NOT_REPRODUCED if interval.high <= margin else INCONCLUSIVE
+
+
+def _per_seed(text: str, rows: pd.DataFrame, holds: pd.Series, what: str, evidence: str) -> Verdict:
+    """A claim on each run: reproduced if it holds on every seed, not reproduced if on none,
+    inconclusive (naming the seeds that broke it) otherwise."""
+    n, held = len(rows), int(holds.sum())
+    broke = sorted(int(s) for s in rows.loc[~holds.to_numpy(), "seed"])
+    outcome = REPRODUCED if held == n else NOT_REPRODUCED if held == 0 else INCONCLUSIVE
+    tally = f"{what} on {held} of {n} seed(s)" + (f" (not on seed {', '.join(map(str, broke))})" if 0 < held < n else "")
+    return Verdict(text, outcome, f"{tally}; {evidence}", seeds=str(n), interval=f"{held} of {n} seeds")
+
+
 # The collapse monitors a collapse claim may read (harness/monitor.py): the std of z/||z|| (SimSiam's
 # measure) or the same std before the projector's output BN (a non-affine output BN keeps the first
 # near 1/sqrt(d) whatever the network computes).
@@ -115,23 +162,26 @@ STD_MEASURES = Literal["output_std", "output_std_pre_bn"]
 MEASURE_LABELS = {"output_std": "output std", "output_std_pre_bn": "output std before the output BN"}
 
 
-def _std_ratio(rows: pd.DataFrame, measure: str = "output_std") -> float:
+def _std_ratios(rows: pd.DataFrame, measure: str = "output_std") -> pd.Series:
     if measure not in rows:
-        return math.nan
-    return float((pd.to_numeric(rows[measure]) / pd.to_numeric(rows["output_std_ref"])).mean())
+        return pd.Series(math.nan, index=rows.index)
+    return pd.to_numeric(rows[measure]) / pd.to_numeric(rows["output_std_ref"])
 
 
 def _collapse_evidence(rows: pd.DataFrame, measure: str, rule: str) -> str:
-    """The claim's measure against its rule, then the other monitors for the reader."""
-    others = [f"{MEASURE_LABELS[m]} {_std_ratio(rows, m):.3f}" for m in MEASURE_LABELS if m != measure]
+    """The claim's measure (mean, and per seed) against its rule, then the other monitors."""
+    ratios = _std_ratios(rows, measure)
+    per_seed = ", ".join(f"{r:.3f}" for r in ratios)
+    others = [f"{MEASURE_LABELS[m]} {_std_ratios(rows, m).mean():.3f}" for m in MEASURE_LABELS if m != measure]
     if "output_rank" in rows and rows["output_rank"].notna().any():
         others.append(f"effective rank {float(pd.to_numeric(rows['output_rank']).mean()):.1f}")
-    return f"{MEASURE_LABELS[measure]} = {_std_ratio(rows, measure):.3f} x 1/sqrt(d) ({rule}); " + ", ".join(others)
+    return (f"{MEASURE_LABELS[measure]} = {ratios.mean():.3f} x 1/sqrt(d) (per seed {per_seed}; {rule}); "
+            + ", ".join(others))
 
 
 class Collapse(_Claim):
     """The output std (`measure`) falls toward 0 (below `std_below` x 1/sqrt(d)) and, if
-    `knn_near_chance` is set, kNN accuracy ends within that margin of chance."""
+    `knn_near_chance` is set, kNN accuracy ends within that margin of chance: on every seed."""
 
     kind: Literal["collapse"]
     run: str
@@ -143,21 +193,23 @@ class Collapse(_Claim):
     def variants(self):
         return [self.run]
 
+    def final_metric(self):
+        return self.metric if self.knn_near_chance is not None else None
+
     def decide(self, runs):
         rows = runs[self.run]
-        ratio = _std_ratio(rows, self.measure)
-        ok = ratio < self.std_below
+        holds = _std_ratios(rows, self.measure) < self.std_below
         evidence = _collapse_evidence(rows, self.measure, f"collapse below {self.std_below}")
         if self.knn_near_chance is not None:
-            knn, chance = float(rows[self.metric].mean()), float(rows["chance"].mean())
-            ok = ok and knn <= chance + self.knn_near_chance
-            evidence += (f"; {self.metric} = {show(self.metric, knn)} vs chance {show('chance', chance)} "
+            knn, chance = pd.to_numeric(rows[self.metric]), pd.to_numeric(rows["chance"])
+            holds = holds & (knn <= chance + self.knn_near_chance)
+            evidence += (f"; {self.metric} = {show(self.metric, knn.mean())} vs chance {show('chance', chance.mean())} "
                          f"(needs <= chance + {show_gap(self.metric, self.knn_near_chance)})")
-        return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
+        return _per_seed(self.text, rows, holds, "collapsed", evidence)
 
 
 class NoCollapse(_Claim):
-    """The output std (`measure`) stays near 1/sqrt(d): at least `std_above` x 1/sqrt(d)."""
+    """The output std (`measure`) stays near 1/sqrt(d): at least `std_above` x 1/sqrt(d), on every seed."""
 
     kind: Literal["no_collapse"]
     run: str
@@ -169,12 +221,14 @@ class NoCollapse(_Claim):
 
     def decide(self, runs):
         rows = runs[self.run]
-        outcome = REPRODUCED if _std_ratio(rows, self.measure) >= self.std_above else NOT_REPRODUCED
-        return Verdict(self.text, outcome, _collapse_evidence(rows, self.measure, f"needs >= {self.std_above}"))
+        holds = _std_ratios(rows, self.measure) >= self.std_above
+        evidence = _collapse_evidence(rows, self.measure, f"needs >= {self.std_above}")
+        return _per_seed(self.text, rows, holds, "no collapse", evidence)
 
 
 class NotConverge(_Claim):
-    """The run's final loss stays at least `loss_margin` above the baseline's, without collapsing."""
+    """The run's final loss stays above the baseline's by more than `loss_margin` (the interval of
+    the difference clears it), without collapsing on any seed."""
 
     kind: Literal["not_converge"]
     run: str
@@ -186,20 +240,31 @@ class NotConverge(_Claim):
         return [self.run, self.baseline]
 
     def decide(self, runs):
-        loss, base = float(runs[self.run]["loss"].mean()), float(runs[self.baseline]["loss"].mean())
-        ratio = _std_ratio(runs[self.run])
-        ok = loss >= base + self.loss_margin and ratio >= self.std_above
+        run, base = runs[self.run], runs[self.baseline]
+        interval = self._compare(run["loss"], base["loss"])
+        loss = _decide_interval(interval, self.loss_margin)
+        spread = _std_ratios(run) >= self.std_above
+        std = REPRODUCED if spread.all() else NOT_REPRODUCED if not spread.any() else INCONCLUSIVE
+        outcome = (NOT_REPRODUCED if NOT_REPRODUCED in (loss, std)
+                   else REPRODUCED if loss == std == REPRODUCED else INCONCLUSIVE)
+        gap = show_interval("loss", interval) if interval else "no interval (1 seed)"
         evidence = (
-            f"final loss {loss:.3f} vs {self.baseline} {base:.3f} (needs +{self.loss_margin}); "
-            f"output std = {ratio:.3f} x 1/sqrt(d) (not a collapse if >= {self.std_above})"
+            f"final loss {float(run['loss'].mean()):.3f} vs {self.baseline} {float(base['loss'].mean()):.3f} "
+            f"({len(run)} / {len(base)} seeds): difference {gap}, {self._level()} (needs > +{self.loss_margin}); "
+            f"output std >= {self.std_above} x 1/sqrt(d) on {int(spread.sum())} of {len(run)} seed(s)"
         )
-        return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
+        return Verdict(self.text, outcome, evidence, seeds=f"{len(run)} / {len(base)}",
+                       interval=gap if interval else "")
+
+    def _level(self) -> str:
+        return f"{100 * self.confidence:g}% interval ({METHOD})"
 
 
 class Ordering(_Claim):
-    """Variant `better` beats `worse` on `metric` by more than `margin` (means over seeds). Each side
-    may add grid values to the claim's `where` (`better_where`, `worse_where`): two points of one
-    variant, e.g. MoCo v3 Fig. 2's lr 1.0e-4 against 0.5e-4."""
+    """Variant `better` beats `worse` on `metric` by more than `margin`: the interval of the
+    difference of their means over seeds lies above the margin. Each side may add grid values to the
+    claim's `where` (`better_where`, `worse_where`): two points of one variant, e.g. MoCo v3 Fig. 2's
+    lr 1.0e-4 against 0.5e-4."""
 
     kind: Literal["ordering"]
     better: str
@@ -213,30 +278,33 @@ class Ordering(_Claim):
         return [self.better, self.worse]
 
     def evaluate(self, finals, curves=None, steps=None):
-        runs = {}
-        for side, variant, values in (("better", self.better, self.better_where), ("worse", self.worse, self.worse_where)):
+        sides = []
+        for variant, values in ((self.better, self.better_where), (self.worse, self.worse_where)):
             what = repr(variant) + "".join(f" {k}={v}" for k, v in values.items())
             rows, why = self._finished(self._select(finals, variant, values), what)
             if rows is None:
                 return Verdict(self.text, INCONCLUSIVE, why)
-            runs[side] = (what, rows)
-        return self.decide(runs)
-
-    def decide(self, runs):
-        (better, hi_rows), (worse, lo_rows) = runs["better"], runs["worse"]
-        hi, lo = float(hi_rows[self.metric].mean()), float(lo_rows[self.metric].mean())
-        outcome = REPRODUCED if hi > lo + self.margin else NOT_REPRODUCED
-        evidence = (f"{self.metric}: {better.strip(chr(39))} {show(self.metric, hi)} vs {worse.strip(chr(39))} "
-                    f"{show(self.metric, lo)} (needs a margin > {show_gap(self.metric, self.margin)})")
-        return Verdict(self.text, outcome, evidence)
+            sides.append((what.replace("'", ""), rows))
+        (better, hi), (worse, lo) = sides
+        interval = self._compare(hi[self.metric], lo[self.metric])
+        outcome = _decide_interval(interval, self.margin)
+        gap = show_interval(self.metric, interval) if interval else "no interval"
+        evidence = (f"{self.metric}: {better} {show(self.metric, hi[self.metric].mean())} vs {worse} "
+                    f"{show(self.metric, lo[self.metric].mean())} ({len(hi)} / {len(lo)} seeds); difference {gap}, "
+                    f"{100 * self.confidence:g}% interval ({METHOD}); reproduced if above "
+                    f"{show_gap(self.metric, self.margin)}, not reproduced if at or below it")
+        return Verdict(self.text, outcome, evidence, seeds=f"{len(hi)} / {len(lo)}", interval=gap if interval else "")
 
 
 class Trend(_Claim):
     """`metric` (mean over seeds) moves one way along `axis`, a grid key or "variant", in the order of
-    `values` (default: the values present, sorted). increasing: no step between neighbours falls by
-    more than `tolerance`, and the last value exceeds the first by more than `tolerance`;
-    decreasing: the mirror image; flat: max - min stays within `tolerance`. `run` names the variant
-    the trend is read in (needed when the study has several and `axis` is a grid key)."""
+    `values` (default: the values present, sorted; at a preset that runs fewer, those it runs).
+    increasing: no step between neighbours falls by more than `tolerance`, and the last value exceeds
+    the first by more than `tolerance`; decreasing: the mirror image; flat: no two values differ by
+    more than `tolerance`. Each difference is read with its interval over seeds: reproduced when all
+    the intervals satisfy the rule, not reproduced when one of them clearly breaks it, inconclusive
+    otherwise. `run` names the variant the trend is read in (needed when the study has several and
+    `axis` is a grid key)."""
 
     kind: Literal["trend"]
     axis: str
@@ -261,26 +329,52 @@ class Trend(_Claim):
         values = [v for v in self.values if any(same(v, p) for p in present)] if self.values else sorted(present)
         if len(values) < 2:
             return Verdict(self.text, INCONCLUSIVE, f"{len(values)} value(s) of {self.axis}, a trend needs 2")
-        means = []
+        groups = []
         for value in values:
             rows, why = self._finished(self._select(scope, None, {self.axis: value}), f"{self.axis}={value}")
             if rows is None:
                 return Verdict(self.text, INCONCLUSIVE, why)
-            means.append(float(rows[self.metric].mean()))
-        steps_ = [b - a for a, b in zip(means, means[1:])]
-        series = ", ".join(f"{v}: {show(self.metric, m)}" for v, m in zip(values, means))
+            groups.append(pd.to_numeric(rows[self.metric]))
+        series = ", ".join(f"{v}: {show(self.metric, g.mean())}" for v, g in zip(values, groups))
+        seeds = " / ".join(str(len(g)) for g in groups)
         tol, gap = self.tolerance, lambda value: show_gap(self.metric, value)
+        level = f"{100 * self.confidence:g}% intervals ({METHOD})"
         if self.direction == "flat":
-            spread = max(means) - min(means)
-            ok, why = spread <= tol, f"range {gap(spread)} (flat if <= {gap(tol)})"
+            pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))]
+            intervals = [self._compare(groups[j], groups[i]) for i, j in pairs]
+            if any(iv is None for iv in intervals):
+                return Verdict(self.text, INCONCLUSIVE, f"{self.metric} over {self.axis}: {series}; a value with "
+                               "one seed has no interval", seeds=seeds)
+            widest = max(intervals, key=lambda iv: max(abs(iv.low), abs(iv.high)))
+            if all(iv.within(-tol, tol) for iv in intervals):
+                outcome = REPRODUCED
+            elif any(iv.above(tol) or iv.below(-tol) for iv in intervals):
+                outcome = NOT_REPRODUCED
+            else:
+                outcome = INCONCLUSIVE
+            decisive = show_interval(self.metric, widest)
+            why = (f"the widest difference between two values {decisive}, {level}; flat if every one lies "
+                   f"within +-{gap(tol)}")
         else:
             sign = 1 if self.direction == "increasing" else -1
-            worst, total = min(sign * d for d in steps_), sign * (means[-1] - means[0])
-            ok = worst >= -tol and total > tol
+            steps_ = [self._compare(sign * groups[k + 1], sign * groups[k]) for k in range(len(groups) - 1)]
+            total = self._compare(sign * groups[-1], sign * groups[0])
+            if total is None or any(iv is None for iv in steps_):
+                return Verdict(self.text, INCONCLUSIVE, f"{self.metric} over {self.axis}: {series}; a value with "
+                               "one seed has no interval", seeds=seeds)
+            worst = min(steps_, key=lambda iv: iv.low)
+            if all(iv.low >= -tol for iv in steps_) and total.above(tol):
+                outcome = REPRODUCED
+            elif any(iv.below(-tol) for iv in steps_) or total.high <= tol:
+                outcome = NOT_REPRODUCED
+            else:
+                outcome = INCONCLUSIVE
             word = "rise" if sign > 0 else "fall"
-            step = sign * worst  # the step most against the direction, signed as the metric moved
-            why = f"worst step {'+' if step >= 0 else ''}{gap(step)}, total {word} {gap(total)} (tolerance {gap(tol)})"
-        return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, f"{self.metric} over {self.axis}: {series}; {why}")
+            decisive = show_interval(self.metric, total)
+            why = (f"total {word} {decisive}, the step most against it {show_interval(self.metric, worst)}, "
+                   f"{level} (a step may go back at most {gap(tol)}; the total must exceed it)")
+        evidence = f"{self.metric} over {self.axis}: {series} ({seeds} seeds); {why}"
+        return Verdict(self.text, outcome, evidence, seeds=seeds, interval=decisive)
 
 
 def largest_dip(series: pd.DataFrame, x: str, metric: str) -> tuple[float, str]:
@@ -298,12 +392,11 @@ def largest_dip(series: pd.DataFrame, x: str, metric: str) -> tuple[float, str]:
 
 
 class Instability(_Claim):
-    """`metric` dips: it falls more than `dip_above` below its running maximum during training
-    (MoCo v3 Fig. 1). The dips are read per run from the finer of its records (steps.parquet where
-    the run logged `metric` every few steps, the per-epoch curves); the largest dip of each run,
-    averaged over seeds, is compared with `dip_above`. With `expect: stable` the claim is the opposite: no such dip."""
+    """`metric` dips: on every seed it falls more than `dip_above` below its running maximum during
+    training (MoCo v3 Fig. 1). The dips are read per run from the finer of its records (steps.parquet
+    where the run logged `metric` every few steps, the per-epoch curves). With `expect: stable` the
+    claim is the opposite: no such dip on any seed."""
 
-    reads_final_metric: ClassVar[bool] = False
     kind: Literal["instability"]
     run: str
     metric: str = "knn_top1_k200"
@@ -312,6 +405,9 @@ class Instability(_Claim):
 
     def variants(self):
         return [self.run]
+
+    def final_metric(self):
+        return None  # read over time, from the curves and steps.parquet
 
     def evaluate(self, finals, curves=None, steps=None):
         rows, why = self._runs(finals, self.run)
@@ -325,15 +421,14 @@ class Instability(_Claim):
             dip, where, source = found
             dips.append(dip)
             details.append(f"{run_id}: {show_gap(self.metric, dip)} ({where}, {source})")
-        mean = sum(dips) / len(dips)
-        dipped = mean > self.dip_above
-        ok = dipped if self.expect == "dips" else not dipped
+        dipped = pd.Series(dips, index=rows.index) > self.dip_above
         limit = show_gap(self.metric, self.dip_above)
         rule = f"dips if > {limit}" if self.expect == "dips" else f"stable if <= {limit}"
-        evidence = (f"largest {self.metric} dip below its running max, mean over {len(dips)} run(s) "
-                    f"{show_gap(self.metric, mean)} ({rule}); " + "; ".join(details[:4])
+        evidence = (f"largest {self.metric} dip below its running max, mean {show_gap(self.metric, sum(dips) / len(dips))} "
+                    f"({rule}); " + "; ".join(details[:4])
                     + (f"; and {len(details) - 4} more run(s)" if len(details) > 4 else ""))
-        return Verdict(self.text, REPRODUCED if ok else NOT_REPRODUCED, evidence)
+        holds = dipped if self.expect == "dips" else ~dipped
+        return _per_seed(self.text, rows, holds, "dips" if self.expect == "dips" else "stable", evidence)
 
 
 def run_dip(curves: pd.DataFrame | None, steps: pd.DataFrame | None, run_id: str, metric: str):

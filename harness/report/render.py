@@ -230,6 +230,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "protocol": [{"key": d.key, "ours": " / ".join(show_value(v) for v in d.ours), "paper": show_value(d.paper)}
                      for d in differences(study)],
         "verdicts": verdicts,
+        "level": "/".join(f"{100 * c:g}%" for c in sorted({c.confidence for c in spec.claims})) or "95%",
         "outcomes": [(o, outcomes.get(o, 0)) for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)],
         "states": sorted(states.items()),
         "runs": _runs_table(finals),
@@ -257,6 +258,8 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "name": study.name, "title": study.spec.title, "preset": study.preset, "paper": spec.paper,
         "outcomes": dict(outcomes), "claims": len(verdicts), "runs": dict(states), "generated": generated,
         "study_file": str(study.path),
+        "verdicts": [{"claim": v.claim, "outcome": v.outcome, "seeds": v.seeds, "interval": v.interval}
+                     for v in verdicts],
     })
     index = write_index(reports)
     return [md_path, html_path, *(d["path"] for d in drawn), *index]

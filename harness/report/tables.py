@@ -81,6 +81,11 @@ def run_states(rows: pd.DataFrame) -> str:
     return ", ".join(f"{n} {s}" for s, n in counts.items())
 
 
+def seeds(rows: pd.DataFrame) -> str:
+    """How many finished seeds a cell's mean ± std is over."""
+    return str(int(rows["status"].isin(FINISHED).sum()))
+
+
 def epochs(rows: pd.DataFrame) -> str:
     done = pd.to_numeric(rows.loc[rows["status"].isin(FINISHED), "epochs_completed"], errors="coerce").dropna()
     if done.empty:
@@ -138,14 +143,15 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
     axes = _row_axes(study, finals)
     if report.columns:
         return _pivot(study, finals, axes, metrics, paper, notes)
-    columns = [*axes, *([paper_label(report)] if paper else []), *(m.label for m in metrics), "epochs", "runs"]
+    columns = [*axes, *([paper_label(report)] if paper else []), *(m.label for m in metrics), "seeds", "epochs",
+               "runs"]
     rows = []
     for point, group in _groups(finals, axes):
         cells = [_text(point[a]) for a in axes]
         if paper:
             cells.append(paper.cell(point))
         cells += [_cell(group, m) for m in metrics]
-        rows.append(cells + [epochs(group), run_states(group)])
+        rows.append(cells + [seeds(group), epochs(group), run_states(group)])
     return Table(columns, rows, notes)
 
 
@@ -172,6 +178,7 @@ def _pivot(study, finals, axes, metrics, paper, notes) -> Table:
             rows.append(lead + [paper_label(report)] + [paper.cell({**point, across: v}) for v, _ in by_value])
         for m in metrics:
             rows.append(lead + [m.label] + [_cell(cell, m) for _, cell in by_value])
+        rows.append(lead + ["seeds"] + [seeds(cell) for _, cell in by_value])
         rows.append(lead + ["epochs"] + [epochs(cell) for _, cell in by_value])
         rows.append(lead + ["runs"] + [run_states(cell) if len(cell) else "-" for _, cell in by_value])
     return Table(columns, rows, notes)
