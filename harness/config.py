@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 class Section(BaseModel):
     # Unknown keys are errors (a typo must never fall back to a default), types are not coerced
-    # ("yes" is not a bool, "0.1" is not a number), and configs are immutable.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # ("yes" is not a bool, "0.1" is not a number), numbers are finite (YAML's .inf and .nan, or
+    # 1e400, would train a run that diverges or never ends), and configs are immutable.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # -- the method: a union discriminated by `method.name`, so each method has its own switches and a
