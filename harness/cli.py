@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from harness import store
 from harness.launch.slurm_queue import SlurmError
-from harness.spec import SlurmSpec, SpecError, load_study, parse_set
+from harness.spec import SlurmSpec, SpecError, load_study, parse_set, shown
 from harness.status import ACTIONS, ACTIVE, TO_RUN, counts, follow, run_states, study_status
 
 
@@ -81,7 +81,7 @@ def _slurm_options(study, args) -> SlurmSpec:
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise SpecError(f"SLURM option {key}: {first['msg']} (got {first.get('input')!r})") from None
+        raise SpecError(f"SLURM option {key}: {first['msg']} (got {shown(first.get('input'))})") from None
 
 
 def _print_plan(study, results: Path) -> Counter:

@@ -14,7 +14,8 @@ def refused(capsys, argv: list[str], tmp_path: Path) -> str:
     """Run the command line with tmp results/reports folders; it must exit 2 with one line on stderr
     and write nothing. Returns that line."""
     results, reports = tmp_path / "results", tmp_path / "reports"
-    argv = [*argv, "--results", str(results)] + (["--reports", str(reports)] if argv[0] != "bench" else [])
+    if argv[0] != "bench":  # bench writes nothing
+        argv = [*argv, "--results", str(results), "--reports", str(reports)]
     try:
         status = main(argv)
     except SystemExit as exit:  # argparse
@@ -49,3 +50,62 @@ def test_non_finite_numbers_are_refused_in_every_section(tmp_path, capsys):
     assert "report.claims.0.ordering.margin: Input should be a finite number" in line, line
     line = refused(capsys, ["run", str(study(tmp_path, "slurm: {mem_gb: .inf}")), "--dry-run"], tmp_path)
     assert "slurm.mem_gb: Input should be a finite number" in line, line
+
+
+def bomb(levels: int = 7) -> bytes:
+    """A "billion laughs": each level is 9 aliases of the one before, 9**levels strings in all."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return ("\n".join(lines) + f"\nname: s\ntitle: t\nbase: {{optim.epochs: *l{levels - 1}}}\n").encode()
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        # issue 14: a study file of random bytes was a UnicodeDecodeError traceback
+        (bytes([0xD1, 0x9C, 0xFF, 0x80]) * 64, "not UTF-8 text (byte 0xff at offset 2): a study file is UTF-8 YAML"),
+        ("name: s\ntitle: caf\u00e9\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 at offset 18)"),
+        ("name: s\ntitle: t\n".encode("utf-16"), "UTF-16 or UTF-32 text: a study file is UTF-8 YAML"),
+        (b"name: s\x00\ntitle: t\n", "binary (a NUL byte at offset 7): not a study file"),
+        (b"name: s\ntitle: t\n" + b"#" * (1 << 20), "larger than 1 MiB: not a study file"),
+        (b"name: s\ntitle: t\nbase: " + b"[" * 500 + b"]" * 500, "nested deeper than 32 levels: too large for a study (line 3)"),
+        (b"name: s\ntitle: t\ngrid: {optim.epochs: [" + b"1," * 20_000 + b"1]}", "more than 10000 nodes"),
+        (bomb(), "its aliases expand to more than 10000 nodes: too large for a study (line 5)"),
+        (b"name: s\ntitle: t\nbase: &a {optim: *a}\n", "an alias refers to the node that contains it (line 3)"),
+        (b"name: s\ntitle: t\nvariants: {[1, 2]: {}}\n", "not valid YAML: a key must be a scalar, not a list (line 3)"),
+        (b"name: s\ntitle: t\nseeds: [" + b"7" * 5000 + b"]\n", "not valid YAML: Exceeds the limit (4300 digits)"),
+        (b"name: s\ntitle: t\ndescription: 2026-13-45\n", "not valid YAML: month must be in 1..12"),
+        (b"name: s\ntitle: t\nbase:\n\toptim.epochs: 3\n", "not valid YAML: found character '\\t' that cannot start any token (line 4)"),
+        (b"name: s\n---\ntitle: t\n", "expected a single document in the stream but found another document (line 2)"),
+        (b"", "a study file must be a mapping (name, title, variants, ...), got nothing (the file is empty)"),
+        (b"- name: s\n", "a study file must be a mapping (name, title, variants, ...), got a list"),
+        (b"name: s\ntitle: !!binary aGVsbG8K\n", "title: Input should be a valid string (got b'hello\\n')"),
+        (b"name: !!python/object/apply:os.system ['true']\ntitle: t\n", "not valid YAML: could not determine a constructor"),
+    ],
+    ids=["random-bytes", "latin-1", "utf-16", "nul", "huge", "deep", "many-nodes", "alias-bomb", "recursive-alias",
+         "list-key", "huge-int", "bad-date", "tab", "two-documents", "empty", "list", "binary-tag", "python-tag"],
+)
+def test_any_bytes_give_one_line(tmp_path, capsys, body, expected):
+    path = study(tmp_path, body)
+    for verb in ("run", "status", "report", "bench"):
+        line = refused(capsys, [verb, str(path)], tmp_path)
+        assert line.startswith(f"harness: error: {path}: ") and expected in line, line
+
+
+def test_a_study_path_that_is_not_a_file(tmp_path, capsys):
+    assert "cannot read study file: Is a directory" in refused(capsys, ["run", str(tmp_path)], tmp_path)
+    assert "cannot read study file: No such file" in refused(capsys, ["run", str(tmp_path / "no.yaml")], tmp_path)
+    assert "larger than 1 MiB" in refused(capsys, ["run", "/dev/zero"], tmp_path)  # read bounded, not forever
+
+
+def test_bad_yaml_in_set_is_one_line(tmp_path, capsys):
+    line = refused(capsys, ["run", str(study(tmp_path, "")), "--set", "optim.epochs=[1"], tmp_path)
+    assert line == "harness: error: --set 'optim.epochs=[1': not valid YAML: expected ',' or ']', but got '<stream end>' (line 1)"
+
+
+def test_merge_keys_are_yaml_not_duplicates(tmp_path):
+    from harness.spec import load_study
+
+    path = study(tmp_path, "variants:\n  a: &a {optim.epochs: 3, optim.base_lr: 0.1}\n  b: {<<: *a, optim.epochs: 5}")
+    b = load_study(path).runs[1].config.optim
+    assert (b.epochs, b.base_lr) == (5, 0.1)
