@@ -41,8 +41,14 @@ def _load(args, path: Path | None = None):
             overrides[key] = value
     if args.download:
         overrides["runtime.download"] = True
-    max_runs = None if getattr(args, "yes", True) else args.max_runs
+    max_runs = None if args.yes else args.max_runs
     return load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
+
+
+def _limit_args(p: argparse.ArgumentParser) -> None:
+    """Every verb refuses a study larger than --max-runs before expanding it."""
+    p.add_argument("--max-runs", type=int, default=1000, help="refuse studies larger than this (default 1000)")
+    p.add_argument("--yes", action="store_true", help="accept a study of any size")
 
 
 def _slurm_args(p: argparse.ArgumentParser) -> None:
@@ -252,8 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the runs and what would happen; write nothing")
     run.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1: one after another)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--max-runs", type=int, default=1000, help="refuse studies larger than this (default 1000)")
-    run.add_argument("--yes", action="store_true", help="run a study of any size")
+    _limit_args(run)
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
                      help="local (default): train here; slurm: submit jobs and return")
     _wait_args(run)
@@ -264,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     _study_args(status)
     status.add_argument("--reports", type=Path, default=Path("reports"))
     status.add_argument("--quiet", action="store_true", help="no progress bar")
+    _limit_args(status)
     _wait_args(status)
     status.set_defaults(func=cmd_status)
 
@@ -271,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     _study_args(report, many=True)
     report.add_argument("--studies", type=Path, default=Path("studies"), help="where study files are (no names given)")
     report.add_argument("--reports", type=Path, default=Path("reports"))
+    _limit_args(report)
     report.set_defaults(func=cmd_report)
 
     bench = sub.add_parser("bench", help="measure: is training compute-bound? does orchestration scale?")
@@ -281,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
     bench.add_argument("--data-root", default=None, help="dataset folder for cifar10/cifar100")
     bench.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
+    _limit_args(bench)
     bench.add_argument("--run", default=None, help="the variant (or run label) to measure; default: the first run")
     bench.add_argument("--synthetic", action="store_true", help="random images in the dataset's shape (no files)")
     bench.add_argument("--workload", choices=["cifar"], default=None,

@@ -427,8 +427,20 @@ def _did_you_mean(loc: tuple) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def count_runs(spec: StudySpec) -> int:
-    return len(spec.variants) * math.prod(len(v) for v in spec.grid.values()) * len(spec.seeds)
+def count_runs(spec: StudySpec, preset: str = DEFAULT_PRESET) -> int:
+    """How many runs the study expands to at `preset` (its grid there), without expanding it."""
+    grid = Study(spec, Path(), preset, []).grid
+    return len(spec.variants) * math.prod(len(v) for v in grid.values()) * len(spec.seeds)
+
+
+def check_run_count(spec: StudySpec, preset: str, path: Path, max_runs: int) -> None:
+    count = count_runs(spec, preset)
+    if count > max_runs:
+        sizes = [len(v) for v in Study(spec, path, preset, []).grid.values()]
+        raise SpecError(
+            f"{path}: expands to {count} runs at preset {preset} ({len(spec.variants)} variants x grid {sizes} x "
+            f"{len(spec.seeds)} seeds), more than the limit of {max_runs}; pass --yes to accept any size, or --max-runs N"
+        )
 
 
 def load_study(
@@ -441,12 +453,6 @@ def load_study(
     With `max_runs`, a study that expands to more runs is refused before anything is expanded."""
     path = Path(path)
     spec = read_spec(path)
-    if max_runs is not None and count_runs(spec) > max_runs:
-        raise SpecError(
-            f"{path}: expands to {count_runs(spec)} runs ({len(spec.variants)} variants x grid "
-            f"{[len(v) for v in spec.grid.values()]} x {len(spec.seeds)} seeds), more than the limit of "
-            f"{max_runs}; pass --yes to run them all, or --max-runs N"
-        )
     preset = preset or DEFAULT_PRESET
     if preset not in PRESETS:
         raise SpecError(f"{path}: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
@@ -474,6 +480,8 @@ def load_study(
                 raise SpecError(f"{path}: preset_grid.{name}: {key!r} is not a grid axis")
             if not values:
                 raise SpecError(f"{path}: preset_grid.{name}: axis {key!r} has no values")
+    if max_runs is not None:  # before a run is expanded
+        check_run_count(spec, preset, path, max_runs)
     grid = Study(spec, path, preset, []).grid
     grid_keys = list(grid)
     layer("grid", {k: None for k in grid_keys})

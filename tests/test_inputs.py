@@ -109,3 +109,25 @@ def test_merge_keys_are_yaml_not_duplicates(tmp_path):
     path = study(tmp_path, "variants:\n  a: &a {optim.epochs: 3, optim.base_lr: 0.1}\n  b: {<<: *a, optim.epochs: 5}")
     b = load_study(path).runs[1].config.optim
     assert (b.epochs, b.base_lr) == (5, 0.1)
+
+
+@pytest.mark.parametrize("verb", ["run", "status", "report", "bench"])
+def test_every_verb_refuses_a_huge_study_before_expanding_it(tmp_path, capsys, verb):
+    import time
+
+    values = ", ".join(str(i) for i in range(1, 1001))
+    path = study(tmp_path, f"grid: {{optim.epochs: [{values}], optim.warmup_epochs: [{values}]}}")
+    start = time.perf_counter()
+    line = refused(capsys, [verb, str(path)], tmp_path)
+    assert time.perf_counter() - start < 1, "status answered in minutes before: it expanded the million runs"
+    assert "expands to 1000000 runs at preset tiny (1 variants x grid [1000, 1000] x 1 seeds), more than the " \
+           "limit of 1000; pass --yes to accept any size, or --max-runs N" in line, line
+
+
+def test_the_limit_counts_the_grid_at_the_preset(tmp_path, capsys):
+    values = ", ".join(str(i) for i in range(1, 1201))
+    path = study(tmp_path, f"grid: {{optim.epochs: [1]}}\npreset_grid: {{cifar10: {{optim.epochs: [{values}]}}}}")
+    line = refused(capsys, ["status", str(path), "--preset", "cifar10"], tmp_path)
+    assert "expands to 1200 runs at preset cifar10" in line, line
+    assert main(["status", str(path), "--results", str(tmp_path / "results")]) == 0  # 1 run at tiny
+    assert main(["status", str(path), "--preset", "cifar10", "--yes", "--results", str(tmp_path / "results")]) == 0
