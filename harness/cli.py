@@ -7,6 +7,7 @@ whole study has been validated.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections import Counter
@@ -18,6 +19,42 @@ from harness import store
 from harness.launch.slurm_queue import SlurmError
 from harness.spec import SlurmSpec, SpecError, load_study, parse_set, shown
 from harness.status import ACTIONS, ACTIVE, TO_RUN, counts, follow, run_states, study_status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line, like every other refusal (not usage, then the error)."""
+
+    def error(self, message: str):
+        message = message.replace("\n", " ")
+        self.exit(2, f"harness: error: {message} (see {self.prog} --help)\n")
+
+
+def _count(multiple: int = 1, zero: bool = False):
+    """An argparse type: an integer >= 1 (>= 0 with `zero`), a multiple of `multiple`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # not a number, or more digits than Python converts
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not an integer") from None
+        if multiple > 1 and (value < multiple or value % multiple):
+            raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {multiple}")
+        if value < (0 if zero else 1):
+            raise argparse.ArgumentTypeError(f"{text} is not a {'non-negative' if zero else 'positive'} integer")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number > 0 (float('nan') and 'inf' parse, and would hang or crash later)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
+    return value
 
 
 def _study_args(p: argparse.ArgumentParser, many: bool = False) -> None:
@@ -47,26 +84,26 @@ def _load(args, path: Path | None = None):
 
 def _limit_args(p: argparse.ArgumentParser) -> None:
     """Every verb refuses a study larger than --max-runs before expanding it."""
-    p.add_argument("--max-runs", type=int, default=1000, help="refuse studies larger than this (default 1000)")
+    p.add_argument("--max-runs", type=_count(), default=1000, help="refuse studies larger than this (default 1000)")
     p.add_argument("--yes", action="store_true", help="accept a study of any size")
 
 
 def _slurm_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("SLURM (--executor slurm; these win over the study file's `slurm:` section)")
     g.add_argument("--partition")
-    g.add_argument("--time", dest="time_min", type=int, metavar="MINUTES", help="time limit per job")
-    g.add_argument("--nodes", type=int)
-    g.add_argument("--gpus-per-node", type=int)
-    g.add_argument("--tasks-per-node", type=int, help="ranks per node (default: one per GPU, or 1)")
-    g.add_argument("--cpus-per-task", type=int)
-    g.add_argument("--mem-gb", type=float, help="memory per node")
+    g.add_argument("--time", dest="time_min", type=_count(), metavar="MINUTES", help="time limit per job")
+    g.add_argument("--nodes", type=_count())
+    g.add_argument("--gpus-per-node", type=_count(zero=True))
+    g.add_argument("--tasks-per-node", type=_count(), help="ranks per node (default: one per GPU, or 1)")
+    g.add_argument("--cpus-per-task", type=_count())
+    g.add_argument("--mem-gb", type=_positive, help="memory per node")
     g.add_argument("--account")
     g.add_argument("--qos")
     g.add_argument("--constraint")
-    g.add_argument("--array-parallelism", type=int, help="jobs of the study running at once")
-    g.add_argument("--runs-per-job", type=int, help="pack this many runs into each job")
-    g.add_argument("--max-timeouts", type=int, help="requeues after a time-out, per job (default 3)")
-    g.add_argument("--signal-delay", dest="signal_delay_s", type=int, metavar="SECONDS",
+    g.add_argument("--array-parallelism", type=_count(), help="jobs of the study running at once")
+    g.add_argument("--runs-per-job", type=_count(), help="pack this many runs into each job")
+    g.add_argument("--max-timeouts", type=_count(zero=True), help="requeues after a time-out, per job (default 3)")
+    g.add_argument("--signal-delay", dest="signal_delay_s", type=_count(zero=True), metavar="SECONDS",
                    help="SLURM signals a job this long before its time limit; more than one epoch")
     g.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE",
                    help="any other sbatch option, e.g. --sbatch mail-type=END")
@@ -87,6 +124,8 @@ def _slurm_options(study, args) -> SlurmSpec:
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
+        if not key:  # a check across options: its message names them
+            raise SpecError(f"SLURM options: {first['msg']}") from None
         raise SpecError(f"SLURM option {key}: {first['msg']} (got {shown(first.get('input'))})") from None
 
 
@@ -122,7 +161,8 @@ def cmd_run(args) -> int:
     else:
         on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
         print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
-        states = run_local(todo, study.name, args.results, jobs=args.jobs, progress=not args.quiet)
+        jobs = min(args.jobs, len(todo))  # no idle worker processes
+        states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
         elsewhere = (store.RUNNING, store.FINISHED_ELSEWHERE)  # taken by another process meanwhile
         taken = sum(states[r.run_id] in elsewhere for r in todo)
         print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} taken by another process" if taken else ""))
@@ -197,7 +237,7 @@ def cmd_report(args) -> int:
 def _wait_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true",
                    help="follow the study's SLURM jobs until none is queued or running, then write the report")
-    p.add_argument("--poll", type=float, default=30, metavar="SECONDS", help="how often --wait asks SLURM")
+    p.add_argument("--poll", type=_positive, default=30, metavar="SECONDS", help="how often --wait asks SLURM")
 
 
 def cmd_bench(args) -> int:
@@ -236,27 +276,15 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _count(multiple: int = 1):
-    """An argparse type: a positive integer, a multiple of `multiple`."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < multiple or value % multiple:
-            raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {multiple}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="harness", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train every unfinished run of a study, then write its report")
     _study_args(run)
     run.add_argument("--reports", type=Path, default=Path("reports"))
     run.add_argument("--dry-run", action="store_true", help="print the runs and what would happen; write nothing")
-    run.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1: one after another)")
+    run.add_argument("--jobs", type=_count(), default=1, help="local worker processes (default 1: one after another)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _limit_args(run)
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
@@ -296,11 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "(= --preset cifar10 --synthetic --set optim.batch_size=256)")
     bench.add_argument("--steps", type=_count(), default=3, help="timed steps per mode and round (default 3)")
     bench.add_argument("--rounds", type=_count(), default=3, help="rounds of (compute, pipeline, reference, monitors)")
-    bench.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+    bench.add_argument("--workers", type=_count(zero=True), default=min(8, os.cpu_count() or 1),
                        help="DataLoader workers of the reference pipeline (default: the CPU cores, at most 8)")
     bench.add_argument("--monitor-images", type=_count(), default=2048,
                        help="embed at most this many images per split to time the kNN, then scale (default 2048)")
-    bench.add_argument("--profile", type=int, default=0, metavar="N",
+    bench.add_argument("--profile", type=_count(zero=True), default=0, metavar="N",
                        help="then print torch.profiler's top N ops of one pipeline batch and step")
     bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     bench.add_argument("--orchestration", action="store_true",

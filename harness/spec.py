@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from harness.config import METHOD_NAMES, RunConfig, Section
 from harness.presets import DEFAULT_PRESET, PRESETS
@@ -199,6 +199,12 @@ class ReportSpec(Section):
     figures: list[Figure] | None = Field(None, description="default: one curves figure, hue = series")
 
 
+def _one_line(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be one line without control characters")
+    return value
+
+
 class SlurmSpec(Section):
     """The SLURM resources of each job of a study (`harness run --executor slurm`). The study file's
     `slurm:` section sets them; the command line's options win."""
@@ -219,6 +225,28 @@ class SlurmSpec(Section):
     signal_delay_s: int = Field(120, ge=0, description="SLURM signals the job this long before its time limit")
     sbatch: dict[str, str | int] = Field({}, description="more sbatch options, e.g. {mail-type: END}")
     setup: list[str] = Field([], description="shell lines run before the job, e.g. module load ...")
+
+    # Each of these becomes an `#SBATCH --key=value` line of the job script: a newline would end it there.
+    @field_validator("partition", "account", "qos", "constraint")
+    @classmethod
+    def _one_line(cls, value):
+        return value if value is None else _one_line(value)
+
+    @field_validator("sbatch")
+    @classmethod
+    def _sbatch_lines(cls, sbatch):
+        for key, value in sbatch.items():
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", key):
+                raise ValueError(f"{shown(key)} is not an sbatch option name (letters, digits, '-')")
+            _one_line(str(value))
+        return sbatch
+
+    @model_validator(mode="after")
+    def _signal_before_the_limit(self):
+        if self.signal_delay_s >= self.time_min * 60:  # signalled as it starts, it would requeue forever
+            raise ValueError(f"signal_delay_s ({self.signal_delay_s} s) must be shorter than time_min "
+                             f"({self.time_min} min)")
+        return self
 
 
 class StudySpec(Section):

@@ -131,3 +131,43 @@ def test_the_limit_counts_the_grid_at_the_preset(tmp_path, capsys):
     assert "expands to 1200 runs at preset cifar10" in line, line
     assert main(["status", str(path), "--results", str(tmp_path / "results")]) == 0  # 1 run at tiny
     assert main(["status", str(path), "--preset", "cifar10", "--yes", "--results", str(tmp_path / "results")]) == 0
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        # issue 14: --jobs 0 and --jobs -2 started training
+        (["--jobs", "0"], "argument --jobs: 0 is not a positive integer"),
+        (["--jobs", "-2"], "argument --jobs: -2 is not a positive integer"),
+        (["--jobs", "1.5"], "argument --jobs: '1.5' is not an integer"),
+        (["--jobs", "9" * 5000], "argument --jobs: '99999999"),
+        (["--max-runs", "0"], "argument --max-runs: 0 is not a positive integer"),
+        (["--poll", "nan"], "argument --poll: nan is not a finite number > 0"),  # time.sleep(nan): a traceback
+        (["--poll", "-1"], "argument --poll: -1 is not a finite number > 0"),
+        (["--executor", "slurm", "--runs-per-job", "0"], "argument --runs-per-job: 0 is not a positive integer"),
+        (["--executor", "slurm", "--array-parallelism", "0"], "argument --array-parallelism: 0 is not a positive"),
+        (["--executor", "slurm", "--time", "0"], "argument --time: 0 is not a positive integer"),
+        (["--executor", "slurm", "--nodes", "-1"], "argument --nodes: -1 is not a positive integer"),
+        (["--executor", "slurm", "--gpus-per-node", "-1"], "argument --gpus-per-node: -1 is not a non-negative"),
+        (["--executor", "slurm", "--max-timeouts", "-1"], "argument --max-timeouts: -1 is not a non-negative"),
+        (["--executor", "slurm", "--mem-gb", "inf"], "argument --mem-gb: inf is not a finite number > 0"),
+        (["--executor", "slurm", "--time", "1", "--signal-delay", "60"],
+         "SLURM options: Value error, signal_delay_s (60 s) must be shorter than time_min (1 min)"),
+        (["--executor", "slurm", "--sbatch", "mail-type=END\n#SBATCH --x"],
+         "SLURM option sbatch: Value error, must be one line without control characters"),
+        (["--executor", "slurm", "--sbatch", "mail type=END"], "'mail type' is not an sbatch option name"),
+        (["--executor", "slurm", "--partition", "gpu\nx"], "SLURM option partition: Value error, must be one line"),
+        (["--executor", "gpu"], "argument --executor: invalid choice: 'gpu' (choose from 'local', 'slurm')"),
+        (["--bogus"], "unrecognized arguments: --bogus (see harness --help)"),
+    ],
+)
+def test_command_line_numbers_and_options_are_refused_in_one_line(tmp_path, capsys, args, expected):
+    line = refused(capsys, ["run", str(study(tmp_path, "")), *args], tmp_path)
+    assert line.startswith("harness: error: ") and expected in line, line
+
+
+@pytest.mark.parametrize("verb, args", [("bench", ["--workers", "-1"]), ("bench", ["--steps", "0"]),
+                                        ("status", ["--max-runs", "-5"]), ("report", ["--yes", "--max-runs", "x"])])
+def test_other_verbs_refuse_bad_numbers(tmp_path, capsys, verb, args):
+    line = refused(capsys, [verb, str(study(tmp_path, "")), *args], tmp_path)
+    assert f"(see harness {verb} --help)" in line, line

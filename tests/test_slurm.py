@@ -56,8 +56,13 @@ def test_bad_slurm_options_name_the_key(tmp_path, capsys):
     assert main(["run", str(path), "--executor", "slurm", "--dry-run"]) == 2
     assert "slurm.partiton" in capsys.readouterr().err
     path.write_text("name: s\ntitle: t\n")
-    assert main(["run", str(path), "--executor", "slurm", "--runs-per-job", "0"]) == 2
-    assert "runs_per_job" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):  # argparse refuses it, in one line
+        main(["run", str(path), "--executor", "slurm", "--runs-per-job", "0"])
+    assert capsys.readouterr().err == ("harness: error: argument --runs-per-job: 0 is not a positive integer "
+                                       "(see harness run --help)\n")
+    path.write_text("name: s\ntitle: t\nslurm: {runs_per_job: 0}\n")
+    assert main(["run", str(path), "--executor", "slurm", "--dry-run"]) == 2
+    assert "slurm.runs_per_job: Input should be greater than 0" in capsys.readouterr().err
 
 
 def test_sbatch_lines(tmp_path):
