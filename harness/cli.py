@@ -143,10 +143,13 @@ def cmd_run(args) -> int:
     from harness.launch import run_local
 
     study = _load(args)
+    _check_folders(args, write_results=True, write_reports=True)  # before the runs' states are read there
     if args.dry_run:
         tally = _print_plan(study, args.results)
-        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()))
+        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()), flush=True)
+        _preflight(study, args)  # what would stop `harness run` (exit 2), after the plan
         return 0
+    _preflight(study, args)
     if args.executor == "slurm":
         return _submit(study, args)
     statuses = study_status(study, args.results)
@@ -170,6 +173,15 @@ def cmd_run(args) -> int:
         for r in failed:
             print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
     return _report(study, args)
+
+
+def _preflight(study, args) -> None:
+    """Before anything is trained or submitted: what the runs to train need (harness/preflight.py)."""
+    from harness import preflight
+
+    slurm = _slurm_options(study, args) if args.executor == "slurm" else None
+    todo = [s.planned.config for s in study_status(study, args.results) if s.state in TO_RUN]
+    preflight.check(todo, slurm, data=not args.no_data_check)
 
 
 def _submit(study, args) -> int:
@@ -204,6 +216,7 @@ def _report(study, args) -> int:
 
 def cmd_status(args) -> int:
     study = _load(args)
+    _check_folders(args, write_reports=args.wait)
     if args.wait:
         return _wait_and_report(study, args)
     statuses = study_status(study, args.results)
@@ -229,9 +242,19 @@ def cmd_report(args) -> int:
         studies = [s for s in studies if (args.results / s.name).is_dir()]
     else:
         studies = [_load(args, p) for p in paths]
+    _check_folders(args, write_reports=True)
     for study in studies:
         _report(study, args)
     return 0
+
+
+def _check_folders(args, write_results: bool = False, write_reports: bool = False) -> None:
+    """--results is a folder (or can be one) before it is read; a folder this command writes is writable."""
+    from harness.preflight import check_folder, check_writable
+
+    (check_writable if write_results else check_folder)(args.results, "results folder (--results)")
+    if write_reports:
+        check_writable(args.reports, "reports folder (--reports)")
 
 
 def _wait_args(p: argparse.ArgumentParser) -> None:
@@ -241,7 +264,7 @@ def _wait_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args) -> int:
-    from harness import bench
+    from harness import bench, preflight
 
     if args.orchestration:
         print(bench.format_orchestration(bench.bench_orchestration(args.runs, args.finished)))
@@ -259,6 +282,9 @@ def cmd_bench(args) -> int:
     if not chosen:
         raise SpecError(f"{study.path}: --run {args.run!r} is neither a variant nor a run label of the study")
     planned = chosen[0]
+    preflight.check_device(planned.config.runtime.device)
+    if not synthetic:
+        preflight.check_data([planned.config])
     progress = None if args.quiet else (lambda msg: print(f"  bench: {msg}", file=sys.stderr, flush=True))
     try:
         workload = bench.build_workload(planned.config, synthetic)
@@ -283,7 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train every unfinished run of a study, then write its report")
     _study_args(run)
     run.add_argument("--reports", type=Path, default=Path("reports"))
-    run.add_argument("--dry-run", action="store_true", help="print the runs and what would happen; write nothing")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the runs and what would happen, then the preflight's verdict; write nothing")
+    run.add_argument("--no-data-check", action="store_true",
+                     help="skip the preflight's dataset check (for data that SLURM jobs copy onto their nodes)")
     run.add_argument("--jobs", type=_count(), default=1, help="local worker processes (default 1: one after another)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _limit_args(run)
