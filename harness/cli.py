@@ -1,7 +1,9 @@
 """The command line: harness run | status | report | bench.
 
-Spec errors exit with status 2 and one line naming the file and key; nothing is written before the
-whole study has been validated.
+Bad input (a study file, --set, an option) and a failed preflight exit with status 2 and one line
+naming the file and key or what is missing; nothing is written before the whole study has been
+validated and checked. A command that trains or waits for runs says by its status whether any
+failed or diverged (EXIT_STATUSES).
 """
 
 from __future__ import annotations
@@ -19,6 +21,17 @@ from harness import store
 from harness.launch.slurm_queue import SlurmError
 from harness.spec import SlurmSpec, SpecError, load_study, parse_set, shown
 from harness.status import ACTIONS, ACTIVE, TO_RUN, counts, follow, run_states, study_status
+
+FAILED_RUNS, DIVERGED_RUNS = 3, 4
+EXIT_STATUSES = f"""\
+exit status:
+  0  no planned run failed or diverged: all are done (or, without --wait, submitted to SLURM
+     or in another process's hands); status and report: they answered
+  1  a SLURM command failed
+  2  bad input (study file, --set, an option) or a failed preflight: one line, nothing written
+  {FAILED_RUNS}  run, or --wait: runs failed (the report is written; the next run retries them)
+  {DIVERGED_RUNS}  run, or --wait: runs diverged and none failed (the report is written)
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -172,7 +185,7 @@ def cmd_run(args) -> int:
         failed = [r for r in todo if states[r.run_id] == store.FAILED]
         for r in failed:
             print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
-    return _report(study, args)
+    return _summary_and_report(study, study_status(study, args.results), args)
 
 
 def _preflight(study, args) -> None:
@@ -201,9 +214,15 @@ def _submit(study, args) -> int:
 
 
 def _wait_and_report(study, args) -> int:
-    statuses = follow(study, args.results, args.poll, progress=not args.quiet)
+    return _summary_and_report(study, follow(study, args.results, args.poll, progress=not args.quiet), args)
+
+
+def _summary_and_report(study, statuses, args) -> int:
+    """The study's run states in one line, its report, and the exit status they make (EXIT_STATUSES)."""
     print(f"{study.name}: " + counts(statuses))
-    return _report(study, args)
+    _report(study, args)
+    states = {s.state for s in statuses}
+    return FAILED_RUNS if store.FAILED in states else DIVERGED_RUNS if store.DIVERGED in states else 0
 
 
 def _report(study, args) -> int:
@@ -303,10 +322,11 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description=__doc__.splitlines()[0])
+    epilog = {"epilog": EXIT_STATUSES, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    parser = _Parser(prog="harness", description=__doc__.splitlines()[0], **epilog)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="train every unfinished run of a study, then write its report")
+    run = sub.add_parser("run", help="train every unfinished run of a study, then write its report", **epilog)
     _study_args(run)
     run.add_argument("--reports", type=Path, default=Path("reports"))
     run.add_argument("--dry-run", action="store_true",
@@ -322,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     _slurm_args(run)
     run.set_defaults(func=cmd_run)
 
-    status = sub.add_parser("status", help="which runs are done, queued, running, partial, failed, diverged or new")
+    status = sub.add_parser("status", help="which runs are done, queued, running, partial, failed, diverged or new",
+                            **epilog)
     _study_args(status)
     status.add_argument("--reports", type=Path, default=Path("reports"))
     status.add_argument("--quiet", action="store_true", help="no progress bar")
