@@ -43,7 +43,6 @@ PRESETS: dict[str, dict] = {
     # The paper's ImageNet setup is RunConfig's default: ResNet-50, 224 px, batch 512, 100 epochs.
     "imagenet": {
         "data.dataset": "imagefolder",
-        "runtime.num_workers": 8,
         "monitor.every_epochs": 10,
     },
 }
