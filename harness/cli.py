@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from harness import store
 from harness.launch.slurm_queue import SlurmError
-from harness.spec import SlurmSpec, SpecError, load_study, parse_set, shown
+from harness.spec import SlurmSpec, SpecError, load_study, one_line, parse_set, shown
 from harness.status import ACTIONS, ACTIVE, TO_RUN, counts, follow, run_states, study_status
 
 FAILED_RUNS, DIVERGED_RUNS = 3, 4
@@ -38,8 +38,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with its errors in one line, like every other refusal (not usage, then the error)."""
 
     def error(self, message: str):
-        message = message.replace("\n", " ")
-        self.exit(2, f"harness: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"harness: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _count(multiple: int = 1, zero: bool = False):

@@ -170,12 +170,20 @@ def read_text(path: Path, what: str = "study file") -> str:
                         f"a {what} is UTF-8 YAML") from None
 
 
+# What str.splitlines (and a terminal, for the first few) breaks a line at, and how it is written instead.
+LINE_BREAKS = {c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """The text with its line breaks escaped (a value may hold a newline)."""
+    return text.translate(str.maketrans(LINE_BREAKS))
+
+
 class SpecError(ValueError):
     """A study spec or an override is invalid. The message is one line naming file and key."""
 
     def __init__(self, message: str):
-        # One line, whatever the spec's strings hold (a value may contain a newline).
-        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+        super().__init__(one_line(message))  # whatever the spec's strings hold
 
 
 def shown(value: Any, limit: int = 80) -> str:
@@ -404,6 +412,10 @@ def resolve(layers: list[tuple[str, dict[str, Any]]]) -> RunConfig:
         method = ""
         if parts[:1] == ["method"] and len(parts) > 2 and parts[1] in METHOD_NAMES:
             method = f" for method.name={parts.pop(1)!r}"  # the union's tag, not a key
+        value = first.get("input")
+        if first["type"] == "unknown_method":  # the tag's own key, and its value
+            parts.append("name")
+            value = value.get("name") if isinstance(value, dict) else value
         key = ".".join(parts)
         if not key:  # a check across sections (RunConfig's validator): its message names the keys
             where = next((w for w, flat in reversed(layers) if flat and ("variants." in w or " grid " in w)),
@@ -412,7 +424,7 @@ def resolve(layers: list[tuple[str, dict[str, Any]]]) -> RunConfig:
         # Name the layer that set the offending key (the last one that mentions it).
         where = next((w for w, flat in reversed(layers)
                       if any(key.startswith(k) or k.startswith(key + ".") for k in flat)), "defaults")
-        raise SpecError(f"{where}: {key}: {first['msg']}{method} (got {shown(first.get('input'))})") from None
+        raise SpecError(f"{where}: {key}: {first['msg']}{method} (got {shown(value)})") from None
 
 
 def parse_set(assignments: list[str]) -> dict[str, Any]:

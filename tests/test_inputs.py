@@ -171,3 +171,17 @@ def test_command_line_numbers_and_options_are_refused_in_one_line(tmp_path, caps
 def test_other_verbs_refuse_bad_numbers(tmp_path, capsys, verb, args):
     line = refused(capsys, [verb, str(study(tmp_path, "")), *args], tmp_path)
     assert f"(see harness {verb} --help)" in line, line
+
+
+def test_the_real_process_exits_2_in_one_line(tmp_path):
+    """The issue's examples as a user meets them: `python -m harness`, its stderr and its exit status."""
+    import subprocess
+    import sys
+
+    binary = study(tmp_path, bytes(range(256)) * 4, "binary.yaml")
+    for argv in (["run", str(binary)], ["run", str(study(tmp_path, "")), "--jobs", "-2"]):
+        proc = subprocess.run([sys.executable, "-m", "harness", *argv, "--results", str(tmp_path / "results")],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and proc.stdout == "", proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
