@@ -51,6 +51,8 @@ def check_folder(path: Path, what: str) -> Path:
     path = Path(path).absolute()
     existing = path
     while not existing.exists():
+        if existing.is_symlink():  # to nothing: a folder cannot be made there
+            raise PreflightError(f"{what} {path}: {existing} is a symbolic link to nothing ({os.readlink(existing)})")
         existing = existing.parent
     if not existing.is_dir():
         raise PreflightError(f"{what} {path}: {existing} is not a folder")

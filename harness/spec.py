@@ -493,7 +493,7 @@ def load_study(
     With `max_runs`, a study that expands to more runs is refused before anything is expanded."""
     path = Path(path)
     spec = read_spec(path)
-    preset = preset or DEFAULT_PRESET
+    preset = DEFAULT_PRESET if preset is None else preset  # --preset '' is no preset, not the default
     if preset not in PRESETS:
         raise SpecError(f"{path}: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     for name in spec.presets:

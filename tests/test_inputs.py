@@ -158,6 +158,10 @@ def test_the_limit_counts_the_grid_at_the_preset(tmp_path, capsys):
         (["--executor", "slurm", "--sbatch", "mail type=END"], "'mail type' is not an sbatch option name"),
         (["--executor", "slurm", "--partition", "gpu\nx"], "SLURM option partition: Value error, must be one line"),
         (["--executor", "gpu"], "argument --executor: invalid choice: 'gpu' (choose from 'local', 'slurm')"),
+        (["--preset", ""], "unknown preset '' (known: tiny, cifar10, imagenet)"),  # it trained at tiny
+        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--set", "optim.epochs"], "--set 'optim.epochs': expected key=value"),
+        (["--set", "optim.epochs=\udcff"], "unacceptable character #xdcff"),  # a byte of argv that is not UTF-8
         (["--bogus"], "unrecognized arguments: --bogus (see harness --help)"),
     ],
 )

@@ -121,6 +121,9 @@ def test_results_and_reports_must_be_writable(tiny_study, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "tiny_test.yaml"]
     preflight.check_writable(tmp_path / "new" / "deeper", "results folder")  # creatable: fine, and not created
     assert not (tmp_path / "new").exists()
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(PreflightError, match=r"link is a symbolic link to nothing"):  # was a FileExistsError traceback
+        preflight.check_writable(tmp_path / "link" / "results", "results folder")
 
 
 def test_dry_run_prints_the_plan_then_what_would_stop_the_run(tmp_path, capsys):
