@@ -68,7 +68,8 @@ def check_writable(path: Path, what: str) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
-        raise PreflightError(f"{what} {Path(path).absolute()}: cannot write in {existing} ({err.strerror or err})") from None
+        why = err.strerror or err
+        raise PreflightError(f"{what} {Path(path).absolute()}: cannot write in {existing} ({why})") from None
 
 
 def check_data(configs: list[RunConfig]) -> None:
@@ -153,7 +154,8 @@ def check_device(name: str, here: bool = True) -> None:
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise PreflightError(f"runtime.device={name!r} (--device): not a device name (cpu, cuda, cuda:1, mps, ...)") from None
+        raise PreflightError(
+            f"runtime.device={name!r} (--device): not a device name (cpu, cuda, cuda:1, mps, ...)") from None
     if not here or device.type == "cpu":
         return
     accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None

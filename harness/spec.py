@@ -479,7 +479,8 @@ def check_run_count(spec: StudySpec, preset: str, path: Path, max_runs: int) -> 
         sizes = [len(v) for v in Study(spec, path, preset, []).grid.values()]
         raise SpecError(
             f"{path}: expands to {count} runs at preset {preset} ({len(spec.variants)} variants x grid {sizes} x "
-            f"{len(spec.seeds)} seeds), more than the limit of {max_runs}; pass --yes to accept any size, or --max-runs N"
+            f"{len(spec.seeds)} seeds), more than the limit of {max_runs}; "
+            "pass --yes to accept any size, or --max-runs N"
         )
 
 
