@@ -1,12 +1,15 @@
 """The command line: harness run | status | report | bench.
 
-Spec errors exit with status 2 and one line naming the file and key; nothing is written before the
-whole study has been validated.
+Bad input (a study file, --set, an option) and a failed preflight exit with status 2 and one line
+naming the file and key or what is missing; nothing is written before the whole study has been
+validated and checked. A command that trains or waits for runs says by its status whether any
+failed or diverged (EXIT_STATUSES).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections import Counter
@@ -16,8 +19,54 @@ from pydantic import ValidationError
 
 from harness import store
 from harness.launch.slurm_queue import SlurmError
-from harness.spec import SlurmSpec, SpecError, load_study, parse_set
+from harness.spec import SlurmSpec, SpecError, load_study, one_line, parse_set, shown
 from harness.status import ACTIONS, ACTIVE, TO_RUN, counts, follow, run_states, study_status
+
+FAILED_RUNS, DIVERGED_RUNS = 3, 4
+EXIT_STATUSES = f"""\
+exit status:
+  0  no planned run failed or diverged: all are done (or, without --wait, submitted to SLURM
+     or in another process's hands); status and report: they answered
+  1  a SLURM command failed
+  2  bad input (study file, --set, an option) or a failed preflight: one line, nothing written
+  {FAILED_RUNS}  run, or --wait: runs failed (the report is written; the next run retries them)
+  {DIVERGED_RUNS}  run, or --wait: runs diverged and none failed (the report is written)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line, like every other refusal (not usage, then the error)."""
+
+    def error(self, message: str):
+        self.exit(2, f"harness: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def _count(multiple: int = 1, zero: bool = False):
+    """An argparse type: an integer >= 1 (>= 0 with `zero`), a multiple of `multiple`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # not a number, or more digits than Python converts
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not an integer") from None
+        if multiple > 1 and (value < multiple or value % multiple):
+            raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {multiple}")
+        if value < (0 if zero else 1):
+            raise argparse.ArgumentTypeError(f"{text} is not a {'non-negative' if zero else 'positive'} integer")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number > 0 (float('nan') and 'inf' parse, and would hang or crash later)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
+    return value
 
 
 def _study_args(p: argparse.ArgumentParser, many: bool = False) -> None:
@@ -41,26 +90,32 @@ def _load(args, path: Path | None = None):
             overrides[key] = value
     if args.download:
         overrides["runtime.download"] = True
-    max_runs = None if getattr(args, "yes", True) else args.max_runs
+    max_runs = None if args.yes else args.max_runs
     return load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
+
+
+def _limit_args(p: argparse.ArgumentParser) -> None:
+    """Every verb refuses a study larger than --max-runs before expanding it."""
+    p.add_argument("--max-runs", type=_count(), default=1000, help="refuse studies larger than this (default 1000)")
+    p.add_argument("--yes", action="store_true", help="accept a study of any size")
 
 
 def _slurm_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("SLURM (--executor slurm; these win over the study file's `slurm:` section)")
     g.add_argument("--partition")
-    g.add_argument("--time", dest="time_min", type=int, metavar="MINUTES", help="time limit per job")
-    g.add_argument("--nodes", type=int)
-    g.add_argument("--gpus-per-node", type=int)
-    g.add_argument("--tasks-per-node", type=int, help="ranks per node (default: one per GPU, or 1)")
-    g.add_argument("--cpus-per-task", type=int)
-    g.add_argument("--mem-gb", type=float, help="memory per node")
+    g.add_argument("--time", dest="time_min", type=_count(), metavar="MINUTES", help="time limit per job")
+    g.add_argument("--nodes", type=_count())
+    g.add_argument("--gpus-per-node", type=_count(zero=True))
+    g.add_argument("--tasks-per-node", type=_count(), help="ranks per node (default: one per GPU, or 1)")
+    g.add_argument("--cpus-per-task", type=_count())
+    g.add_argument("--mem-gb", type=_positive, help="memory per node")
     g.add_argument("--account")
     g.add_argument("--qos")
     g.add_argument("--constraint")
-    g.add_argument("--array-parallelism", type=int, help="jobs of the study running at once")
-    g.add_argument("--runs-per-job", type=int, help="pack this many runs into each job")
-    g.add_argument("--max-timeouts", type=int, help="requeues after a time-out, per job (default 3)")
-    g.add_argument("--signal-delay", dest="signal_delay_s", type=int, metavar="SECONDS",
+    g.add_argument("--array-parallelism", type=_count(), help="jobs of the study running at once")
+    g.add_argument("--runs-per-job", type=_count(), help="pack this many runs into each job")
+    g.add_argument("--max-timeouts", type=_count(zero=True), help="requeues after a time-out, per job (default 3)")
+    g.add_argument("--signal-delay", dest="signal_delay_s", type=_count(zero=True), metavar="SECONDS",
                    help="SLURM signals a job this long before its time limit; more than one epoch")
     g.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE",
                    help="any other sbatch option, e.g. --sbatch mail-type=END")
@@ -81,7 +136,9 @@ def _slurm_options(study, args) -> SlurmSpec:
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise SpecError(f"SLURM option {key}: {first['msg']} (got {first.get('input')!r})") from None
+        if not key:  # a check across options: its message names them
+            raise SpecError(f"SLURM options: {first['msg']}") from None
+        raise SpecError(f"SLURM option {key}: {first['msg']} (got {shown(first.get('input'))})") from None
 
 
 def _print_plan(study, results: Path) -> Counter:
@@ -108,13 +165,18 @@ def cmd_run(args) -> int:
     from harness.launch import run_local
 
     study = _load(args)
+    _check_folders(args, write_results=True, write_reports=True)  # before the runs' states are read there
     if args.dry_run and args.json:
         _print_plan_json(study, args.results)
+        sys.stdout.flush()
+        _preflight(study, args)  # what would stop `harness run` (exit 2), after the plan
         return 0
     if args.dry_run:
         tally = _print_plan(study, args.results)
-        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()))
+        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()), flush=True)
+        _preflight(study, args)  # what would stop `harness run` (exit 2), after the plan
         return 0
+    _preflight(study, args)
     if args.executor == "slurm":
         return _submit(study, args)
     statuses = study_status(study, args.results)
@@ -129,14 +191,24 @@ def cmd_run(args) -> int:
     else:
         on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
         print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
-        states = run_local(todo, study.name, args.results, jobs=args.jobs, progress=not args.quiet)
+        jobs = min(args.jobs, len(todo))  # no idle worker processes
+        states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
         elsewhere = (store.RUNNING, store.FINISHED_ELSEWHERE)  # taken by another process meanwhile
         taken = sum(states[r.run_id] in elsewhere for r in todo)
         print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} taken by another process" if taken else ""))
         failed = [r for r in todo if states[r.run_id] == store.FAILED]
         for r in failed:
             print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
-    return _report(study, args)
+    return _summary_and_report(study, study_status(study, args.results), args)
+
+
+def _preflight(study, args) -> None:
+    """Before anything is trained or submitted: what the runs to train need (harness/preflight.py)."""
+    from harness import preflight
+
+    slurm = _slurm_options(study, args) if args.executor == "slurm" else None
+    todo = [s.planned.config for s in study_status(study, args.results) if s.state in TO_RUN]
+    preflight.check(todo, slurm, data=not args.no_data_check)
 
 
 def _submit(study, args) -> int:
@@ -156,9 +228,15 @@ def _submit(study, args) -> int:
 
 
 def _wait_and_report(study, args) -> int:
-    statuses = follow(study, args.results, args.poll, progress=not args.quiet)
+    return _summary_and_report(study, follow(study, args.results, args.poll, progress=not args.quiet), args)
+
+
+def _summary_and_report(study, statuses, args) -> int:
+    """The study's run states in one line, its report, and the exit status they make (EXIT_STATUSES)."""
     print(f"{study.name}: " + counts(statuses))
-    return _report(study, args)
+    _report(study, args)
+    states = {s.state for s in statuses}
+    return FAILED_RUNS if store.FAILED in states else DIVERGED_RUNS if store.DIVERGED in states else 0
 
 
 def _report(study, args) -> int:
@@ -171,6 +249,7 @@ def _report(study, args) -> int:
 
 def cmd_status(args) -> int:
     study = _load(args)
+    _check_folders(args, write_reports=args.wait)
     if args.wait:
         return _wait_and_report(study, args)
     statuses = study_status(study, args.results)
@@ -196,19 +275,29 @@ def cmd_report(args) -> int:
         studies = [s for s in studies if (args.results / s.name).is_dir()]
     else:
         studies = [_load(args, p) for p in paths]
+    _check_folders(args, write_reports=True)
     for study in studies:
         _report(study, args)
     return 0
 
 
+def _check_folders(args, write_results: bool = False, write_reports: bool = False) -> None:
+    """--results is a folder (or can be one) before it is read; a folder this command writes is writable."""
+    from harness.preflight import check_folder, check_writable
+
+    (check_writable if write_results else check_folder)(args.results, "results folder (--results)")
+    if write_reports:
+        check_writable(args.reports, "reports folder (--reports)")
+
+
 def _wait_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true",
                    help="follow the study's SLURM jobs until none is queued or running, then write the report")
-    p.add_argument("--poll", type=float, default=30, metavar="SECONDS", help="how often --wait asks SLURM")
+    p.add_argument("--poll", type=_positive, default=30, metavar="SECONDS", help="how often --wait asks SLURM")
 
 
 def cmd_bench(args) -> int:
-    from harness import bench
+    from harness import bench, preflight
 
     if args.orchestration:
         print(bench.format_orchestration(bench.bench_orchestration(args.runs, args.finished)))
@@ -226,6 +315,9 @@ def cmd_bench(args) -> int:
     if not chosen:
         raise SpecError(f"{study.path}: --run {args.run!r} is neither a variant nor a run label of the study")
     planned = chosen[0]
+    preflight.check_device(planned.config.runtime.device)
+    if not synthetic:
+        preflight.check_data([planned.config])
     progress = None if args.quiet else (lambda msg: print(f"  bench: {msg}", file=sys.stderr, flush=True))
     try:
         workload = bench.build_workload(planned.config, synthetic)
@@ -243,42 +335,35 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _count(multiple: int = 1):
-    """An argparse type: a positive integer, a multiple of `multiple`."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < multiple or value % multiple:
-            raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {multiple}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
+    epilog = {"epilog": EXIT_STATUSES, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    parser = _Parser(prog="harness", description=__doc__.splitlines()[0], **epilog)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="train every unfinished run of a study, then write its report")
+    run = sub.add_parser("run", help="train every unfinished run of a study, then write its report", **epilog)
     _study_args(run)
     run.add_argument("--reports", type=Path, default=Path("reports"))
-    run.add_argument("--dry-run", action="store_true", help="print the runs and what would happen; write nothing")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the runs and what would happen, then the preflight's verdict; write nothing")
     run.add_argument("--json", action="store_true",
                      help="with --dry-run: one JSON object per run (id, labels, state, the resolved config)")
-    run.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1: one after another)")
+    run.add_argument("--no-data-check", action="store_true",
+                     help="skip the preflight's dataset check (for data that SLURM jobs copy onto their nodes)")
+    run.add_argument("--jobs", type=_count(), default=1, help="local worker processes (default 1: one after another)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--max-runs", type=int, default=1000, help="refuse studies larger than this (default 1000)")
-    run.add_argument("--yes", action="store_true", help="run a study of any size")
+    _limit_args(run)
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
                      help="local (default): train here; slurm: submit jobs and return")
     _wait_args(run)
     _slurm_args(run)
     run.set_defaults(func=cmd_run)
 
-    status = sub.add_parser("status", help="which runs are done, queued, running, partial, failed, diverged or new")
+    status = sub.add_parser("status", help="which runs are done, queued, running, partial, failed, diverged or new",
+                            **epilog)
     _study_args(status)
     status.add_argument("--reports", type=Path, default=Path("reports"))
     status.add_argument("--quiet", action="store_true", help="no progress bar")
+    _limit_args(status)
     _wait_args(status)
     status.set_defaults(func=cmd_status)
 
@@ -286,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     _study_args(report, many=True)
     report.add_argument("--studies", type=Path, default=Path("studies"), help="where study files are (no names given)")
     report.add_argument("--reports", type=Path, default=Path("reports"))
+    _limit_args(report)
     report.set_defaults(func=cmd_report)
 
     bench = sub.add_parser("bench", help="measure: is training compute-bound? does orchestration scale?")
@@ -296,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ...")
     bench.add_argument("--data-root", default=None, help="dataset folder for cifar10/cifar100")
     bench.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
+    _limit_args(bench)
     bench.add_argument("--run", default=None, help="the variant (or run label) to measure; default: the first run")
     bench.add_argument("--synthetic", action="store_true", help="random images in the dataset's shape (no files)")
     bench.add_argument("--workload", choices=["cifar"], default=None,
@@ -303,11 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "(= --preset cifar10 --synthetic --set optim.batch_size=256)")
     bench.add_argument("--steps", type=_count(), default=3, help="timed steps per mode and round (default 3)")
     bench.add_argument("--rounds", type=_count(), default=3, help="rounds of (compute, pipeline, reference, monitors)")
-    bench.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+    bench.add_argument("--workers", type=_count(zero=True), default=min(8, os.cpu_count() or 1),
                        help="DataLoader workers of the reference pipeline (default: the CPU cores, at most 8)")
     bench.add_argument("--monitor-images", type=_count(), default=2048,
                        help="embed at most this many images per split to time the kNN, then scale (default 2048)")
-    bench.add_argument("--profile", type=int, default=0, metavar="N",
+    bench.add_argument("--profile", type=_count(zero=True), default=0, metavar="N",
                        help="then print torch.profiler's top N ops of one pipeline batch and step")
     bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     bench.add_argument("--orchestration", action="store_true",

@@ -15,13 +15,14 @@ import hashlib
 import json
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PlainValidator, Tag, model_validator
 
 
 class Section(BaseModel):
     # Unknown keys are errors (a typo must never fall back to a default), types are not coerced
-    # ("yes" is not a bool, "0.1" is not a number), and configs are immutable.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # ("yes" is not a bool, "0.1" is not a number), numbers are finite (YAML's .inf and .nan, or
+    # 1e400, would train a run that diverges or never ends), and configs are immutable.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # -- the method: a union discriminated by `method.name`, so each method has its own switches and a
@@ -267,11 +268,20 @@ class Probe(Section):
     weight_decay: float = Field(0.0, ge=0)
 
 
+def _workers(value):
+    # One check, so that an error names runtime.num_workers, not a member of the union.
+    if value == "auto" or (type(value) is int and value >= 0):
+        return value
+    raise ValueError('should be an integer >= 0 or "auto"')
+
+
 class Runtime(Section):
     """Where and how fast a run goes. Excluded from the run id."""
 
     device: str = "cpu"
-    num_workers: int = Field(0, ge=0)
+    # DataLoader worker processes of an ImageFolder dataset (the in-memory ones use none). "auto":
+    # one per CPU this process may use, at most 8, less one for the main process (data/imagefolder.py).
+    num_workers: Annotated[int | str, PlainValidator(_workers)] = "auto"
     threads: int = Field(0, ge=0, description="torch intra-op threads; 0 leaves torch's default")
     checkpoint_every: int = Field(1, gt=0, description="epochs between checkpoints")
     data_root: str | None = None

@@ -41,7 +41,6 @@ PRESETS: dict[str, dict] = {
     # The papers' ImageNet setups: RunConfig's defaults (ResNet-50, 224 px) and each method's recipe.
     "imagenet": {
         "data.dataset": "imagefolder",
-        "runtime.num_workers": 8,
         "monitor.every_epochs": 10,
     },
 }

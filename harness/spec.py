@@ -12,6 +12,7 @@ Nothing is written while loading: a bad spec raises SpecError naming the file an
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import itertools
 import math
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from harness.config import METHOD_NAMES, RunConfig, Section
 from harness.presets import DEFAULT_PRESET, PRESETS
@@ -32,20 +33,57 @@ from harness.claims import Claim, same
 from harness.report.layout import Figure, check_layout
 
 
+# What a study file may be. One is a few KB (the largest in studies/ is 3.5 KB and 171 nodes); past
+# these it is not a study, and reading it would only cost time (PyYAML reads ~20k nodes a second) or
+# memory (a few aliases can stand for billions of nodes).
+MAX_STUDY_BYTES = 1 << 20
+MAX_DEPTH = 32  # mappings and lists within each other
+MAX_NODES = 10_000  # scalars, mappings and lists, each alias counted as what it stands for
+
+
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """A document past MAX_DEPTH or MAX_NODES, or an alias inside itself."""
+
+
 class SpecLoader(yaml.SafeLoader):
-    """yaml.SafeLoader (no object construction) that also reads 1e-4 as a float and rejects
-    duplicate keys. Plain PyYAML follows YAML 1.1 and reads exponents without a dot as strings, a
-    trap for learning rates, and silently keeps the last of two equal keys (two variants named alike
-    would quietly become one)."""
+    """yaml.SafeLoader (no object construction) that also reads 1e-4 as a float, rejects
+    duplicate keys and stops at MAX_DEPTH and MAX_NODES. Plain PyYAML follows YAML 1.1 and reads
+    exponents without a dot as strings, a trap for learning rates, and silently keeps the last of
+    two equal keys (two variants named alike would quietly become one)."""
+
+    depth = nodes = 0
+
+    def compose_node(self, parent, index):
+        # Counted as it is read: a deep document would exhaust Python's stack in the composer, and a
+        # long one is refused before all of it is parsed.
+        self.depth += 1
+        self.nodes += 1
+        try:
+            _check_limits(self.nodes, self.depth, self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def compose_document(self):
+        node = super().compose_document()
+        check_expanded(node)
+        return node
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden here
+                continue
             key = self.construct_object(key_node, deep=True)
-            if key in seen:
+            try:
+                duplicate = key in seen
+            except TypeError:  # a list or mapping as a key
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark
-                )
+                    problem=f"a key must be a scalar, not a {type(key).__name__}", problem_mark=key_node.start_mark
+                ) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(problem=f"duplicate key {key!r}",
+                                                        problem_mark=key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -57,16 +95,105 @@ SpecLoader.add_implicit_resolver(
 )
 
 
+def _check_limits(nodes: int, depth: int, mark, what: str = "") -> None:
+    past = f"nested deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else f"more than {MAX_NODES} nodes"
+    if depth > MAX_DEPTH or nodes > MAX_NODES:
+        raise YAMLLimitError(problem=f"{what}{past}: too large for a study", problem_mark=mark)
+
+
+def check_expanded(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand past MAX_NODES or MAX_DEPTH, or into themselves,
+    without expanding it: PyYAML builds an alias as the object it names, so a "billion laughs"
+    loads in a blink and explodes only when it is walked. Each node is measured once (iteratively:
+    an expanded depth may be far beyond the stack's)."""
+    size: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, depth) with the aliases expanded
+    open_ = set()  # the nodes on the path from the root to the one measured
+    stack = [(root, False)]
+    while stack:
+        node, children_measured = stack.pop()
+        key = id(node)
+        if children_measured:
+            open_.discard(key)
+            measured = [size[id(c)] for c in _children(node)]
+            nodes, depth = 1 + sum(n for n, _ in measured), 1 + max((d for _, d in measured), default=0)
+            _check_limits(nodes, depth, node.start_mark, "its aliases expand to ")
+            size[key] = (nodes, depth)
+        elif key in open_:
+            raise YAMLLimitError(problem="an alias refers to the node that contains it", problem_mark=node.start_mark)
+        elif key not in size:
+            open_.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in _children(node))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
 def safe_load(text: str):
     return yaml.load(text, Loader=SpecLoader)  # noqa: S506 - SpecLoader is a SafeLoader
+
+
+def parse_yaml(text: str, where: str):
+    """safe_load, with any error of the text as one SpecError naming `where` and the line."""
+    try:
+        return safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        problem = err.problem or err.context
+        if err.context and problem.startswith("but "):  # "expected a single document ... but found another"
+            problem = f"{err.context} {problem}"
+        line = f" (line {err.problem_mark.line + 1})" if err.problem_mark else ""
+        invalid = "" if isinstance(err, YAMLLimitError) else "not valid YAML: "
+        raise SpecError(f"{where}: {invalid}{problem}{line}") from None
+    except yaml.YAMLError as err:  # the reader's: a character YAML does not allow
+        raise SpecError(f"{where}: not valid YAML: {str(err).splitlines()[0]}") from None
+    except (ValueError, OverflowError) as err:  # a scalar Python cannot hold: 2001-13-45, an int of 5000 digits
+        raise SpecError(f"{where}: not valid YAML: {str(err).split(';')[0]}") from None
+
+
+def read_text(path: Path, what: str = "study file") -> str:
+    """A file's text, refused in one line unless it is UTF-8 text of at most MAX_STUDY_BYTES."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_STUDY_BYTES + 1)  # bounded: the path may be /dev/zero or a pipe
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read {what}: {err.strerror or err}") from None
+    if len(data) > MAX_STUDY_BYTES:
+        raise SpecError(f"{path}: larger than {MAX_STUDY_BYTES >> 20} MiB: not a {what}")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # the BOMs of UTF-32 start alike
+        raise SpecError(f"{path}: UTF-16 or UTF-32 text: a {what} is UTF-8 YAML")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise SpecError(f"{path}: binary (a NUL byte at offset {nul}): not a {what}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError(f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}): "
+                        f"a {what} is UTF-8 YAML") from None
+
+
+# What str.splitlines (and a terminal, for the first few) breaks a line at, and how it is written instead.
+LINE_BREAKS = {c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """The text with its line breaks escaped (a value may hold a newline)."""
+    return text.translate(str.maketrans(LINE_BREAKS))
 
 
 class SpecError(ValueError):
     """A study spec or an override is invalid. The message is one line naming file and key."""
 
     def __init__(self, message: str):
-        # One line, whatever the spec's strings hold (a value may contain a newline).
-        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+        super().__init__(one_line(message))  # whatever the spec's strings hold
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value as an error message quotes it: its repr, cut short (a grid axis may hold thousands)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ReportSpec(Section):
@@ -82,6 +209,12 @@ class ReportSpec(Section):
     paper_label: str | None = Field(None, description="what the paper's numbers are, e.g. 'ImageNet linear top-1'")
     metrics: list[str] | None = Field(None, min_length=1, description="table metrics (default: kNN, linear, std, loss)")
     figures: list[Figure] | None = Field(None, description="default: one curves figure, hue = series")
+
+
+def _one_line(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be one line without control characters")
+    return value
 
 
 class SlurmSpec(Section):
@@ -104,6 +237,28 @@ class SlurmSpec(Section):
     signal_delay_s: int = Field(120, ge=0, description="SLURM signals the job this long before its time limit")
     sbatch: dict[str, str | int] = Field({}, description="more sbatch options, e.g. {mail-type: END}")
     setup: list[str] = Field([], description="shell lines run before the job, e.g. module load ...")
+
+    # Each of these becomes an `#SBATCH --key=value` line of the job script: a newline would end it there.
+    @field_validator("partition", "account", "qos", "constraint")
+    @classmethod
+    def _one_line(cls, value):
+        return value if value is None else _one_line(value)
+
+    @field_validator("sbatch")
+    @classmethod
+    def _sbatch_lines(cls, sbatch):
+        for key, value in sbatch.items():
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", key):
+                raise ValueError(f"{shown(key)} is not an sbatch option name (letters, digits, '-')")
+            _one_line(str(value))
+        return sbatch
+
+    @model_validator(mode="after")
+    def _signal_before_the_limit(self):
+        if self.signal_delay_s >= self.time_min * 60:  # signalled as it starts, it would requeue forever
+            raise ValueError(f"signal_delay_s ({self.signal_delay_s} s) must be shorter than time_min "
+                             f"({self.time_min} min)")
+        return self
 
 
 class Rule(Section):
@@ -279,6 +434,10 @@ def resolve(layers: list[tuple[str, dict[str, Any]]]) -> RunConfig:
         method = ""
         if parts[:1] == ["method"] and len(parts) > 2 and parts[1] in METHOD_NAMES:
             method = f" for method.name={parts.pop(1)!r}"  # the union's tag, not a key
+        value = first.get("input")
+        if first["type"] == "unknown_method":  # the tag's own key, and its value
+            parts.append("name")
+            value = value.get("name") if isinstance(value, dict) else value
         key = ".".join(parts)
         if not key:  # a check across sections (RunConfig's validator): its message names the keys
             where = next((w for w, flat in reversed(layers) if flat and ("variants." in w or " grid " in w)),
@@ -287,8 +446,7 @@ def resolve(layers: list[tuple[str, dict[str, Any]]]) -> RunConfig:
         # Name the layer that set the offending key (the last one that mentions it).
         where = next((w for w, flat in reversed(layers)
                       if any(key.startswith(k) or k.startswith(key + ".") for k in flat)), "defaults")
-        value = first.get("input")
-        raise SpecError(f"{where}: {key}: {first['msg']}{method} (got {value!r})") from None
+        raise SpecError(f"{where}: {key}: {first['msg']}{method} (got {shown(value)})") from None
 
 
 def parse_set(assignments: list[str]) -> dict[str, Any]:
@@ -298,24 +456,16 @@ def parse_set(assignments: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise SpecError(f"--set {item!r}: expected key=value")
-        flat[key.strip()] = safe_load(raw) if raw.strip() else None
+        flat[key.strip()] = parse_yaml(raw, f"--set {item!r}") if raw.strip() else None
     check_keys(flat, "--set")
     return flat
 
 
 def read_spec(path: Path) -> StudySpec:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read study file: {err.strerror}") from None
-    try:
-        raw = safe_load(text)
-    except yaml.YAMLError as err:
-        lines = [line for line in str(err).splitlines() if line.strip()]
-        problem = next((line for line in lines if "duplicate key" in line), lines[0])
-        raise SpecError(f"{path}: not valid YAML: {problem}") from None
+    raw = parse_yaml(read_text(path), str(path))
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: a study file must be a mapping, got {type(raw).__name__}")
+        got = "nothing (the file is empty)" if raw is None else f"a {type(raw).__name__}"
+        raise SpecError(f"{path}: a study file must be a mapping (name, title, variants, ...), got {got}")
     try:
         return StudySpec.model_validate(raw)
     except ValidationError as err:
@@ -323,7 +473,7 @@ def read_spec(path: Path) -> StudySpec:
         key = ".".join(str(p) for p in first["loc"])
         if first["type"] == "extra_forbidden":
             raise SpecError(f"{path}: unknown key {key!r}{_did_you_mean(first['loc'])}") from None
-        raise SpecError(f"{path}: {key}: {first['msg']} (got {first.get('input')!r})") from None
+        raise SpecError(f"{path}: {key}: {first['msg']} (got {shown(first.get('input'))})") from None
 
 
 def _did_you_mean(loc: tuple) -> str:
@@ -339,8 +489,21 @@ def _did_you_mean(loc: tuple) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def count_runs(spec: StudySpec) -> int:
-    return len(spec.variants) * math.prod(len(v) for v in spec.grid.values()) * len(spec.seeds)
+def count_runs(spec: StudySpec, preset: str = DEFAULT_PRESET) -> int:
+    """How many runs the study expands to at `preset` (its grid there), without expanding it."""
+    grid = Study(spec, Path(), preset, []).grid
+    return len(spec.variants) * math.prod(len(v) for v in grid.values()) * len(spec.seeds)
+
+
+def check_run_count(spec: StudySpec, preset: str, path: Path, max_runs: int) -> None:
+    count = count_runs(spec, preset)
+    if count > max_runs:
+        sizes = [len(v) for v in Study(spec, path, preset, []).grid.values()]
+        raise SpecError(
+            f"{path}: expands to {count} runs at preset {preset} ({len(spec.variants)} variants x grid {sizes} x "
+            f"{len(spec.seeds)} seeds), more than the limit of {max_runs}; "
+            "pass --yes to accept any size, or --max-runs N"
+        )
 
 
 def load_study(
@@ -353,13 +516,7 @@ def load_study(
     With `max_runs`, a study that expands to more runs is refused before anything is expanded."""
     path = Path(path)
     spec = read_spec(path)
-    if max_runs is not None and count_runs(spec) > max_runs:
-        raise SpecError(
-            f"{path}: expands to {count_runs(spec)} runs ({len(spec.variants)} variants x grid "
-            f"{[len(v) for v in spec.grid.values()]} x {len(spec.seeds)} seeds), more than the limit of "
-            f"{max_runs}; pass --yes to run them all, or --max-runs N"
-        )
-    preset = preset or DEFAULT_PRESET
+    preset = DEFAULT_PRESET if preset is None else preset  # --preset '' is no preset, not the default
     if preset not in PRESETS:
         raise SpecError(f"{path}: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     for name in spec.presets:
@@ -382,6 +539,8 @@ def load_study(
                 raise SpecError(f"{path}: preset_grid.{name}: {key!r} is not a grid axis")
             if not values:
                 raise SpecError(f"{path}: preset_grid.{name}: axis {key!r} has no values")
+    if max_runs is not None:  # before a run is expanded
+        check_run_count(spec, preset, path, max_runs)
     grid = Study(spec, path, preset, []).grid
     grid_keys = list(grid)
     layer("grid", {k: None for k in grid_keys})
@@ -420,7 +579,7 @@ def recipe_layers(later: list[tuple[str, dict[str, Any]]], preset: str) -> list[
     The method is the last `method.name` the later layers set (SimSiam, the default, if none does)."""
     name = next((flat["method.name"] for _, flat in reversed(later) if "method.name" in flat), "simsiam")
     layers = [("preset " + preset, flatten(PRESETS[preset]))]
-    recipe = RECIPES.get(name)  # an unknown method is refused when the config is validated
+    recipe = RECIPES.get(name) if isinstance(name, str) else None  # the config's validation refuses a bad one
     if recipe is None:
         return layers
     return [(f"recipe {name}", recipe.common), *layers, (f"recipe {name} at {preset}", recipe.scaled.get(preset, {}))]

@@ -56,3 +56,14 @@ def checkpointed_epoch(run_dir: Path) -> int:
         return store.load_checkpoint(run_dir / store.CHECKPOINT)["epoch"]
     except FileNotFoundError:
         return 0
+
+
+def unreadable_cifar(root: Path, dataset: str = "cifar10") -> Path:
+    """CIFAR's batch files by name under `root`, none of them readable: the preflight, which looks
+    for the files, passes them, and a run that reads them fails."""
+    from harness.data.cifar import split_files
+
+    for path in sum(split_files(dataset, root).values(), []):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not a pickle")
+    return root

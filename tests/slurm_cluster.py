@@ -100,6 +100,7 @@ MinJobAge=600
 SlurmdTimeout=60
 {self.node_spec} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName=short Nodes=ALL MaxTime=5 State=UP
 """)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -126,7 +127,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
     def idle(self) -> bool:
         out = subprocess.run(["sinfo", "-h", "-n", self.node, "-o", "%T"], capture_output=True, text=True,
                              env={**os.environ, **self.env})
-        return out.returncode == 0 and out.stdout.strip() == "idle"
+        return out.returncode == 0 and set(out.stdout.split()) == {"idle"}  # a line per partition
 
     def _wait_for(self, ready, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

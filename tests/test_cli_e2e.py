@@ -6,7 +6,7 @@ from harness import store
 from harness.cli import main
 from harness.spec import load_study, parse_set
 
-from conftest import FAST, fast_overrides
+from conftest import FAST, fast_overrides, unreadable_cifar
 
 
 def run(study, tmp_path, *extra):
@@ -48,3 +48,30 @@ def test_parallel_jobs(tiny_study, tmp_path):
     study = load_study(tiny_study, overrides=parse_set(FAST))
     assert all(store.run_state(store.run_dir(tmp_path / "results", study.name, r.run_id)) == "done"
                for r in study.runs)
+
+
+def test_the_exit_status_says_whether_runs_failed_or_diverged(tmp_path, capsys):
+    # Issue 14: a study in which every run failed exited 0; a script calling `harness run` could not tell.
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\ntitle: t\nbase: {data.dataset: cifar10, data.augment: cifar, data.image_size: 32}\n"
+                      "variants: {a: {}, b: {optim.base_lr: 0.1}}\n")
+    data = ["--data-root", str(unreadable_cifar(tmp_path / "cifar"))]  # found by the preflight, unreadable by the runs
+    assert run(broken, tmp_path, *data) == 3
+    out = capsys.readouterr().out
+    assert "broken: 2 failed" in out and "report: " in out  # the report is still written
+    assert (tmp_path / "reports" / "broken.md").exists()
+    assert run(broken, tmp_path, *data) == 3  # retried, failed again
+
+    diverges = tmp_path / "diverges.yaml"
+    diverges.write_text("name: diverges\ntitle: t\nbase: {optim.base_lr: 1.0e+30}\n")
+    assert run(diverges, tmp_path) == 4
+    assert "diverges: 1 diverged" in capsys.readouterr().out
+    assert run(diverges, tmp_path) == 4  # not retried: the study's state is the same
+    assert main(["status", str(diverges), "--results", str(tmp_path / "results"), *fast_overrides()]) == 0
+
+
+def test_the_exit_statuses_are_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "exit status:" in out and "3  run, or --wait: runs failed" in out and "4  run, or --wait: runs diverged" in out

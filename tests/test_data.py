@@ -243,3 +243,22 @@ def test_imagefolder_views_independent_of_workers(tmp_path):
 def test_imagefolder_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"runtime\.data_root"):
         build_data(folder_config(tmp_path), 2, CPU)
+
+
+def test_loader_workers_follow_the_machine(monkeypatch):
+    from harness.data.imagefolder import loader_workers
+
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(2)))
+    assert loader_workers("auto") == 1  # 2 cores: the main process and one worker (the imagenet preset had 8)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(64)))
+    assert loader_workers("auto") == 7  # at most 8 processes
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "4")
+    assert loader_workers("auto") == 3  # the job's --cpus-per-task
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})
+    assert loader_workers("auto") == 0
+    assert loader_workers(8) == 8 and loader_workers(0) == 0  # as given
+    config = RunConfig()
+    assert config.runtime.num_workers == "auto"
+    assert config.run_id() == config.model_copy(update={"runtime": config.runtime.model_copy(
+        update={"num_workers": 5})}).run_id()  # not part of the run id

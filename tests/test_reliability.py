@@ -13,7 +13,7 @@ from harness.cli import main
 from harness.launch.run_one import run_one
 from harness.spec import load_study, parse_set
 
-from conftest import FAST, fast_overrides
+from conftest import FAST, fast_overrides, unreadable_cifar
 
 
 def run_study(study, tmp_path, *extra):
@@ -101,8 +101,8 @@ def test_diverged_and_failed_runs_are_isolated_and_listed(tmp_path, capsys):
         "name: mixed\ntitle: t\nvariants:\n  ok: {}\n  nan: {optim.base_lr: 1.0e+30}\n"
         "  broken: {data.dataset: cifar10, data.augment: cifar, data.image_size: 32}\n"
     )
-    assert run_study(study, tmp_path) == 0
-    capsys.readouterr()
+    assert run_study(study, tmp_path, "--data-root", str(unreadable_cifar(tmp_path / "cifar"))) == 3  # runs failed
+    assert "mixed: 1 diverged, 1 done, 1 failed" in capsys.readouterr().out
     assert main(["status", str(study), "--results", str(tmp_path / "results"), *fast_overrides()]) == 0
     out = capsys.readouterr().out
     assert re.search(r"done\s+ok", out) and re.search(r"diverged\s+nan", out) and re.search(r"failed\s+broken", out)

@@ -25,7 +25,7 @@ from harness.launch import code_pin
 from harness.launch.slurm import chunks, executor_parameters
 from harness.spec import SlurmSpec, load_study, parse_set
 
-from conftest import FAST, TINY_STUDY, checkpointed_epoch
+from conftest import FAST, TINY_STUDY, checkpointed_epoch, unreadable_cifar
 from slurm_cluster import MAX_ARRAY_SIZE, LocalCluster, missing_binaries
 
 LONG = FAST + ["optim.epochs=8"]  # long enough to signal a job mid-training
@@ -56,8 +56,13 @@ def test_bad_slurm_options_name_the_key(tmp_path, capsys):
     assert main(["run", str(path), "--executor", "slurm", "--dry-run"]) == 2
     assert "slurm.partiton" in capsys.readouterr().err
     path.write_text("name: s\ntitle: t\n")
-    assert main(["run", str(path), "--executor", "slurm", "--runs-per-job", "0"]) == 2
-    assert "runs_per_job" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):  # argparse refuses it, in one line
+        main(["run", str(path), "--executor", "slurm", "--runs-per-job", "0"])
+    assert capsys.readouterr().err == ("harness: error: argument --runs-per-job: 0 is not a positive integer "
+                                       "(see harness run --help)\n")
+    path.write_text("name: s\ntitle: t\nslurm: {runs_per_job: 0}\n")
+    assert main(["run", str(path), "--executor", "slurm", "--dry-run"]) == 2
+    assert "slurm.runs_per_job: Input should be greater than 0" in capsys.readouterr().err
 
 
 def test_sbatch_lines(tmp_path):
@@ -204,6 +209,26 @@ def test_the_cluster_reports_its_max_array_size(cluster):
 
 
 @slurm
+def test_the_preflight_asks_the_cluster_and_submits_nothing(cluster, tiny_study, tmp_path, capsys):
+    before = my_jobs()
+
+    def refused(*extra: str) -> str:
+        assert submit(tiny_study, tmp_path, *extra) == 2  # submit() asks for --time 10
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        return err
+
+    assert "--partition nope: no such partition (partitions: debug, short)" in refused("--partition", "nope")
+    assert "--time 10 (minutes) is over partition short's MaxTime of 5 minutes" in refused("--partition", "short")
+    assert "--nodes 2 is over partition debug's node count of 1" in refused("--nodes", "2")
+    assert "--gpus-per-node 1: partition debug has no GPUs (sinfo's Gres)" in refused("--gpus-per-node", "1")
+    # Issue 14: each job of the study would have failed on its node.
+    (tmp_path / "cifar").mkdir()
+    assert "no cifar10 at --data-root" in refused("--preset", "cifar10", "--data-root", str(tmp_path / "cifar"))
+    assert my_jobs() == before and not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
+
+
+@slurm
 def test_a_study_on_slurm_equals_the_local_run(cluster, tiny_study, tmp_path, capsys, local_reference):
     assert submit(tiny_study, tmp_path) == 0
     out = capsys.readouterr().out
@@ -292,7 +317,7 @@ name: status_test
 title: one run of each fate
 variants:
   ok: {optim.epochs: 4}
-  broken: {data.dataset: cifar10, data.augment: cifar, data.image_size: 32}   # no data: fails
+  broken: {data.dataset: cifar10, data.augment: cifar, data.image_size: 32}   # unreadable data: fails
   slow: {optim.epochs: 500}
 """
 
@@ -301,8 +326,9 @@ variants:
 def test_status_of_done_failed_running_queued_and_new_runs(cluster, tmp_path, capsys):
     study = tmp_path / "status_test.yaml"
     study.write_text(STATUS_STUDY)
+    data = ["--data-root", str(unreadable_cifar(tmp_path / "cifar"))]  # there for the preflight, not for the run
     # 3 jobs: an array of 2 (ok, broken), then an array of 1 (slow) that waits for it (MaxArraySize 2).
-    assert submit(study, tmp_path, "--max-timeouts", "0", overrides=SIZES) == 0
+    assert submit(study, tmp_path, "--max-timeouts", "0", *data, overrides=SIZES) == 0
     first, _, slow_job = job_ids(capsys.readouterr().out)
     assert first.split("_")[0] != slow_job.split("_")[0]
 
@@ -321,7 +347,7 @@ def test_status_of_done_failed_running_queued_and_new_runs(cluster, tmp_path, ca
     assert re.search(r"new\s+never_submitted seed=0", capsys.readouterr().out)
 
     # A second submission retries the failed run only: nothing done, queued or running.
-    assert submit(study, tmp_path, overrides=SIZES) == 0
+    assert submit(study, tmp_path, *data, overrides=SIZES) == 0
     out = capsys.readouterr().out
     assert "submitted 1 of 3 runs in 1 jobs" in out
     subprocess.run(["scancel", job_ids(out)[0]], check=True)

@@ -38,11 +38,7 @@ def load_cifar(config: RunConfig) -> tuple[LabeledImages, LabeledImages]:
     """(train, test) of config.data.dataset ("cifar10" or "cifar100") from runtime.data_root."""
     root = require_data_root(config)
     source = SOURCES[config.data.dataset]
-    folder = root / source.base_folder
-    files = {
-        "train": [folder / name for name, _ in source.train_list],
-        "test": [folder / name for name, _ in source.test_list],
-    }
+    files = split_files(config.data.dataset, root)
     if config.runtime.download and not all(p.is_file() for p in files["train"] + files["test"]):
         download_and_extract_archive(source.url, str(root), filename=source.filename, md5=source.tgz_md5)
     train, test = (_read_split(files[split], root, source.base_folder) for split in ("train", "test"))
@@ -50,6 +46,16 @@ def load_cifar(config: RunConfig) -> tuple[LabeledImages, LabeledImages]:
     if size != train.images.shape[-1]:
         train, test = (LabeledImages(_resize(s.images, size), s.labels) for s in (train, test))
     return train, test
+
+
+def split_files(dataset: str, root: Path) -> dict[str, list[Path]]:
+    """The batch files of each split under the data root (what the preflight looks for)."""
+    source = SOURCES[dataset]
+    folder = Path(root) / source.base_folder
+    return {
+        "train": [folder / name for name, _ in source.train_list],
+        "test": [folder / name for name, _ in source.test_list],
+    }
 
 
 def _read_split(paths: list[Path], root: Path, base_folder: str) -> LabeledImages:

@@ -8,6 +8,7 @@ and is augmented under it: the views depend on (config.seed, epoch) and not on r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,7 +117,7 @@ class ImageFolderPipeline(DataPipeline):
         self.batch_size = config.optim.batch_size
         self.n_views = n_views
         self.seed = config.seed
-        self.num_workers = config.runtime.num_workers
+        self.num_workers = loader_workers(config.runtime.num_workers)
         self.device = device
         self.pin = device.type == "cuda"  # page-locked batches copy asynchronously to the GPU
 
@@ -155,6 +156,19 @@ class ImageFolderPipeline(DataPipeline):
         )
         for images, labels in loader:
             yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+
+
+def loader_workers(setting: int | str) -> int:
+    """runtime.num_workers as given, or for "auto" one worker per CPU this process may use (its
+    affinity; in a SLURM job, also its --cpus-per-task), at most 8, less one for the main process:
+    8 workers on a 2-core machine only make torch warn and the cores thrash."""
+    if setting != "auto":
+        return int(setting)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit():
+        cpus = min(cpus, int(slurm))
+    return max(0, min(8, cpus) - 1)
 
 
 def _folder(path: Path) -> ImageFolder:

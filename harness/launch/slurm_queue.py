@@ -1,4 +1,5 @@
-"""What the SLURM controller knows: the state of jobs (squeue, then sacct) and its MaxArraySize.
+"""What the SLURM controller knows: the state of jobs (squeue, then sacct), its MaxArraySize, and its
+partitions' limits (scontrol show partition, sinfo) for the preflight.
 
 squeue lists pending and running jobs, and finished ones for MinJobAge (5 minutes by default);
 sacct remembers finished jobs longer but needs accounting, which many clusters (and the test
@@ -68,3 +69,43 @@ def job_states(job_ids: Iterable[str]) -> dict[str, str]:
         if acct.returncode == 0:  # fails without accounting: then those jobs stay unknown
             _parse(acct.stdout, states)
     return {j: states[j] for j in wanted if j in states}
+
+
+def partitions() -> dict[str, dict[str, str]]:
+    """Every partition, hidden ones too, as `scontrol show partition` gives it: {name: {field: value}}."""
+    out = _run(["scontrol", "--all", "--oneliner", "show", "partition"])
+    if out.returncode != 0:
+        raise SlurmError(f"scontrol show partition failed: {out.stderr.strip()}")
+    found = {}
+    for line in out.stdout.splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if "PartitionName" in fields:
+            found[fields["PartitionName"]] = fields
+    return found
+
+
+def gpus_per_node(partition: str) -> int:
+    """The most GPUs a node of the partition has, from its Gres (e.g. gpu:a100:4(S:0-1)); 0 without."""
+    out = _run(["sinfo", "--noheader", "--partition", partition, "--format=%G"])
+    if out.returncode != 0:
+        raise SlurmError(f"sinfo failed: {out.stderr.strip()}")
+    return max((sum(int(n) for n in re.findall(r"\bgpu(?::[^:,()\s]+)?:(\d+)", line))
+                for line in out.stdout.splitlines()), default=0)
+
+
+def minutes(limit: str) -> float | None:
+    """A SLURM time limit (minutes, min:sec, h:min:sec, days-h[:min[:sec]]) in minutes; None when
+    unlimited or unreadable."""
+    days, _, clock = limit.rpartition("-")
+    try:
+        parts = [int(p) for p in clock.split(":")]
+        days = int(days or 0)
+    except ValueError:  # UNLIMITED, INFINITE, NONE
+        return None
+    if len(parts) > 3:
+        return None
+    if days or len(parts) == 3:
+        h, m, s = (parts + [0, 0])[:3]
+    else:
+        h, m, s = 0, parts[0], (parts[1] if len(parts) == 2 else 0)
+    return days * 1440 + h * 60 + m + s / 60

@@ -1,0 +1,214 @@
+"""Preflight: before `harness run` trains or submits anything, check what the runs it would train
+need and what can be known from here, so that a mistake is one line and exit status 2 with nothing
+written, not a study of runs that each fail at once (or a queue of SLURM jobs that each fail on a
+GPU node).
+
+Checked, for the runs to train or submit (not those done):
+- the dataset at runtime.data_root (--data-root): CIFAR's batch files, or an ImageFolder tree with
+  the same class folders in train/ and val/, an image in each, and a training batch's worth; with
+  --download, a data root that can be created;
+- runtime.device (--device): a device torch knows, and here, one this machine has (on SLURM the
+  device is the node's: only the name is checked);
+- the results and reports folders: writable, or creatable under a writable folder;
+- on SLURM, the job options against the partition (`scontrol show partition`, `sinfo`): that it
+  exists and accepts jobs, its MaxTime, MaxNodes and node count, and its GPUs (Gres).
+Not checked: what only reading the data or training shows (a corrupt image, the memory a batch
+takes), and what the cluster keeps elsewhere (accounts, QOS limits).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.config import RunConfig
+from harness.spec import SlurmSpec, SpecError
+
+
+class PreflightError(SpecError):
+    """Something a planned run needs is not here. One line; the command exits 2."""
+
+
+def check(configs: Iterable[RunConfig], slurm: SlurmSpec | None = None, data: bool = True) -> None:
+    """What the runs with these configs need to be trained here (slurm None) or submitted, beyond
+    the results and reports folders (check_writable)."""
+    configs = list(configs)
+    if not configs:
+        return
+    if data:
+        check_data(configs)
+    for device in sorted({c.runtime.device for c in configs}):
+        check_device(device, here=slurm is None)
+    if slurm is not None:
+        check_slurm(slurm)
+
+
+def check_folder(path: Path, what: str) -> Path:
+    """The folder, or the nearest one above it that exists (returned), is a folder: a file in the way
+    would make every read below it fail."""
+    path = Path(path).absolute()
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():  # to nothing: a folder cannot be made there
+            raise PreflightError(f"{what} {path}: {existing} is a symbolic link to nothing ({os.readlink(existing)})")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PreflightError(f"{what} {path}: {existing} is not a folder")
+    return existing
+
+
+def check_writable(path: Path, what: str) -> None:
+    """The folder exists and is writable, or the nearest folder above it that exists is. Leaves
+    nothing behind: the kernel is asked with a file that has no name (O_TMPFILE), or one removed at
+    once; os.access alone says yes to root on a folder like /proc."""
+    existing = check_folder(path, what)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        why = err.strerror or err
+        raise PreflightError(f"{what} {Path(path).absolute()}: cannot write in {existing} ({why})") from None
+
+
+def check_data(configs: list[RunConfig]) -> None:
+    # One check per dataset and folder; an ImageFolder's against the largest batch drawn from it.
+    needs: dict[tuple, int] = {}
+    for c in configs:
+        key = (c.data.dataset, c.runtime.data_root, c.runtime.download)
+        needs[key] = max(needs.get(key, 0), c.optim.batch_size)
+    for (dataset, root, download), batch_size in needs.items():
+        if dataset == "digits":  # built in (scikit-learn)
+            continue
+        if root is None:
+            raise PreflightError(f"dataset {dataset} needs a data folder: pass --data-root (runtime.data_root)")
+        if dataset == "imagefolder":
+            _check_imagefolder(Path(root), batch_size)
+        else:
+            _check_cifar(dataset, Path(root), download)
+
+
+def _check_cifar(dataset: str, root: Path, download: bool) -> None:
+    from harness.data.cifar import split_files
+
+    missing = [p for paths in split_files(dataset, root).values() for p in paths if not p.is_file()]
+    if not missing:
+        return
+    if download:  # torchvision fetches the archive into the data root
+        check_writable(root, "data folder (--data-root) to download into")
+        return
+    raise PreflightError(
+        f"no {dataset} at --data-root {root}: {missing[0]} is missing ({len(missing)} of its files are); "
+        f"the data root must hold {missing[0].parent.name}/ in CIFAR's python format, or pass --download"
+    )
+
+
+def _check_imagefolder(root: Path, batch_size: int) -> None:
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    classes = {}
+    for split in ("train", "val"):
+        folder = root / split
+        if not folder.is_dir():
+            raise PreflightError(f"no image folder at --data-root {root}: {folder} is not a folder "
+                                 "(the data root must hold train/ and val/, each with a folder per class)")
+        classes[split] = sorted(e.name for e in os.scandir(folder) if e.is_dir())  # as ImageFolder finds them
+        if not classes[split]:
+            raise PreflightError(f"{folder} has no class folders (ImageFolder: one folder of images per class)")
+    if classes["train"] != classes["val"]:
+        only = sorted(set(classes["train"]) ^ set(classes["val"]))
+        raise PreflightError(f"{root}/train and {root}/val have different class folders (in one only: "
+                             f"{', '.join(only[:3])}{', ...' if len(only) > 3 else ''})")
+    images = 0
+    for split in ("train", "val"):
+        for name in classes[split]:
+            # ImageFolder needs an image in every class folder; the training split a batch's worth.
+            wanted = max(1, batch_size - images) if split == "train" else 1
+            found = _count_images(root / split / name, IMG_EXTENSIONS, wanted)
+            if not found:
+                raise PreflightError(f"{root / split / name}: no image ({', '.join(IMG_EXTENSIONS)}): "
+                                     "ImageFolder needs one in every class folder")
+            images += found if split == "train" else 0
+    if images < batch_size:
+        raise PreflightError(f"{root}/train holds {images} images, fewer than optim.batch_size={batch_size}: "
+                             "an epoch would have no batch")
+
+
+def _count_images(folder: Path, extensions: tuple[str, ...], stop: int) -> int:
+    """The images under `folder`, counted up to `stop` (ImageNet's 1.28M files are never all listed)."""
+    count = 0
+    for _, _, files in os.walk(folder, followlinks=True):
+        count += sum(f.lower().endswith(extensions) for f in files)
+        if count >= stop:
+            break
+    return count
+
+
+def check_device(name: str, here: bool = True) -> None:
+    """A device torch can parse, and with `here`, one this machine has."""
+    if name == "cpu":  # without importing torch
+        return
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise PreflightError(
+            f"runtime.device={name!r} (--device): not a device name (cpu, cuda, cuda:1, mps, ...)") from None
+    if not here or device.type == "cpu":
+        return
+    accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+    count = torch.accelerator.device_count() if accelerator is not None and accelerator.type == device.type else 0
+    if not count:
+        if device.type != "cuda":
+            why = f"torch's accelerator here is {accelerator.type if accelerator else 'none'}"
+        elif torch.version.cuda is None and torch.version.hip is None:
+            why = f"this torch ({torch.__version__}) is built without CUDA"
+        else:
+            why = "torch sees no GPU: check the driver and CUDA_VISIBLE_DEVICES"
+        raise PreflightError(f"runtime.device={name!r} (--device): this machine has no {device.type} device; {why}")
+    if device.index is not None and device.index >= count:
+        raise PreflightError(f"runtime.device={name!r} (--device): this machine has {count} {device.type} "
+                             f"device(s), {device.type}:0 to {device.type}:{count - 1}")
+
+
+def check_slurm(options: SlurmSpec) -> None:
+    """The job options against what the cluster says of the partition(s) they name (or its default)."""
+    from harness.launch import slurm_queue
+
+    partitions = slurm_queue.partitions()
+    if options.partition:
+        names = options.partition.split(",")  # sbatch takes a list: the job runs in the first that can
+    else:
+        names = [n for n, fields in partitions.items() if fields.get("Default") == "YES"]
+        if not names:
+            raise PreflightError("no --partition given and the cluster has no default partition "
+                                 f"(partitions: {', '.join(partitions)})")
+    unknown = [n for n in names if n not in partitions]
+    if unknown:
+        raise PreflightError(f"--partition {unknown[0]}: no such partition (partitions: {', '.join(partitions)})")
+    problems = [_partition_problem(name, partitions[name], options) for name in names]
+    if all(problems):
+        raise PreflightError(problems[0])
+
+
+def _partition_problem(name: str, fields: dict[str, str], options: SlurmSpec) -> str | None:
+    from harness.launch import slurm_queue
+
+    state = fields.get("State", "UP")
+    if state in ("DRAIN", "INACTIVE"):
+        return f"partition {name} is {state}: it takes no new jobs"
+    max_time = slurm_queue.minutes(fields.get("MaxTime", "UNLIMITED"))
+    if max_time is not None and options.time_min > max_time:
+        return f"--time {options.time_min} (minutes) is over partition {name}'s MaxTime of {max_time:g} minutes"
+    for key, what in (("MaxNodes", "MaxNodes"), ("TotalNodes", "node count")):
+        limit = fields.get(key, "UNLIMITED")
+        if limit.isdigit() and options.nodes > int(limit):
+            return f"--nodes {options.nodes} is over partition {name}'s {what} of {limit}"
+    if options.gpus_per_node:
+        gpus = slurm_queue.gpus_per_node(name)
+        if options.gpus_per_node > gpus:
+            has = f"at most {gpus} GPUs per node" if gpus else "no GPUs"
+            return f"--gpus-per-node {options.gpus_per_node}: partition {name} has {has} (sinfo's Gres)"
+    return None
