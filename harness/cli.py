@@ -191,7 +191,9 @@ def cmd_run(args) -> int:
     else:
         on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
         print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
-        jobs = min(args.jobs, len(todo))  # no idle worker processes
+        from harness.launch.local import default_jobs
+
+        jobs = min(args.jobs or default_jobs(todo), len(todo))  # no idle worker processes
         states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
         elsewhere = (store.RUNNING, store.FINISHED_ELSEWHERE)  # taken by another process meanwhile
         taken = sum(states[r.run_id] in elsewhere for r in todo)
@@ -329,6 +331,11 @@ def cmd_bench(args) -> int:
         workers=args.workers, monitor_images=args.monitor_images, progress=progress,
     )  # fmt: skip
     print(bench.format_training(result))
+    if args.whole_runs and synthetic:
+        print("\nwhole runs: not trained (--synthetic: a run needs the dataset's own files)")
+    elif args.whole_runs:
+        print()
+        print(bench.format_study_time(bench.time_study_seed(study, jobs=args.jobs)))  # None: run's default
     if args.profile:
         print(f"\nprofile of one pipeline batch and step (top {args.profile} ops):")
         print(bench.profile_pipeline(workload, args.profile))
@@ -349,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --dry-run: one JSON object per run (id, labels, state, the resolved config)")
     run.add_argument("--no-data-check", action="store_true",
                      help="skip the preflight's dataset check (for data that SLURM jobs copy onto their nodes)")
-    run.add_argument("--jobs", type=_count(), default=1, help="local worker processes (default 1: one after another)")
+    run.add_argument("--jobs", type=_count(), default=None,
+                     help="runs trained at once (default: one per usable core for CPU runs with a fixed thread "
+                          "count, as `tiny`'s one-thread runs; otherwise 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _limit_args(run)
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
@@ -397,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", type=_count(zero=True), default=0, metavar="N",
                        help="then print torch.profiler's top N ops of one pipeline batch and step")
     bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    bench.add_argument("--whole-runs", action=argparse.BooleanOptionalAction, default=True,
+                       help="then train the runs of the study's first seed end to end and report their wall "
+                            "time (default; --no-whole-runs skips it)")
+    bench.add_argument("--jobs", type=_count(), default=None,
+                       help="with --whole-runs: runs at a time (default: as harness run's)")
     bench.add_argument("--orchestration", action="store_true",
                        help="instead: time planning a --runs study and the status of --finished finished runs")
     bench.add_argument("--runs", type=_count(8), default=10_000, help="with --orchestration (default 10000)")

@@ -32,14 +32,10 @@ def output_std(z: torch.Tensor) -> float:
 
 
 def collapse_monitors(embedding: torch.Tensor, embedding_pre_bn: torch.Tensor) -> dict[str, float]:
-    """The collapse monitors of one training batch (harness.methods.base.StepOutput's embeddings):
-    the std of z/||z|| (SimSiam's measure), the same std before the projector's output BN, and the
-    effective rank of z."""
-    return {
-        "output_std": output_std(embedding),
-        "output_std_pre_bn": output_std(embedding_pre_bn),
-        "output_rank": effective_rank(embedding),
-    }
+    """The per-step collapse monitors of one training batch (harness.methods.base.StepOutput's
+    embeddings): the std of z/||z|| (SimSiam's measure) and the same std before the projector's output
+    BN. The effective rank (an SVD, a few ms) is taken once per epoch, on its last batch."""
+    return {"output_std": output_std(embedding), "output_std_pre_bn": output_std(embedding_pre_bn)}
 
 
 def effective_rank(z: torch.Tensor) -> float:

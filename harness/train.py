@@ -29,7 +29,7 @@ from harness.config import RunConfig
 from harness.data import build_data
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods import build_method, n_views
-from harness.monitor import collapse_monitors, embed, knn_accuracies
+from harness.monitor import collapse_monitors, effective_rank, embed, knn_accuracies
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.probe import linear_probe
 from harness.provenance import code_revision, versions
@@ -157,12 +157,14 @@ def train(
             for key, value in collapse_monitors(out.embedding.detach(), out.embedding_pre_bn.detach()).items():
                 collapse[key] = collapse.get(key, 0.0) + value
             n += 1
+        rank = effective_rank(out.embedding.detach())  # of the epoch's last batch: an SVD once per epoch
 
         row = {
             "epoch": epoch,
             "step": epoch * steps_per_epoch,
             "loss": loss_sum / n,
             **{key: dist.mean_float(total / n) for key, total in collapse.items()},
+            "output_rank": dist.mean_float(rank),
             "output_std_ref": std_ref,
             "lr": float(schedule[epoch * steps_per_epoch - 1]),
         }

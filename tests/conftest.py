@@ -26,7 +26,7 @@ seeds: [0]
 report:
   paper: simsiam.figure2_stop_gradient
   claims:
-    - {kind: no_collapse, run: with_stop_gradient, text: "no collapse with stop-gradient"}
+    - {kind: no_collapse, run: with_stop_gradient, min_seeds: 1, text: "no collapse with stop-gradient"}
 """
 
 

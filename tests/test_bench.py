@@ -41,6 +41,11 @@ def test_bench_runs_on_the_tiny_workload(tiny_study, capsys):
     for name in RATIOS:
         assert 0 < ratio(out, name) < math.inf
     assert ratio(out, "monitors / epoch time") < 1
+    # then the study's first seed, trained end to end: its wall time, per run and for every seed
+    whole = out.split("whole runs: ")[1]
+    assert whole.startswith("tiny_test, preset tiny, the 2 runs of seed 0, --jobs ")
+    assert re.search(r"s for the seed \([0-9.]+ s a run\); the study's 1 seeds: about \d+ s", whole)
+    assert len(re.findall(r"epochs +[0-9.]+ s, the rest +[0-9.]+ s", whole)) == 2
 
 
 def test_bench_synthetic_cifar_shape_scales_the_knn(tiny_study, capsys):
@@ -55,6 +60,7 @@ def test_bench_synthetic_cifar_shape_scales_the_knn(tiny_study, capsys):
     assert "cifar10: 50000 train synthetic images, 1562 steps/epoch" in out
     assert "embeds 50000 + 10000 images (timed on 256 + 256, scaled)" in out
     assert "features of 50000 + 10000 images" in out
+    assert "whole runs: not trained (--synthetic" in out
     for name in RATIOS:
         assert 0 < ratio(out, name) < math.inf
 

@@ -43,17 +43,40 @@ def test_report_alone_trains_nothing(tiny_study, tmp_path, capsys):
     assert not (tmp_path / "results").exists()
 
 
-def test_parallel_jobs(tiny_study, tmp_path):
-    assert run(tiny_study, tmp_path, "--jobs", "2") == 0
+def test_parallel_jobs_train_the_same_curves_as_one_at_a_time(tiny_study, tmp_path):
+    # tiny runs hold one thread each (runtime.threads), so --jobs changes how many train at once,
+    # never the order in which a run sums its numbers: its curves are the same bit for bit.
+    assert run(tiny_study, tmp_path / "two", "--jobs", "2") == 0
+    assert run(tiny_study, tmp_path / "one", "--jobs", "1") == 0
     study = load_study(tiny_study, overrides=parse_set(FAST))
-    assert all(store.run_state(store.run_dir(tmp_path / "results", study.name, r.run_id)) == "done"
-               for r in study.runs)
+    for r in study.runs:
+        two, one = (store.run_dir(tmp_path / x / "results", study.name, r.run_id) for x in ("two", "one"))
+        assert store.run_state(two) == store.run_state(one) == "done"
+        a, b = (store.read_curves(d / store.CURVES).drop(columns="epoch_seconds") for d in (two, one))
+        assert a.equals(b)
+
+
+def test_jobs_default_fills_the_cores_with_one_thread_runs(tiny_study, monkeypatch):
+    from harness.launch import local
+
+    runs = load_study(tiny_study, overrides=parse_set(FAST)).runs  # 2 runs of 1 thread (tiny)
+    monkeypatch.setattr(local, "usable_cpus", lambda: 8)
+    assert local.default_jobs(runs) == 2  # no more than the runs
+    monkeypatch.setattr(local, "usable_cpus", lambda: 1)
+    assert local.default_jobs(runs) == 1
+    monkeypatch.setattr(local, "usable_cpus", lambda: 8)
+    every_core = load_study(tiny_study, overrides=parse_set([*FAST, "runtime.threads=0"])).runs
+    assert local.default_jobs(every_core) == 1  # a run that takes every core: one at a time
+    on_gpu = load_study(tiny_study, overrides=parse_set([*FAST, "runtime.device=cuda"])).runs
+    assert local.default_jobs(on_gpu) == 1
+    four = load_study(tiny_study, overrides=parse_set([*FAST, "runtime.threads=4"])).runs
+    assert local.default_jobs(four) == 2  # 8 cores, 4 threads a run
 
 
 def test_the_exit_status_says_whether_runs_failed_or_diverged(tmp_path, capsys):
     # Issue 14: a study in which every run failed exited 0; a script calling `harness run` could not tell.
     broken = tmp_path / "broken.yaml"
-    broken.write_text("name: broken\ntitle: t\nbase: {data.dataset: cifar10, data.augment: cifar, data.image_size: 32}\n"
+    broken.write_text("name: broken\ntitle: t\nbase: {data.dataset: cifar10, data.image_size: 32}\n"
                       "variants: {a: {}, b: {optim.base_lr: 0.1}}\n")
     data = ["--data-root", str(unreadable_cifar(tmp_path / "cifar"))]  # found by the preflight, unreadable by the runs
     assert run(broken, tmp_path, *data) == 3

@@ -99,7 +99,7 @@ def test_diverged_and_failed_runs_are_isolated_and_listed(tmp_path, capsys):
     study = tmp_path / "mixed.yaml"
     study.write_text(
         "name: mixed\ntitle: t\nvariants:\n  ok: {}\n  nan: {optim.base_lr: 1.0e+30}\n"
-        "  broken: {data.dataset: cifar10, data.augment: cifar, data.image_size: 32}\n"
+        "  broken: {data.dataset: cifar10, data.image_size: 32}\n"
     )
     assert run_study(study, tmp_path, "--data-root", str(unreadable_cifar(tmp_path / "cifar"))) == 3  # runs failed
     assert "mixed: 1 diverged, 1 done, 1 failed" in capsys.readouterr().out

@@ -154,14 +154,15 @@ def test_a_paper_table_without_numbers_gives_a_note_not_a_column(tmp_path):
 name: head_depth
 title: "SimCLR v2 Figure 5"
 variants: {two: {projector.layers: 2}, three: {projector.layers: 3}}
+seeds: [0, 1, 2]
 report:
   paper: simclr_v2.figure5_head_depth
   claims:
     - {kind: ordering, better: three, worse: two, text: "a deeper head is better"}
 """)
     results = tmp_path / "results"
-    for planned, knn in zip(study.runs, (0.7, 0.8)):
-        write_run(results, study, planned, knn=knn)
+    for planned in study.runs:
+        write_run(results, study, planned, knn=(0.7 if planned.variant == "two" else 0.8) + 0.001 * planned.seed)
     write_report(study, results, tmp_path / "reports")
     md = (tmp_path / "reports" / "head_depth.md").read_text()
     assert "paper linear" not in md and "publishes no per-point numbers" in md
@@ -178,8 +179,8 @@ variants: {a: {}, b: {method.stop_gradient: false}}
 grid: {optim.batch_size: [64, 128, 256]}
 report:
   claims:
-    - {kind: no_collapse, run: a, where: {optim.batch_size: 64}, text: "a spreads at 64"}
-    - {kind: no_collapse, run: b, where: {optim.batch_size: 128}, text: "b spreads at 128"}
+    - {kind: no_collapse, run: a, where: {optim.batch_size: 64}, min_seeds: 1, text: "a spreads at 64"}
+    - {kind: no_collapse, run: b, where: {optim.batch_size: 128}, min_seeds: 1, text: "b spreads at 128"}
 """)
     results = tmp_path / "results"
     states = ["done", "diverged", "failed", "partial", "missing", "done"]
@@ -198,7 +199,7 @@ report:
     assert "`0123456789ab`" in md and "2026-01-02T03:04:05" in md  # the run's code revision and end time
     assert re.search(r"harness \S+ \(code \S+\)", md)
     assert "| a spreads at 64 | **reproduced** |" in md
-    assert "| b spreads at 128 | **inconclusive** | 1 run(s) of 'b' not finished (missing) |" in md
+    assert "| b spreads at 128 | **inconclusive** |  |  | 1 run(s) of 'b' not finished (missing) |" in md
 
 
 def test_linear_probe_column_appears_where_a_probe_ran(tmp_path):
@@ -221,7 +222,7 @@ name: figs
 title: "Figures $x$"
 variants: {a: {}, b: {method.stop_gradient: false}}
 grid: {optim.batch_size: [64, 256, 1024]}
-seeds: [0, 1]
+seeds: [0, 1, 2]
 report:
   paper: simsiam.table2_batch_size
   columns: optim.batch_size
@@ -243,8 +244,8 @@ def test_declared_figures_and_per_step_claims(tmp_path):
         batch = planned.config.optim.batch_size
         knn = [0.3, 0.6, 0.7, 0.35, 0.75] if batch == 1024 else [0.3, 0.5, 0.6, 0.65, 0.7]
         steps = {"step": list(range(0, 50, 10)), "grad_norm": [1.0, 1.2, 9.0 if batch == 1024 else 1.1, 1.0, 1.0],
-                 "knn_top1_k200": knn} if planned.variant == "a" and planned.seed == 0 else None
-        write_run(results, study, planned, knn=batch / 2000, steps=steps)
+                 "knn_top1_k200": knn} if planned.variant == "a" and planned.seed != 1 else None
+        write_run(results, study, planned, knn=batch / 2000 + 0.001 * planned.seed, steps=steps)
     paths = write_report(study, results, tmp_path / "reports")
     folder = tmp_path / "reports" / "figs_files"
     assert {p.name for p in folder.glob("*.png")} == {"curves.png", "knn_by_batch.png", "sweep.png", "steps.png"}
@@ -258,8 +259,10 @@ def test_declared_figures_and_per_step_claims(tmp_path):
     seed1 = next(r for r in study.runs if r.variant == "a" and r.seed == 1 and r.config.optim.batch_size == 64)
     assert seed1.run_id in md
     assert "| better with batch | **reproduced** |" in md
-    assert "| dips at 1024 | **inconclusive** |" not in md  # seed 1 has no steps: its curves are read
-    assert "steps.parquet" in next(line for line in md.splitlines() if "dips at 1024" in line)
+    # seeds 0 and 2 dip in their steps.parquet; seed 1 has none, so its (smooth) curves are read
+    dips = next(line for line in md.splitlines() if "dips at 1024" in line)
+    assert "| dips at 1024 | **inconclusive** | 3 | 2 of 3 seeds |" in dips and "(not on seed 1)" in dips
+    assert "steps.parquet" in dips and "curves" in dips
 
     # a figure dropped from the study file takes its PNG with it on the next report
     study = make_study(tmp_path, FIGURES.replace("    - {kind: steps, hue: optim.batch_size, where: {variant: a}}\n", ""),
@@ -313,15 +316,16 @@ title: "{HOSTILE} | $x$"
 description: "<img src=x onerror=alert(2)>"
 variants: {{a: {{}}}}
 report:
-  claims: [{{kind: no_collapse, run: a, text: "<b>bold</b> | pipe"}}]
+  claims: [{{kind: no_collapse, run: a, min_seeds: 1, text: "<b>bold</b> | pipe"}}]
 """, "hostile")
     write_run(tmp_path / "results", study, study.runs[0])
     write_report(study, tmp_path / "results", tmp_path / "reports")
     html = (tmp_path / "reports" / "hostile.html").read_text()
     md = (tmp_path / "reports" / "hostile.md").read_text()
     index = (tmp_path / "reports" / "index.html").read_text()
-    for text in (html, md, index):
-        assert "<script>" not in text and "<img src=x" not in text and "<b>bold" not in text
+    for text in (html, md, index):  # the index's one script is its own table sorter
+        assert "<script>alert" not in text and "<img src=x" not in text and "<b>bold" not in text
+    assert "<script>" not in html and "<script>" not in md
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;script&gt;" in index
     assert "| &lt;b&gt;bold&lt;/b&gt; \\| pipe | **reproduced** |" in md
 
@@ -333,12 +337,14 @@ def test_index_lists_every_reported_study_with_its_verdicts(tmp_path, capsys):
     studies.mkdir()
     for name, claim in (("one", "no_collapse"), ("two", "collapse")):
         (studies / f"{name}.yaml").write_text(
-            f"name: {name}\ntitle: Study {name}\nreport:\n  claims: [{{kind: {claim}, run: default, text: t}}]\n")
+            f"name: {name}\ntitle: Study {name}\nseeds: [0, 1, 2]\n"
+            f"report:\n  claims: [{{kind: {claim}, run: default, text: claim of {name}}}]\n")
     (studies / "three.yaml").write_text("name: three\ntitle: never run\n")
     results = tmp_path / "results"
     for name in ("one", "two"):
         study = load_study(studies / f"{name}.yaml")
-        write_run(results, study, study.runs[0])
+        for planned in study.runs:
+            write_run(results, study, planned)
     args = ["report", "--studies", str(studies), "--results", str(results), "--reports", str(tmp_path / "reports")]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -348,7 +354,13 @@ def test_index_lists_every_reported_study_with_its_verdicts(tmp_path, capsys):
     rows = {name: re.search(rf'href="{name}.html".*?</tr>', index, re.S).group(0) for name in ("one", "two")}
     counts = {name: re.findall(r'class="num [a-z-]+">(\d+)<', row) for name, row in rows.items()}
     assert counts == {"one": ["1", "0", "0"], "two": ["0", "1", "0"]}  # reproduced, not reproduced, inconclusive
-    assert "[Study one](one.md)" in (tmp_path / "reports" / "index.md").read_text()
+    # Every claim of every study, with its verdict, seeds and count, in one sortable table.
+    claims = index.split('<table id="claims" class="sortable">')[1].split("</table>")[0]
+    assert re.search(r'one</a></td><td>tiny</td><td>claim of one</td>\s*<td class="reproduced">reproduced</td>'
+                     r'<td class="num">3</td><td class="num">3 of 3 seeds</td>', claims)
+    assert "claim of two" in claims and "<script>" in index
+    md = (tmp_path / "reports" / "index.md").read_text()
+    assert "[Study one](one.md)" in md and "| claim of two | not reproduced | 3 | 0 of 3 seeds |" in md
 
 
 def test_report_with_no_study_files_is_an_error(tmp_path, capsys):
@@ -476,3 +488,27 @@ def test_each_report_lists_its_protocol_differences_from_the_paper(tmp_path):
     at_paper_scale = load_study(STUDIES / "byol_tau.yaml", "imagenet")
     write_report(at_paper_scale, tmp_path / "results", tmp_path / "reports")
     assert "Every run has the paper's setup" in (tmp_path / "reports" / "byol_tau.md").read_text()
+
+
+def test_tables_and_claims_show_their_seeds_and_intervals(tmp_path):
+    study = make_study(tmp_path, """
+name: s
+title: t
+variants: {a: {}, b: {predictor.kind: fixed}}
+seeds: [0, 1, 2]
+report:
+  claims:
+    - {kind: ordering, better: a, worse: b, text: a beats b}
+""")
+    for planned in study.runs:  # a: 80, 81, 82; b: 70 for every seed
+        knn = 0.8 + 0.01 * planned.seed if planned.variant == "a" else 0.7
+        write_run(tmp_path / "results", study, planned, knn=knn)
+    table = study_table(study, load_finals(study, tmp_path / "results"), ["k200", "k20"])
+    assert table.columns[-3:] == ["seeds", "epochs", "runs"]
+    assert [row[table.columns.index("seeds")] for row in table.rows] == ["3", "3"]
+    assert table.rows[0][table.columns.index("kNN k200 top-1 (%)")] == "81.0 ± 1.0"
+    write_report(study, tmp_path / "results", tmp_path / "reports")
+    md = (tmp_path / "reports" / "s.md").read_text()
+    assert "| claim | verdict | seeds | difference [interval] or count | evidence |" in md
+    # +11 points, Welch's t over 3 and 3 seeds (the b side without spread): 11 +- 4.303 x 1.0 / sqrt(3)
+    assert "| a beats b | **reproduced** | 3 / 3 | +11.0 pt [+8.5, +13.5] |" in md

@@ -53,9 +53,9 @@ def test_the_report_page_in_chromium(report):
     checks = page.checks
     assert checks["title"] == f"{HOSTILE} figures" and checks["h1"] == f"{HOSTILE} figures"
     assert checks["scripts"] == 0  # the hostile strings are text, not elements
-    assert checks["tables"] == ["study-table", "claims", "runs"]
-    assert checks["tableRows"] == 2 * (1 + 4 + 2)  # per variant: the paper, 4 metrics, epochs, runs
-    assert checks["claimRows"] == 2 and checks["runRows"] == len(study.runs) == 12
+    assert checks["tables"] == ["study-table", "protocol", "claims", "runs"]
+    assert checks["tableRows"] == 2 * (1 + 4 + 3)  # per variant: the paper, 4 metrics, seeds, epochs, runs
+    assert checks["claimRows"] == 2 and checks["runRows"] == len(study.runs) == 18  # 2 variants x 3 batches x 3 seeds
     assert len(checks["images"]) == 4 and all(i["ok"] and i["w"] > 400 and i["shown"] > 0 for i in checks["images"])
     assert "index.html" in checks["links"]
 
@@ -68,8 +68,15 @@ def test_the_report_page_in_chromium(report):
 
 def test_the_index_page_in_chromium(report):
     _, reports = report
+    # Clicking a column's header sorts the table of every claim by it; clicking again reverses it.
+    sort = ("(() => { const th = document.querySelectorAll('#claims th')[3];"
+            " const verdicts = () => [...document.querySelectorAll('#claims tbody tr')].map(r => r.cells[3].textContent);"
+            " th.click(); const up = verdicts(); th.click(); return {up, down: verdicts()}; })()")
     page = visit(reports / "index.html", "({links: [...document.links].map(a => a.getAttribute('href')),"
-                                         " cells: [...document.querySelectorAll('#studies td')].map(td => td.textContent)})")
+                                         " cells: [...document.querySelectorAll('#studies td')].map(td => td.textContent),"
+                                         f" sorted: {sort}}})")
     assert page.errors == []
-    assert page.checks["links"] == ["figs.html"] and (reports / "figs.html").exists()
+    assert set(page.checks["links"]) == {"figs.html"} and (reports / "figs.html").exists()  # the study, its claims
+    up, down = page.checks["sorted"]["up"], page.checks["sorted"]["down"]
+    assert len(up) > 1 and up == sorted(up) and down == sorted(up, reverse=True)
     assert f"{HOSTILE} figures" in page.checks["cells"][0]

@@ -118,7 +118,7 @@ def test_dry_run_writes_nothing(tmp_path, capsys):
             "--reports", str(reports)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "8 runs" in out and "no_predictor" in out and "new" in out
+    assert "12 runs" in out and "no_predictor" in out and "new" in out  # 4 rows x 3 seeds
     assert not results.exists() and not reports.exists()
 
 

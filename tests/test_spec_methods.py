@@ -26,7 +26,7 @@ variants:
 @pytest.mark.parametrize("variant, message", [
     ("{method.tau_base: 0.9}", "variants.a: method.tau_base: Extra inputs are not permitted for method.name='simsiam'"),
     ("{method.name: byol, method.stop_gradient: false}", "method.stop_gradient: Extra inputs are not permitted for method.name='byol'"),
-    ("{method.name: moco}", "variants.a: method: unknown method (known: simsiam, byol, simclr, mocov3)"),
+    ("{method.name: moco}", "variants.a: method.name: unknown method (known: simsiam, byol, simclr, mocov3) (got 'moco')"),
     ("{method.name: simclr, predictor.kind: mlp}", "variants.a: Value error, method simclr has no predictor: set predictor.kind: none"),
     ("{method.name: byol, method.tau_base: 1.5}", "method.tau_base: Input should be less than or equal to 1"),
     ("{method.tau: 0.9}", "unknown key 'method.tau'"),

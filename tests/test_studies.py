@@ -1,6 +1,7 @@
 """Every study file plans at every scale, and trains: one epoch of one run for each, and a few
 quick ones end to end (all runs, the report) at test size."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -58,4 +59,7 @@ def test_quick_studies_end_to_end(name, tmp_path, capsys):
     assert states <= set(store.FINISHED)
     md = (tmp_path / "reports" / f"{name}.md").read_text()
     assert md.count("| done") + md.count("| diverged") >= len(planned.runs)
-    assert ", 0 inconclusive." in md  # every claim was decided from finished runs (the summary line)
+    # Every claim was read from the finished runs of every seed: none is inconclusive for want of runs
+    # (at 2 epochs an interval may well straddle a claim's margin).
+    claims = md.split("## Claims")[1].split("## Figures")[0]
+    assert not re.search(r"not finished|no runs of|needed|has no ", claims)

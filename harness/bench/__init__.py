@@ -5,10 +5,12 @@ workload.py    the run being measured: data, networks, optimizer, and the traini
 reference.py   the official SimSiam input pipeline (per-image transforms in DataLoader workers)
 monitors.py    what each monitor costs per epoch
 synthetic.py   random images in a dataset's shape, when its files are not at hand
+study.py       what a seed of a study costs: its runs trained end to end
 orchestration.py  planning a big study and reading the status of a big results tree
 """
 
 from harness.bench.orchestration import OrchestrationBench, bench_orchestration, format_orchestration
+from harness.bench.study import StudyTime, format_study_time, time_study_seed
 from harness.bench.training import TrainingBench, bench_training, format_training, profile_pipeline
 from harness.bench.workload import Workload, build_workload
 
@@ -22,12 +24,15 @@ WORKLOADS = {
 __all__ = [
     "WORKLOADS",
     "OrchestrationBench",
+    "StudyTime",
     "TrainingBench",
     "Workload",
     "bench_orchestration",
     "bench_training",
     "build_workload",
     "format_orchestration",
+    "format_study_time",
     "format_training",
     "profile_pipeline",
+    "time_study_seed",
 ]

@@ -8,7 +8,6 @@ and is augmented under it: the views depend on (config.seed, epoch) and not on r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +17,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
-from harness.config import RunConfig
-from harness.config import Augment
+from harness.config import Augment, RunConfig
+from harness.machine import usable_cpus
 from harness.data.augment import BLUR_SIGMA, SOLARIZE_THRESHOLD, blur_kernel_size
 from harness.data.pipeline import DataPipeline, check_batch_size, epoch_generator, require_data_root
 
@@ -164,11 +163,7 @@ def loader_workers(setting: int | str) -> int:
     8 workers on a 2-core machine only make torch warn and the cores thrash."""
     if setting != "auto":
         return int(setting)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
-    if slurm.isdigit():
-        cpus = min(cpus, int(slurm))
-    return max(0, min(8, cpus) - 1)
+    return max(0, min(8, usable_cpus()) - 1)
 
 
 def _folder(path: Path) -> ImageFolder:
