@@ -3,7 +3,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from harness.monitor import knn_top1, output_std
+from harness.config import KnnProtocol
+from harness.monitor import knn_accuracies, output_std
+
+
+def knn_top1(bank, bank_labels, queries, query_labels, k, temperature, num_classes, chunk=None) -> float:
+    """Weighted kNN top-1 for one (k, T): knn_accuracies with one protocol."""
+    protocol = KnnProtocol(name="knn", k=k, temperature=temperature)
+    return knn_accuracies(bank, bank_labels, queries, query_labels, [protocol], num_classes, chunk)["knn"]
 
 
 def test_output_std_collapsed_and_spread():
