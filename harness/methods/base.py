@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from harness.config import RunConfig
-from harness.nets import build_encoder, mlp, mlp_prefix, predictor_blocks, projector_blocks
+from harness.nets import build_encoder, mlp_prefix, predictor, projector
 
 
 # Which (predictor view, target view) pairs a loss sums or averages over: both view orders, or one.
@@ -55,7 +55,7 @@ class Method(nn.Module):
         if q.kind == "none":
             self.predictor = nn.Identity()
         else:
-            self.predictor = mlp(predictor_blocks(p.out_dim, q.hidden_dim, config.heads, q.layers))
+            self.predictor = predictor(p.out_dim, q, config.heads)
             if q.kind == "fixed":  # SimSiam Table 1: frozen at its random init
                 self.predictor.requires_grad_(False)
 
@@ -106,8 +106,7 @@ class Method(nn.Module):
 def encoder_and_projector(config: RunConfig, in_channels: int) -> tuple[nn.Module, nn.Sequential]:
     """A freshly initialized encoder and projector, as the config declares them."""
     encoder, feat_dim = build_encoder(config.backbone, in_channels, config.data.image_size)
-    p = config.projector
-    return encoder, mlp(projector_blocks(feat_dim, p.layers, p.hidden_dim, p.out_dim, config.heads))
+    return encoder, projector(feat_dim, config.projector, config.heads)
 
 
 def frozen(*modules: nn.Module) -> list[nn.Module]:
