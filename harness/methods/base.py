@@ -5,13 +5,12 @@ views into a loss. The loop never branches on the method: everything method-spec
 predictor variants, symmetrization, target networks) lives behind this interface.
 
 Every method has an online branch built the same way: encoder (backbone) -> projector -> predictor
-(`predictor.kind`: trained mlp, none, or fixed at its random init). Target and momentum networks are
-copies of the encoder and projector that the optimizer never sees.
+(`predictor.kind`: trained mlp, none, or fixed at its random init). The momentum (EMA) copy of the
+encoder and projector that BYOL and MoCo v3 add is methods/momentum.py's MomentumMethod.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -107,15 +106,3 @@ def encoder_and_projector(config: RunConfig, in_channels: int) -> tuple[nn.Modul
     """A freshly initialized encoder and projector, as the config declares them."""
     encoder, feat_dim = build_encoder(config.backbone, in_channels, config.data.image_size)
     return encoder, projector(feat_dim, config.projector, config.heads)
-
-
-def frozen(*modules: nn.Module) -> list[nn.Module]:
-    """Modules for a target / momentum network: never optimized, updated by EMA only."""
-    for m in modules:
-        m.requires_grad_(False)
-    return list(modules)
-
-
-def frozen_copy(*modules: nn.Module) -> list[nn.Module]:
-    """Copies for a target / momentum network: same init, never optimized, updated by EMA only."""
-    return frozen(*(copy.deepcopy(m) for m in modules))
