@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -32,11 +31,7 @@ from harness.methods import build_method, n_views
 from harness.monitor import collapse_monitors, effective_rank, embed, knn_accuracies
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.probe import linear_probe
-from harness.provenance import code_revision, versions
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+from harness.provenance import code_revision, now, versions
 
 
 class Interrupted(BaseException):
@@ -222,7 +217,7 @@ def _finish(directory: Path, summary: dict, rows: list[dict], started: float, st
         final={k: v for k, v in final.items() if k not in ("epoch", "step", "epoch_seconds")},
         best={k: max((r[k] for r in rows if r.get(k) is not None), default=None) for k in knn_keys},
         wall_seconds=time.perf_counter() - started,
-        finished_at=_now(),
+        finished_at=now(),
     )
     store.write_json(directory / store.SUMMARY, summary)
     return summary

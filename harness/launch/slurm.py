@@ -24,7 +24,6 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import submitit
@@ -33,13 +32,10 @@ from harness import distributed, store
 from harness.launch.code_pin import pin_code
 from harness.launch.run_one import run_one
 from harness.launch.slurm_queue import SlurmError, max_array_size
+from harness.provenance import now
 from harness.spec import PlannedRun, SlurmSpec, Study
 from harness.status import JOB, TO_RUN, study_status
 from harness.train import Interrupted
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def tasks_per_node(options: SlurmSpec) -> int:
@@ -123,7 +119,7 @@ class RunJob(submitit.helpers.Checkpointable):
         on_epoch = None
         if ctx.is_main:
             record = store.read_json(directory / JOB) or {"job_id": job_id}
-            record.update(started_at=_now(), host=socket.gethostname(), starts=record.get("starts", 0) + 1)
+            record.update(started_at=now(), host=socket.gethostname(), starts=record.get("starts", 0) + 1)
             store.write_json(directory / JOB, record)
 
             def on_epoch(row):  # one JSON line per epoch in the job's log
@@ -165,7 +161,7 @@ def submit(study: Study, results: Path, options: SlurmSpec) -> Submission:
                 for planned in group:
                     directory = store.run_dir(results, study.name, planned.run_id)
                     store.write_json(directory / JOB, {
-                        "run_id": planned.run_id, "job_id": job.job_id, "submitted_at": _now(), "code": str(code),
+                        "run_id": planned.run_id, "job_id": job.job_id, "submitted_at": now(), "code": str(code),
                         "log": str(job.paths.stdout), "runs_in_job": [p.run_id for p in group],
                     })
         return Submission(job_ids, len(todo))

@@ -8,12 +8,12 @@ ones reported in earlier commands), never only the last one.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness import store
+from harness.provenance import now
 
 SUMMARY = "summary.json"
 
@@ -38,7 +38,7 @@ def write_index(reports: Path) -> list[Path]:
     env = Environment(loader=PackageLoader("harness", "report/templates"),
                       autoescape=select_autoescape(["html", "html.j2"]), keep_trailing_newline=True)
     env.filters["md"] = markdown_escape
-    context = {"studies": studies, "generated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    context = {"studies": studies, "generated": now()}
     paths = []
     for template, name in (("index.html.j2", "index.html"), ("index.md.j2", "index.md")):
         path = reports / name

@@ -9,14 +9,13 @@ import base64
 import math
 import re
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness import __version__, store
 from harness.claims import FINISHED, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
-from harness.provenance import code_revision
+from harness.provenance import code_revision, now
 from harness.report import figures as fig
 from harness.report.index import SUMMARY, write_index
 from harness.report.layout import CurvesFigure, SweepFigure, all_axis_values, axis_values
@@ -215,7 +214,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
     paper = PaperNumbers(spec, all_axis_values(study)) if spec.paper else None
     outcomes = Counter(v.outcome for v in verdicts)
     states = Counter(finals["status"])
-    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    generated = now()
     context = {
         "name": study.name,
         "title": study.spec.title,
