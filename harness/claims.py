@@ -33,9 +33,9 @@ from pydantic import Field
 
 from harness.config import Section
 from harness.intervals import METHOD, Interval, welch
+from harness.store import FINISHED
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
-FINISHED = ("done", "diverged")
 
 
 @dataclass(frozen=True)

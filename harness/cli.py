@@ -20,7 +20,8 @@ from pydantic import ValidationError
 from harness import store
 from harness.launch.slurm_queue import SlurmError
 from harness.spec import SlurmSpec, SpecError, load_study, one_line, parse_set, shown
-from harness.status import ACTIONS, ACTIVE, TO_RUN, counts, follow, run_states, study_status
+from harness.status import counts, follow, run_states, study_status
+from harness.store import ACTIVE, TO_RUN, RunState
 
 FAILED_RUNS, DIVERGED_RUNS = 3, 4
 EXIT_STATUSES = f"""\
@@ -141,6 +142,19 @@ def _slurm_options(study, args) -> SlurmSpec:
         raise SpecError(f"SLURM option {key}: {first['msg']} (got {shown(first.get('input'))})") from None
 
 
+# What `harness run` does with a run in each state.
+ACTIONS = {
+    RunState.DONE: "skip (done)",
+    RunState.DIVERGED: "skip (diverged)",
+    RunState.FAILED: "retry (failed)",
+    RunState.PARTIAL: "resume",
+    RunState.CORRUPT: "repair (resume)",
+    RunState.RUNNING: "skip (running)",
+    RunState.QUEUED: "skip (queued)",
+    RunState.NEW: "new",
+}
+
+
 def _print_plan(study, results: Path) -> Counter:
     tally = Counter()
     print(f"study {study.name} ({study.path}), preset {study.preset}: {len(study.runs)} runs")
@@ -192,13 +206,13 @@ def cmd_run(args) -> int:
         on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
         print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
         from harness.launch.local import default_jobs
+        from harness.launch.run_one import TAKEN
 
         jobs = min(args.jobs or default_jobs(todo), len(todo))  # no idle worker processes
         states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
-        elsewhere = (store.RUNNING, store.FINISHED_ELSEWHERE)  # taken by another process meanwhile
-        taken = sum(states[r.run_id] in elsewhere for r in todo)
-        print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} taken by another process" if taken else ""))
-        failed = [r for r in todo if states[r.run_id] == store.FAILED]
+        taken = sum(states[r.run_id] == TAKEN for r in todo)  # by another process meanwhile
+        print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} {TAKEN}" if taken else ""))
+        failed = [r for r in todo if states[r.run_id] == RunState.FAILED]
         for r in failed:
             print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
     return _summary_and_report(study, study_status(study, args.results), args)
@@ -238,7 +252,7 @@ def _summary_and_report(study, statuses, args) -> int:
     print(f"{study.name}: " + counts(statuses))
     _report(study, args)
     states = {s.state for s in statuses}
-    return FAILED_RUNS if store.FAILED in states else DIVERGED_RUNS if store.DIVERGED in states else 0
+    return FAILED_RUNS if RunState.FAILED in states else DIVERGED_RUNS if RunState.DIVERGED in states else 0
 
 
 def _report(study, args) -> int:

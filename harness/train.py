@@ -22,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from harness import accel, distributed, store
+from harness import accel, checkpoint, distributed, store
 from harness.accumulation import CAVEAT, accumulate_gradients
 from harness.config import RunConfig
 from harness.data import build_data
@@ -32,6 +32,7 @@ from harness.monitor import collapse_monitors, effective_rank, embed, knn_accura
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.probe import linear_probe
 from harness.provenance import code_revision, now, versions
+from harness.store import RunState
 
 
 class Interrupted(BaseException):
@@ -88,11 +89,10 @@ def train(
     first_layer, last_layer = first_and_last_layers(method.encoder)
 
     # -- restart: the checkpoint holds the model, the optimizer and the curve rows up to its epoch
-    checkpoint = directory / store.CHECKPOINT
     rows: list[dict] = []
     step_rows: list[dict] = []  # steps.parquet: the per-step monitors
     start_epoch, elapsed = 1, 0.0
-    state = store.load_latest_checkpoint(directory)
+    state = checkpoint.load_latest(directory)
     if state is not None:
         method.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -103,7 +103,7 @@ def train(
     started = time.perf_counter() - elapsed
 
     summary = {
-        "status": store.DONE,
+        "status": RunState.DONE,
         "run_id": config.run_id(),
         "labels": labels or {},
         "embed_dim": method.embed_dim,
@@ -134,7 +134,7 @@ def train(
             if epoch == start_epoch and i == 0:  # measured: what the ranks' shares add up to
                 summary["global_batch"] = dist.sum_int(len(views[0]))
             if not torch.isfinite(loss):
-                summary.update(status=store.DIVERGED, diverged_at={"epoch": epoch, "step": step})
+                summary.update(status=RunState.DIVERGED, diverged_at={"epoch": epoch, "step": step})
                 return _finish(directory, summary, rows, started, step_rows, write=dist.is_main)
             # Per-step row, keyed by the number of steps taken (as curves' `step`): this step's loss,
             # lr and gradient norms (before the update), kNN after it.
@@ -178,8 +178,8 @@ def train(
         if step_rows:
             store.write_curves(directory / store.STEPS, step_rows)
         if stop or epoch % config.runtime.checkpoint_every == 0 or epoch == config.optim.epochs:
-            store.save_checkpoint(
-                checkpoint,
+            checkpoint.save(
+                directory / store.CHECKPOINT,
                 {
                     "model": method.state_dict(),
                     "optimizer": optimizer.state_dict(),

@@ -15,7 +15,7 @@ from harness.cli import main
 from harness.report import write_report
 from harness.report.bench import main as bench_main
 from harness.report.reference import PaperNumbers, paper_table, papers, sureness
-from harness.report.results import STEPS, load_finals
+from harness.report.results import load_finals
 from harness.report.tables import study_table
 from harness.spec import read_spec, SpecError, load_study
 
@@ -41,7 +41,7 @@ def write_run(results, study, planned, status="done", knn=0.8, std=0.06, loss=-0
                       "knn_top1_k200": np.linspace(0.3, knn, epochs + 1), "knn_top1_k20": np.linspace(0.3, knn, epochs + 1)})
     pq.write_table(table, directory / store.CURVES)
     if steps is not None:
-        pq.write_table(pa.table(steps), directory / STEPS)
+        pq.write_table(pa.table(steps), directory / store.STEPS)
     if status == "partial":
         (directory / store.CHECKPOINT).write_bytes(b"")
         return directory

@@ -65,7 +65,7 @@ def write_study(path: Path, runs: int) -> Path:
 def write_finished_tree(study, results: Path) -> None:
     """Every run of `study` finished, with the files a run leaves (its curves: 60 epochs)."""
     rows = [{"epoch": e, "step": 5 * e, "loss": -0.5, "output_std": 0.05, "knn_top1_k200": 0.9} for e in range(61)]
-    curves = results / "curves.parquet"
+    curves = results / store.CURVES
     results.mkdir(parents=True, exist_ok=True)
     pq.write_table(store.curves_table(rows), curves)
     curves_bytes = curves.read_bytes()
@@ -78,7 +78,8 @@ def write_finished_tree(study, results: Path) -> None:
                             "config": planned.config.model_dump(mode="json")}, sort_keys=False)
         )
         (directory / store.CURVES).write_bytes(curves_bytes)
-        summary = {"status": store.DONE, "run_id": planned.run_id, "labels": planned.labels(), "epochs_completed": 60}
+        summary = {"status": store.RunState.DONE, "run_id": planned.run_id, "labels": planned.labels(),
+                   "epochs_completed": 60}
         (directory / store.SUMMARY).write_text(json.dumps(summary))
 
 
@@ -106,7 +107,7 @@ def bench_orchestration(runs: int = 10_000, finished: int = 1_000, repeats: int 
             seconds, study = _seconds(lambda: load_study(path))
             loads.append(seconds)
             seconds, states = _seconds(lambda: run_states(study, results))
-            if {state for _, state in states} != {store.DONE}:
+            if {state for _, state in states} != {store.RunState.DONE}:
                 raise RuntimeError(f"the finished tree reads as {sorted({s for _, s in states})}, not all done")
             reads.append(seconds)
     return OrchestrationBench(runs, plan, finished, loads, reads)

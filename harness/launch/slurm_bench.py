@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     from harness.launch.local import run_local
     from harness.launch.slurm import submit
     from harness.spec import SlurmSpec, load_study, parse_set
-    from harness.status import ACTIVE, study_status
+    from harness.status import study_status
+    from harness.store import ACTIVE, RunState
 
     torch.set_num_threads(1)
     root = Path(tempfile.mkdtemp(prefix="slurm_bench."))
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
-        if states != [store.DONE] * len(states):
+        if states != [RunState.DONE] * len(states):
             raise SystemExit(f"not every run finished on SLURM: {states}; see {results}")
         return elapsed
 

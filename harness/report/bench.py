@@ -88,35 +88,37 @@ def build_tree(study, results: Path, seed: int = 0) -> dict[str, int]:
     """Write synthetic results for every planned run: mostly done, every 50th failed, every 71st
     diverged, every 97th partial (a checkpoint and half its curves), every 113th missing."""
     from harness import store
+    from harness.store import RunState
 
     rng = np.random.default_rng(seed)
     counts: dict[str, int] = {}
     for i, planned in enumerate(study.runs):
         directory = store.run_dir(results, study.name, planned.run_id)
         epochs = planned.config.optim.epochs
-        state = ("missing" if i % 113 == 112 else "partial" if i % 97 == 96 else "failed" if i % 50 == 49
-                 else "diverged" if i % 71 == 70 else "done")
-        counts[state] = counts.get(state, 0) + 1
-        if state == "missing":
+        state = (RunState.NEW if i % 113 == 112 else RunState.PARTIAL if i % 97 == 96 else RunState.FAILED
+                 if i % 50 == 49 else RunState.DIVERGED if i % 71 == 70 else RunState.DONE)
+        counts[state.reported] = counts.get(state.reported, 0) + 1
+        if state == RunState.NEW:
             continue
         directory.mkdir(parents=True, exist_ok=True)
         batch = planned.config.optim.batch_size
-        upto = {"partial": epochs // 2, "diverged": epochs * 3 // 4, "failed": 0}.get(state, epochs)
+        upto = {RunState.PARTIAL: epochs // 2, RunState.DIVERGED: epochs * 3 // 4, RunState.FAILED: 0}.get(state,
+                                                                                                        epochs)
         table = _curves(rng, epochs, planned.variant, batch, upto)
-        if state != "failed":
+        if state != RunState.FAILED:
             pq.write_table(table, directory / store.CURVES)
-        if state == "partial":
+        if state == RunState.PARTIAL:
             (directory / store.CHECKPOINT).write_bytes(b"")
             continue
         last = {c: table.column(c)[-1].as_py() for c in table.column_names if c not in ("epoch", "step", "epoch_seconds")}
         summary = {"status": state, "run_id": planned.run_id, "labels": planned.labels(), "output_std_ref": 0.0625,
                    "chance": 0.1, "epochs_completed": upto, "final": last, "wall_seconds": float(upto),
                    "finished_at": "2026-01-01T00:00:00+00:00", "code_revision": "synthetic"}
-        if state == "failed":
-            summary = {"status": "failed", "run_id": planned.run_id, "labels": planned.labels(),
+        if state == RunState.FAILED:
+            summary = {"status": state, "run_id": planned.run_id, "labels": planned.labels(),
                        "error": "RuntimeError('synthetic failure')"}
             (directory / store.ERROR).write_text("Traceback ...\nRuntimeError: synthetic failure\n")
-        if state == "diverged":
+        if state == RunState.DIVERGED:
             summary["diverged_at"] = {"epoch": upto + 1, "step": (upto + 1) * 5}
         (directory / store.SUMMARY).write_text(json.dumps(summary))
     return counts

@@ -14,7 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness import __version__, store
-from harness.claims import FINISHED, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
+from harness.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
 from harness.provenance import code_revision, now
 from harness.report import figures as fig
 from harness.report.index import SUMMARY, write_index
@@ -23,6 +23,7 @@ from harness.report.protocol import differences, show_value
 from harness.report.reference import PaperNumbers, citation
 from harness.report.results import DIP, load_results
 from harness.report.tables import markdown_escape, paper_label, study_table, to_markdown
+from harness.store import FINISHED
 
 
 def _distinct(study, get) -> str:

@@ -24,10 +24,9 @@ import pyarrow.parquet as pq
 
 from harness import store
 from harness.claims import run_dip
+from harness.store import RunState
 
-MISSING = "missing"
 DIP = "_dip"  # suffix of the derived final metric: a kNN curve's largest dip
-STEPS = "steps.parquet"
 # A partial run has a checkpoint and no summary: it is running now, or was interrupted.
 PARTIAL_NOTE = "running or interrupted"
 
@@ -39,8 +38,8 @@ class Results:
     steps: pd.DataFrame | None  # one row per run and logged step, or None when not asked for
 
 
-def _note(directory: Path, status: str, summary: dict) -> str:
-    if status == store.FAILED:
+def _note(directory: Path, status: RunState, summary: dict) -> str:
+    if status == RunState.FAILED:
         if summary.get("error"):
             return str(summary["error"])
         try:
@@ -48,10 +47,10 @@ def _note(directory: Path, status: str, summary: dict) -> str:
             return lines[-1].strip() if lines else "failed"
         except OSError:
             return "failed (no error.txt)"
-    if status == store.DIVERGED and summary.get("diverged_at"):
+    if status == RunState.DIVERGED and summary.get("diverged_at"):
         at = summary["diverged_at"]
         return f"non-finite loss at epoch {at.get('epoch')}, step {at.get('step')}"
-    if status == store.PARTIAL:
+    if status == RunState.PARTIAL:
         return PARTIAL_NOTE
     return ""
 
@@ -69,15 +68,14 @@ def load_finals(study, results: Path) -> pd.DataFrame:
         directory = store.run_dir(results, study.name, planned.run_id)
         state = store.run_state(directory)
         # A corrupt run's files are never read as data: it is listed with its state only.
-        summary = _read_summary(directory) if state in (*store.FINISHED, store.FAILED) else None
-        status = MISSING if state == store.NEW else state
+        summary = _read_summary(directory) if state in (*store.FINISHED, RunState.FAILED) else None
         summary = summary or {}
         row = {"run_id": planned.run_id, "label": planned.label, "series": planned.series, **planned.labels(),
-               "status": status}
+               "status": state.reported}
         row.update(summary.get("final", {}))
         for key in ("chance", "output_std_ref", "wall_seconds", "epochs_completed", "finished_at", "code_revision"):
             row[key] = summary.get(key)
-        row["note"] = _note(directory, status, summary)
+        row["note"] = _note(directory, state, summary)
         rows.append(row)
     finals = pd.DataFrame(rows)
     for std in ("output_std", "output_std_pre_bn"):  # in units of 1/sqrt(d)
@@ -110,13 +108,13 @@ def load_results(study, results: Path, curve_columns: list[str], step_columns: l
     """The finals, the curves projected to `curve_columns` (+ epoch, step), and, if `step_columns`
     is given, the steps.parquet files projected to those (+ step)."""
     finals = load_finals(study, results)
-    readable = finals.loc[finals["status"] != store.CORRUPT, "run_id"]
+    readable = finals.loc[finals["status"] != RunState.CORRUPT, "run_id"]
     directory = {r: store.run_dir(results, study.name, r) for r in readable}
     curve_files = {r: d / store.CURVES for r, d in directory.items() if (d / store.CURVES).exists()}
     curves = read_parquet_runs(curve_files, list(dict.fromkeys(["epoch", "step", *curve_columns])))
     steps = None
     if step_columns is not None:
-        step_files = {r: d / STEPS for r, d in directory.items() if (d / STEPS).exists()}
+        step_files = {r: d / store.STEPS for r, d in directory.items() if (d / store.STEPS).exists()}
         steps = read_parquet_runs(step_files, list(dict.fromkeys(["step", *step_columns])))
     # Each kNN curve's largest fall below its running max (MoCo v3's dips), as a final metric
     # `<metric>_dip` that tables, trends and orderings can read.

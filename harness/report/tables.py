@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.claims import FINISHED
+from harness import store
 from harness.report.reference import PaperNumbers
 from harness.report.layout import all_axis_values, axis_values, study_axes
+from harness.store import FINISHED
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,8 @@ def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 1) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
-def run_states(rows: pd.DataFrame) -> str:
-    counts = rows["status"].value_counts(sort=False)
-    return ", ".join(f"{n} {s}" for s, n in counts.items())
+def state_counts(rows: pd.DataFrame) -> str:
+    return store.tally(rows["status"])
 
 
 def seeds(rows: pd.DataFrame) -> str:
@@ -151,7 +151,7 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
         if paper:
             cells.append(paper.cell(point))
         cells += [_cell(group, m) for m in metrics]
-        rows.append(cells + [seeds(group), epochs(group), run_states(group)])
+        rows.append(cells + [seeds(group), epochs(group), state_counts(group)])
     return Table(columns, rows, notes)
 
 
@@ -180,7 +180,7 @@ def _pivot(study, finals, axes, metrics, paper, notes) -> Table:
             rows.append(lead + [m.label] + [_cell(cell, m) for _, cell in by_value])
         rows.append(lead + ["seeds"] + [seeds(cell) for _, cell in by_value])
         rows.append(lead + ["epochs"] + [epochs(cell) for _, cell in by_value])
-        rows.append(lead + ["runs"] + [run_states(cell) if len(cell) else "-" for _, cell in by_value])
+        rows.append(lead + ["runs"] + [state_counts(cell) if len(cell) else "-" for _, cell in by_value])
     return Table(columns, rows, notes)
 
 
