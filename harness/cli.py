@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from harness import store
 from harness.launch.slurm_queue import SlurmError
-from harness.spec import SlurmSpec, SpecError, load_study, one_line, parse_set, shown
+from harness.plan import load_study
+from harness.spec import SlurmSpec, SpecError, one_line, parse_set, shown
 from harness.status import counts, follow, run_states, study_status
 from harness.store import ACTIVE, TO_RUN, RunState
 
@@ -85,6 +86,10 @@ def _study_args(p: argparse.ArgumentParser, many: bool = False) -> None:
 
 
 def _load(args, path: Path | None = None):
+    """The study planned (harness/plan.py), and its report section checked against it: every input
+    is refused here, before anything is written."""
+    from harness.report.schema import check_report
+
     overrides = parse_set(args.overrides)
     for key, value in (("runtime.device", args.device), ("runtime.data_root", args.data_root)):
         if value is not None:
@@ -92,7 +97,9 @@ def _load(args, path: Path | None = None):
     if args.download:
         overrides["runtime.download"] = True
     max_runs = None if args.yes else args.max_runs
-    return load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
+    study = load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
+    check_report(study)
+    return study
 
 
 def _limit_args(p: argparse.ArgumentParser) -> None:

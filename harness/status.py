@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness import store
 from harness.launch import slurm_queue
-from harness.spec import PlannedRun, Study
+from harness.plan import PlannedRun, Study
 from harness.store import ACTIVE, RunState
 
 

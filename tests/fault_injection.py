@@ -29,7 +29,8 @@ sys.path.insert(0, str(HERE))
 from conftest import FAST, TINY_STUDY  # noqa: E402
 
 from harness import store  # noqa: E402
-from harness.spec import load_study, parse_set  # noqa: E402
+from harness.plan import load_study  # noqa: E402
+from harness.spec import parse_set  # noqa: E402
 
 EPOCHS = 6
 WRITES = ["curves.parquet", "checkpoint.pt", "summary.json", "tiny_test.md", "tiny_test.html", "curves.png"]

@@ -11,7 +11,8 @@ from harness import accel, store
 from harness.store import RunState
 from harness.config import HASH_EXCLUDED, RunConfig
 from harness.methods import build_method
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
 from harness.train import train
 
 from conftest import FAST

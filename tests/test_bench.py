@@ -13,7 +13,8 @@ from harness.bench.monitors import knn_evaluations_per_epoch, time_knn, time_lin
 from harness.bench.orchestration import bench_orchestration, write_study
 from harness.bench.reference import reference_batches, reference_loader
 from harness.cli import main
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
 
 from conftest import FAST, fast_overrides
 

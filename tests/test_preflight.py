@@ -10,8 +10,9 @@ import torch
 from harness import preflight
 from harness.cli import main
 from harness.config import RunConfig
+from harness.plan import load_study
 from harness.preflight import PreflightError
-from harness.spec import SlurmSpec, load_study
+from harness.spec import SlurmSpec
 
 from conftest import STUDIES, unreadable_cifar
 

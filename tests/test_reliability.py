@@ -12,7 +12,8 @@ from harness import checkpoint, store
 from harness.store import RunState
 from harness.cli import main
 from harness.launch.run_one import TAKEN, run_one
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
 
 from conftest import FAST, fast_overrides, unreadable_cifar
 

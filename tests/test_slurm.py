@@ -23,7 +23,8 @@ from harness import store
 from harness.cli import _slurm_options, build_parser, main
 from harness.launch import code_pin
 from harness.launch.slurm import chunks, executor_parameters
-from harness.spec import SlurmSpec, load_study, parse_set
+from harness.plan import load_study
+from harness.spec import SlurmSpec, parse_set
 
 from conftest import FAST, TINY_STUDY, checkpointed_epoch, unreadable_cifar
 from slurm_cluster import MAX_ARRAY_SIZE, LocalCluster, missing_binaries

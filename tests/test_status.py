@@ -4,7 +4,8 @@
 import pytest
 
 from harness import store
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
 from harness.status import reconcile, study_status
 from harness.store import RunState
 

@@ -11,7 +11,8 @@ import pytest
 
 from harness import checkpoint, store
 from harness.store import RunState
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
 from harness.train import train
 
 from conftest import FAST, checkpointed_epoch

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from harness import store
-from harness.spec import load_study
+from harness.plan import load_study
 from harness.status import run_states
 
 VARIANTS = {

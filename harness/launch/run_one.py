@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from harness import distributed, store
-from harness.spec import PlannedRun
+from harness.plan import PlannedRun
 from harness.store import FINISHED, RunState
 from harness.train import train
 

@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     from harness import store
     from harness.launch.local import run_local
     from harness.launch.slurm import submit
-    from harness.spec import SlurmSpec, load_study, parse_set
+    from harness.plan import load_study
+    from harness.spec import SlurmSpec, parse_set
     from harness.status import study_status
     from harness.store import ACTIVE, RunState
 

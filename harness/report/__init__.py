@@ -2,9 +2,10 @@
 with verdicts, and its figures, as reports/<study>.md (+ PNGs in <study>_files/), a self-contained
 reports/<study>.html, and reports/index.html listing every reported study.
 
-Modules: results (read results/), reference (papers.yaml), layout (the `report:` schema's table and
-figure options), tables, figures, render (one study's files), index (the index page), bench (the
-report benchmark). Imports are deferred: spec.py imports layout, and plotting is slow to import.
+Modules: schema (the study's `report:` section, and its check against the study), claims (with
+their verdicts; intervals: Welch's over seeds), results (read results/), reference (papers.yaml),
+protocol, tables, figures, render (one study's files), index (the index page), bench (the report
+benchmark). Plotting is slow to import: it loads when a report is written.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def build_tree(study, results: Path, seed: int = 0) -> dict[str, int]:
 
 def bench(root: Path, runs: int, epochs: int) -> dict:
     from harness.report import write_report
-    from harness.spec import load_study
+    from harness.plan import load_study
 
     root.mkdir(parents=True, exist_ok=True)
     study_file = root / "report_bench.yaml"

@@ -14,11 +14,11 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness import __version__, store
-from harness.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
+from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
 from harness.provenance import code_revision, now
 from harness.report import figures as fig
 from harness.report.index import SUMMARY, write_index
-from harness.report.layout import CurvesFigure, SweepFigure, all_axis_values, axis_values
+from harness.report.schema import CurvesFigure, ReportSpec, SweepFigure, all_axis_values, axis_values, report_spec
 from harness.report.protocol import differences, show_value
 from harness.report.reference import PaperNumbers, citation
 from harness.report.results import DIP, load_results
@@ -38,9 +38,9 @@ def scale(study) -> str:
             f"{d(lambda c: c.optim.epochs)} epochs, base lr {d(lambda c: c.optim.base_lr)}")
 
 
-def _figures(study):
-    if study.spec.report.figures is not None:
-        return list(study.spec.report.figures)
+def _figures(report: ReportSpec):
+    if report.figures is not None:
+        return list(report.figures)
     return [CurvesFigure(kind="curves")]
 
 
@@ -53,7 +53,7 @@ def _names(figures) -> list[str]:
     return names
 
 
-def _columns_needed(study, figures, knn_first: str) -> tuple[list[str], list[str] | None]:
+def _columns_needed(report: ReportSpec, figures, knn_first: str) -> tuple[list[str], list[str] | None]:
     """The curve and step columns the claims and figures read (Parquet column projection)."""
     curves, steps = [], None
     for f in figures:
@@ -63,8 +63,8 @@ def _columns_needed(study, figures, knn_first: str) -> tuple[list[str], list[str
         elif f.kind == "steps":
             curves.append(f.knn or knn_first)
             steps = (steps or []) + [f.metric, f.knn or knn_first]
-    dips = [m.removesuffix(DIP) for m in _claim_and_table_metrics(study) if m.endswith(DIP)]
-    for claim in study.spec.report.claims:
+    dips = [m.removesuffix(DIP) for m in _claim_and_table_metrics(report) if m.endswith(DIP)]
+    for claim in report.claims:
         if isinstance(claim, Instability):
             dips.append(claim.metric)
     for metric in dips:  # a dip is read from the finer of the curves and steps.parquet
@@ -73,12 +73,12 @@ def _columns_needed(study, figures, knn_first: str) -> tuple[list[str], list[str
     return list(dict.fromkeys(curves)), (list(dict.fromkeys(steps)) if steps is not None else None)
 
 
-def _claim_and_table_metrics(study) -> list[str]:
-    return [getattr(c, "metric", "") for c in study.spec.report.claims] + list(study.spec.report.metrics or [])
+def _claim_and_table_metrics(report: ReportSpec) -> list[str]:
+    return [getattr(c, "metric", "") for c in report.claims] + list(report.metrics or [])
 
 
 def _where(frame, where: dict):
-    from harness.claims import same
+    from harness.spec import same
 
     for key, value in where.items():
         frame = frame[frame[key].map(lambda v, value=value: same(v, value))] if key in frame else frame.iloc[0:0]
@@ -113,7 +113,7 @@ def _sweep(study, spec, runs, data, path) -> tuple[str, list[str]]:
     order = fig.hue_order(runs[hue]) if hue else []
     paper = _paper_points(study, spec, hue, order, x_values) if spec.paper else None
     fig.sweep_figure(runs[runs["status"].isin(FINISHED)], spec.x, x_values, hue, order, metrics, spec.xscale, paper,
-                     paper_label(study.spec.report), path, spec.title or study.spec.title)
+                     paper_label(report_spec(study)), path, spec.title or study.spec.title)
     return f"final {', '.join(fig.label(m) for m in metrics)} over {spec.x}", []
 
 
@@ -150,7 +150,7 @@ def draw_figures(study, results, figures, names, knn_first: str, folder: Path) -
 
 
 def _paper_points(study, spec: SweepFigure, hue, order, x_values) -> dict | None:
-    report = study.spec.report
+    report = report_spec(study)
     if not report.paper:
         return None
     numbers = PaperNumbers(report, all_axis_values(study))
@@ -196,12 +196,12 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
     # Temporaries a killed report writer left behind (written files appear only by rename).
     for stale in [*reports.glob(f".{study.name}.*.tmp"), *reports.glob(".index.*.tmp"), *folder.glob(".*.tmp")]:
         stale.unlink(missing_ok=True)
-    spec = study.spec.report
+    spec = report_spec(study)
     knn_names = [p.name for p in study.runs[0].config.monitor.knn]
     knn_first = f"knn_top1_{knn_names[0]}"
-    figures = _figures(study)
+    figures = _figures(spec)
     names = _names(figures)
-    curve_columns, step_columns = _columns_needed(study, figures, knn_first)
+    curve_columns, step_columns = _columns_needed(spec, figures, knn_first)
 
     results_ = load_results(study, results, curve_columns, step_columns)
     finals = results_.finals
@@ -228,7 +228,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "paper_note": paper.note if paper else "",
         "notes": table.notes + figure_notes,
         "protocol": [{"key": d.key, "ours": " / ".join(show_value(v) for v in d.ours), "paper": show_value(d.paper)}
-                     for d in differences(study)],
+                     for d in differences(study, spec)],
         "verdicts": verdicts,
         "level": "/".join(f"{100 * c:g}%" for c in sorted({c.confidence for c in spec.claims})) or "95%",
         "outcomes": [(o, outcomes.get(o, 0)) for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)],

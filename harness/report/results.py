@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import store
-from harness.claims import run_dip
+from harness.report.claims import run_dip
 from harness.store import RunState
 
 DIP = "_dip"  # suffix of the derived final metric: a kNN curve's largest dip

@@ -18,7 +18,7 @@ import pandas as pd
 
 from harness import store
 from harness.report.reference import PaperNumbers
-from harness.report.layout import all_axis_values, axis_values, study_axes
+from harness.report.schema import all_axis_values, axis_values, report_spec, study_axes
 from harness.store import FINISHED
 
 
@@ -106,9 +106,8 @@ def paper_label(report) -> str:
     return f"paper {what.replace('top1', 'top-1').replace('_', ' ')}" + (" (%)" if "top1" in what else "")
 
 
-def _row_axes(study, finals: pd.DataFrame) -> list[str]:
+def _row_axes(study, report, finals: pd.DataFrame) -> list[str]:
     """The axes that tell the table's rows apart: report.rows first, then any other varying axis."""
-    report = study.spec.report
     first = report.rows
     return [first] + [a for a in study_axes(study.spec)
                       if a not in (first, report.columns) and a in finals and finals[a].nunique() > 1]
@@ -119,8 +118,7 @@ def _groups(finals: pd.DataFrame, axes: list[str]):
         yield dict(zip(axes, keys if isinstance(keys, tuple) else (keys,))), rows
 
 
-def _paper(study) -> PaperNumbers | None:
-    report = study.spec.report
+def _paper(study, report) -> PaperNumbers | None:
     if not report.paper:
         return None
     numbers = PaperNumbers(report, all_axis_values(study))
@@ -128,9 +126,9 @@ def _paper(study) -> PaperNumbers | None:
 
 
 def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
-    report = study.spec.report
+    report = report_spec(study)
     metrics = table_metrics(report, finals, knn_names)
-    paper = _paper(study)
+    paper = _paper(study, report)
     notes = []
     if report.paper and paper is None:
         notes.append(f"{report.paper} publishes no per-point numbers, so the table has no paper column.")
@@ -140,9 +138,9 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
             notes.append(f"No finished run reports {m.column!r}, so its {'line' if report.columns else 'column'} is empty.")
     if paper and paper.match and not any(paper.lookup(p.labels()) for p in study.runs):
         notes.append(_no_paper_row(paper, study))
-    axes = _row_axes(study, finals)
+    axes = _row_axes(study, report, finals)
     if report.columns:
-        return _pivot(study, finals, axes, metrics, paper, notes)
+        return _pivot(study, report, finals, axes, metrics, paper, notes)
     columns = [*axes, *([paper_label(report)] if paper else []), *(m.label for m in metrics), "seeds", "epochs",
                "runs"]
     rows = []
@@ -163,8 +161,7 @@ def _no_paper_row(paper: PaperNumbers, study) -> str:
     return f"No point of this preset is a row of {paper.ref} (this preset ran {ran}; the paper: {has}), so the paper column is empty."
 
 
-def _pivot(study, finals, axes, metrics, paper, notes) -> Table:
-    report = study.spec.report
+def _pivot(study, report, finals, axes, metrics, paper, notes) -> Table:
     across = report.columns
     values = axis_values(study, across)
     columns = [*axes, "", *(f"{_short(across)} {_text(v)}" for v in values)]

@@ -7,7 +7,7 @@ it names and returns a Verdict with the numbers that decided it and how sure the
   they hold on all, "not reproduced" when on none, and "inconclusive" naming the seeds that broke
   them otherwise;
 - claims that compare runs (ordering, trend, not_converge) compare means over seeds with a
-  confidence interval of their difference (harness/intervals.py: Welch's t, 95% unless the claim's
+  confidence interval of their difference (intervals.py: Welch's t, 95% unless the claim's
   `confidence` says otherwise): "reproduced" when the interval clears the claim's margin,
   "not reproduced" when it clears the other side, and "inconclusive (N seeds, interval ...)" when it
   straddles it.
@@ -32,7 +32,8 @@ import pandas as pd
 from pydantic import Field
 
 from harness.config import Section
-from harness.intervals import METHOD, Interval, welch
+from harness.report.intervals import METHOD, Interval, welch
+from harness.spec import same
 from harness.store import FINISHED
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -101,14 +102,6 @@ class _Claim(Section):
 
     def _compare(self, a: pd.Series, b: pd.Series) -> Interval | None:
         return welch(pd.to_numeric(a).dropna(), pd.to_numeric(b).dropna(), self.confidence)
-
-
-def same(a, b) -> bool:
-    """Grid values compare as numbers where both are numbers (1e-4 from one file, 0.0001 from another)."""
-    numbers = (int, float)
-    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
 
 
 def is_accuracy(metric: str) -> bool:
