@@ -297,7 +297,7 @@ def test_a_trend_reads_the_values_this_preset_runs():
 
 
 def test_a_runs_dip_is_read_from_its_finer_record():
-    from harness.report.claims import run_dip
+    from harness.report.results import run_dip
 
     curves = pd.DataFrame({"run_id": "r", "epoch": [0, 1, 2, 3], "knn_top1_k200": [0.2, 0.5, 0.6, 0.7]})
     steps = pd.DataFrame({"run_id": "r", "step": range(1, 9), "knn_top1_k200": [0.3, 0.5, 0.55, 0.6, 0.4, 0.62, 0.65, 0.7]})

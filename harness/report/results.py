@@ -1,5 +1,6 @@
 """Read a study's results for the report: one row of final metrics per planned run, the per-epoch
-curves, and the per-step monitors where runs wrote them.
+curves, and the per-step monitors where runs wrote them; the rows of given grid values; a run's
+largest dip of a metric over training.
 
 Missing, failed, partial (running or interrupted) and diverged runs stay in `finals` with their
 status and a note, so nothing is dropped. Parquet is read with column projection: only the columns
@@ -23,10 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import store
-from harness.report.claims import run_dip
+from harness.report.metrics import DIP, KNN, metric
+from harness.spec import same
 from harness.store import RunState
 
-DIP = "_dip"  # suffix of the derived final metric: a kNN curve's largest dip
 # A partial run has a checkpoint and no summary: it is running now, or was interrupted.
 PARTIAL_NOTE = "running or interrupted"
 
@@ -118,7 +119,49 @@ def load_results(study, results: Path, curve_columns: list[str], step_columns: l
         steps = read_parquet_runs(step_files, list(dict.fromkeys(["step", *step_columns])))
     # Each kNN curve's largest fall below its running max (MoCo v3's dips), as a final metric
     # `<metric>_dip` that tables, trends and orderings can read.
-    for metric in [c for c in curve_columns if c.startswith("knn_top1_")]:
-        dips = {r: run_dip(curves, steps, r, metric) for r in curve_files}
-        finals[f"{metric}{DIP}"] = finals["run_id"].map(lambda r: dips[r][0] if dips.get(r) else np.nan)
+    for column in [c for c in curve_columns if c.startswith(KNN)]:
+        dips = {r: run_dip(curves, steps, r, column) for r in curve_files}
+        finals[f"{column}{DIP}"] = finals["run_id"].map(lambda r: dips[r][0] if dips.get(r) else np.nan)
     return Results(finals, curves, steps)
+
+
+def matching(frame: pd.DataFrame, where: dict) -> pd.DataFrame:
+    """The rows with these grid values (or variant); none when the frame lacks one of the keys."""
+    for key, value in where.items():
+        frame = frame[frame[key].map(lambda v, value=value: same(v, value))] if key in frame else frame.iloc[0:0]
+    return frame
+
+
+def largest_dip(series: pd.DataFrame, x: str, column: str) -> tuple[float, str]:
+    """The largest fall of `column` below its running maximum, and where it happened."""
+    series = series.dropna(subset=[column]).sort_values(x)
+    if len(series) < 2:
+        return 0.0, "fewer than 2 points"
+    values = series[column].to_numpy(dtype=float)
+    peak = pd.Series(values).cummax().to_numpy()
+    i = int((peak - values).argmax())
+    j = int(values[: i + 1].argmax())
+    xs = series[x].to_numpy()
+    show = metric(column).value
+    where = f"{show(values[j])} at {x} {xs[j]} -> {show(values[i])} at {x} {xs[i]}"
+    return float(peak[i] - values[i]), where
+
+
+def run_dip(curves: pd.DataFrame | None, steps: pd.DataFrame | None, run_id: str, column: str):
+    """(largest dip, where, source) of one run's `column` over training, read from the finer of its
+    records: steps.parquet (kNN every few steps) or the per-epoch curves; None if neither has it."""
+    records = [(_per_run(frame, run_id, column, x), x, source)
+               for frame, x, source in ((steps, "step", store.STEPS), (curves, "epoch", "curves"))]
+    records = [r for r in records if r[0] is not None]
+    if not records:
+        return None
+    frame, x, source = max(records, key=lambda r: len(r[0]))  # steps first on a tie
+    return (*largest_dip(frame, x, column), source)
+
+
+def _per_run(frame: pd.DataFrame | None, run_id: str, column: str, x: str) -> pd.DataFrame | None:
+    if frame is None or frame.empty or column not in frame or x not in frame:
+        return None
+    rows = frame[frame["run_id"] == run_id]
+    rows = rows[rows[column].notna()]
+    return rows if len(rows) else None

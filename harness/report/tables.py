@@ -17,17 +17,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import store
+from harness.report.metrics import KNN, Metric, metric
 from harness.report.reference import PaperNumbers
-from harness.report.schema import all_axis_values, axis_values, report_spec, study_axes
+from harness.report.schema import ReportSpec, axis_values, paper_numbers, report_spec, study_axes
 from harness.store import FINISHED
-
-
-@dataclass(frozen=True)
-class Metric:
-    column: str  # a column of finals
-    label: str
-    scale: float = 1.0
-    digits: int = 3
 
 
 @dataclass
@@ -37,27 +30,10 @@ class Table:
     notes: list[str]
 
 
-def metric(column: str) -> Metric:
-    """How a finals column is shown. Accuracies (kNN, linear probe) are fractions, shown in %."""
-    if column.startswith("knn_top1_") and column.endswith("_dip"):
-        return Metric(column, f"kNN {column.removeprefix('knn_top1_').removesuffix('_dip')} largest dip (pt)", 100, 1)
-    if column.startswith("knn_top1_"):
-        return Metric(column, f"kNN {column.removeprefix('knn_top1_')} top-1 (%)", 100, 1)
-    known = {
-        "linear_top1": Metric(column, "linear top-1 (%)", 100, 1),
-        "output_std_ratio": Metric(column, "output std (× 1/√d)", 1, 2),
-        "output_std_pre_bn_ratio": Metric(column, "std before output BN (× 1/√d)", 1, 2),
-        "output_rank": Metric(column, "effective rank", 1, 1),
-        "output_std": Metric(column, "output std", 1, 4),
-        "loss": Metric(column, "final loss", 1, 3),
-    }
-    return known.get(column, Metric(column, column.replace("_", " ")))
-
-
 def table_metrics(report, finals: pd.DataFrame, knn_names: list[str]) -> list[Metric]:
     if report.metrics:
         return [metric(c) for c in report.metrics]
-    columns = [f"knn_top1_{name}" for name in knn_names]
+    columns = [f"{KNN}{name}" for name in knn_names]
     if "linear_top1" in finals and finals["linear_top1"].notna().any():
         columns.append("linear_top1")  # only where a linear probe ran
     columns.append("output_std_ratio")
@@ -106,7 +82,7 @@ def paper_label(report) -> str:
     return f"paper {what.replace('top1', 'top-1').replace('_', ' ')}" + (" (%)" if "top1" in what else "")
 
 
-def _row_axes(study, report, finals: pd.DataFrame) -> list[str]:
+def _row_axes(study, report: ReportSpec, finals: pd.DataFrame) -> list[str]:
     """The axes that tell the table's rows apart: report.rows first, then any other varying axis."""
     first = report.rows
     return [first] + [a for a in study_axes(study.spec)
@@ -118,17 +94,14 @@ def _groups(finals: pd.DataFrame, axes: list[str]):
         yield dict(zip(axes, keys if isinstance(keys, tuple) else (keys,))), rows
 
 
-def _paper(study, report) -> PaperNumbers | None:
-    if not report.paper:
-        return None
-    numbers = PaperNumbers(report, all_axis_values(study))
-    return numbers if numbers.published else None
-
-
-def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
-    report = report_spec(study)
+def study_table(study, finals: pd.DataFrame, knn_names: list[str], report: ReportSpec | None = None,
+                paper: PaperNumbers | None = None) -> Table:
+    """The study's table from its finals; `report` and `paper` (its section and paper numbers) are
+    the study's unless the caller has them at hand."""
+    report = report or report_spec(study)
+    paper = paper or paper_numbers(study, report)
+    paper = paper if paper and paper.published else None  # a table without per-point numbers: no column
     metrics = table_metrics(report, finals, knn_names)
-    paper = _paper(study, report)
     notes = []
     if report.paper and paper is None:
         notes.append(f"{report.paper} publishes no per-point numbers, so the table has no paper column.")
@@ -141,7 +114,7 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
     axes = _row_axes(study, report, finals)
     if report.columns:
         return _pivot(study, report, finals, axes, metrics, paper, notes)
-    columns = [*axes, *([paper_label(report)] if paper else []), *(m.label for m in metrics), "seeds", "epochs",
+    columns = [*axes, *([paper_label(report)] if paper else []), *(m.heading for m in metrics), "seeds", "epochs",
                "runs"]
     rows = []
     for point, group in _groups(finals, axes):
@@ -174,7 +147,7 @@ def _pivot(study, report, finals, axes, metrics, paper, notes) -> Table:
         if paper:
             rows.append(lead + [paper_label(report)] + [paper.cell({**point, across: v}) for v, _ in by_value])
         for m in metrics:
-            rows.append(lead + [m.label] + [_cell(cell, m) for _, cell in by_value])
+            rows.append(lead + [m.heading] + [_cell(cell, m) for _, cell in by_value])
         rows.append(lead + ["seeds"] + [seeds(cell) for _, cell in by_value])
         rows.append(lead + ["epochs"] + [epochs(cell) for _, cell in by_value])
         rows.append(lead + ["runs"] + [state_counts(cell) if len(cell) else "-" for _, cell in by_value])
