@@ -320,16 +320,21 @@ def _wait_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args) -> int:
-    from harness import bench, preflight
-
     if args.orchestration:
-        print(bench.format_orchestration(bench.bench_orchestration(args.runs, args.finished)))
+        from harness.bench.orchestration import bench_orchestration, format_orchestration
+
+        print(format_orchestration(bench_orchestration(args.runs, args.finished)))
         return 0
     if args.study is None:
         raise SpecError("harness bench: give a study file, e.g. studies/simsiam_predictor.yaml (or --orchestration)")
+    from harness import preflight
+    from harness.bench.study import format_study_time, time_study_seed
+    from harness.bench.training import bench_training, format_training, profile_pipeline
+    from harness.bench.workload import WORKLOADS, build_workload
+
     synthetic = args.synthetic
     if args.workload:
-        workload = bench.WORKLOADS[args.workload]
+        workload = WORKLOADS[args.workload]
         args.preset = args.preset or workload["preset"]
         args.overrides = workload["set"] + args.overrides  # the command line's own --set wins
         synthetic = synthetic or workload["synthetic"]
@@ -343,23 +348,23 @@ def cmd_bench(args) -> int:
         preflight.check_data([planned.config])
     progress = None if args.quiet else (lambda msg: print(f"  bench: {msg}", file=sys.stderr, flush=True))
     try:
-        workload = bench.build_workload(planned.config, synthetic)
+        workload = build_workload(planned.config, synthetic)
     except (ValueError, FileNotFoundError) as err:
         print(f"harness: error: {err}", file=sys.stderr)
         return 2
-    result = bench.bench_training(
+    result = bench_training(
         workload, f"{study.name} / {planned.label}, preset {study.preset}", steps=args.steps, rounds=args.rounds,
         workers=args.workers, monitor_images=args.monitor_images, progress=progress,
     )  # fmt: skip
-    print(bench.format_training(result))
+    print(format_training(result))
     if args.whole_runs and synthetic:
         print("\nwhole runs: not trained (--synthetic: a run needs the dataset's own files)")
     elif args.whole_runs:
         print()
-        print(bench.format_study_time(bench.time_study_seed(study, jobs=args.jobs)))  # None: run's default
+        print(format_study_time(time_study_seed(study, jobs=args.jobs)))  # None: run's default
     if args.profile:
         print(f"\nprofile of one pipeline batch and step (top {args.profile} ops):")
-        print(bench.profile_pipeline(workload, args.profile))
+        print(profile_pipeline(workload, args.profile))
     return 0
 
 

@@ -8,7 +8,7 @@ import torch
 
 from harness import store
 from harness.store import RunState
-from harness.bench import build_workload
+from harness.bench.workload import build_workload
 from harness.bench.monitors import knn_evaluations_per_epoch, time_knn, time_linear_probe
 from harness.bench.orchestration import bench_orchestration, write_study
 from harness.bench.reference import reference_batches, reference_loader
