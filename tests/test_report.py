@@ -13,7 +13,7 @@ import yaml
 from harness import store
 from harness.cli import main
 from harness.report import write_report
-from harness.report.bench import main as bench_main
+from harness.bench.report import main as bench_main
 from harness.report.reference import PaperNumbers, paper_table, papers, sureness
 from harness.report.results import load_finals
 from harness.report.tables import study_table

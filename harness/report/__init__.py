@@ -5,8 +5,8 @@ reports/<study>.html, and reports/index.html listing every reported study.
 Modules: schema (the study's `report:` section, and its check against the study), claims (with
 their verdicts; intervals: Welch's over seeds), metrics (what each metric is called and how it is
 shown), reference (papers.yaml), protocol (where the runs differ from the paper's setup), results
-(read results/), tables, figures, render (the pages), bench (the report benchmark). Plotting loads
-only when a report is written: `harness status` checks the section through schema without it.
+(read results/), tables, figures, render (the pages). Plotting loads only when a report is written:
+`harness status` checks the section through schema without it.
 """
 
 from __future__ import annotations

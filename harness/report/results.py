@@ -5,7 +5,7 @@ largest dip of a metric over training.
 Missing, failed, partial (running or interrupted) and diverged runs stay in `finals` with their
 status and a note, so nothing is dropped. Parquet is read with column projection: only the columns
 the report's tables, claims and figures use, so a study of 1,000 runs x 800 epochs loads in a
-second or two (python -m harness.report.bench measures it).
+second or two (python -m harness.bench.report measures it).
 
 steps.parquet (optional, beside curves.parquet): one row per logged step, with `step` (int),
 optionally `epoch`, and per-step monitors such as `grad_norm` or a kNN column evaluated every few

@@ -1,8 +1,8 @@
 """The report benchmark: build a synthetic results tree (default 1,000 runs x 800 epochs, with some
 runs failed, diverged, partial and missing) and time regenerating its report.
 
-    python -m harness.report.bench                      # 1,000 runs x 800 epochs in a temp folder
-    python -m harness.report.bench --runs 40 --epochs 20 --keep /tmp/bench
+    python -m harness.bench.report                      # 1,000 runs x 800 epochs in a temp folder
+    python -m harness.bench.report --runs 40 --epochs 20 --keep /tmp/bench
 
 The study is SimSiam-shaped: 5 variants x 8 batch sizes x seeds, a pivot table over batch size,
 six claims (among them a trend over batch size and a kNN-dip instability read from the curves) and
@@ -39,7 +39,7 @@ def study_yaml(runs: int, epochs: int) -> str:
     return f"""\
 name: report_bench
 title: "Report benchmark: {runs} runs x {epochs} epochs"
-description: Synthetic results, written by harness.report.bench.
+description: Synthetic results, written by harness.bench.report.
 base: {{optim.epochs: {epochs}, monitor.every_epochs: 1}}
 variants:
 {variants}
@@ -146,7 +146,7 @@ def bench(root: Path, runs: int, epochs: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.report.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.bench.report", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="at least this many runs (default 1000)")
     parser.add_argument("--epochs", type=int, default=800)
     parser.add_argument("--keep", type=Path, default=None, help="build the tree here and keep it")

@@ -1,6 +1,6 @@
 """What the SLURM path costs per run against the local executor, at tiny scale.
 
-    python -m harness.launch.slurm_bench [--runs 4] [--epochs 4] [--partition P]
+    python -m harness.bench.slurm [--runs 4] [--epochs 4] [--partition P]
 
 Needs a cluster this machine can submit to (for a throw-away one: `python tests/slurm_cluster.py`,
 then export the SLURM_CONF it prints). Trains one tiny study (one run per seed) three times into a
