@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from harness.config import RunConfig, Section
+from harness.errors import SpecError, shown
 
 
 # What a study file may be. One is a few KB (the largest in studies/ is 3.5 KB and 171 nodes); past
@@ -163,28 +164,6 @@ def read_text(path: Path, what: str = "study file") -> str:
     except UnicodeDecodeError as err:
         raise SpecError(f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}): "
                         f"a {what} is UTF-8 YAML") from None
-
-
-# What str.splitlines (and a terminal, for the first few) breaks a line at, and how it is written instead.
-LINE_BREAKS = {c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
-
-
-def one_line(text: str) -> str:
-    """The text with its line breaks escaped (a value may hold a newline)."""
-    return text.translate(str.maketrans(LINE_BREAKS))
-
-
-class SpecError(ValueError):
-    """A study spec or an override is invalid. The message is one line naming file and key."""
-
-    def __init__(self, message: str):
-        super().__init__(one_line(message))  # whatever the spec's strings hold
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """A value as an error message quotes it: its repr, cut short (a grid axis may hold thousands)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def same(a, b) -> bool:

@@ -32,8 +32,8 @@ from harness import distributed, store
 from harness.launch.code_pin import pin_code
 from harness.launch.run_one import run_one
 from harness.launch.slurm_queue import SlurmError, max_array_size
-from harness.provenance import now
 from harness.plan import PlannedRun, Study
+from harness.provenance import now
 from harness.spec import SlurmSpec
 from harness.status import study_status
 from harness.store import TO_RUN
