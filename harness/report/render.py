@@ -237,7 +237,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "verdicts": verdicts,
         "level": "/".join(f"{100 * c:g}%" for c in sorted({c.confidence for c in spec.claims})) or "95%",
         "outcomes": [(o, outcomes.get(o, 0)) for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)],
-        "states": sorted(states.items()),
+        "states": store.tally(finals["status"]),
         "runs": _runs_table(finals),
         "generated": generated,
         "version": __version__,
