@@ -1,7 +1,7 @@
 """`harness bench --orchestration`: does planning and status keep up with big studies?
 
 In a temporary folder it writes a synthetic study of `runs` runs (4 variants x a 2-axis grid x 2
-seeds) and times spec.load_study on it (read, validate, expand, hash every run); then a study of
+seeds) and times plan.load_study on it (read, validate, expand, hash every run); then a study of
 `finished` runs with a results tree in which every run is finished (config.yaml, curves.parquet
 and summary.json, as a run leaves them) and times what `harness status` does: load the study and
 read every run's state (status.run_states).
@@ -120,7 +120,7 @@ def format_orchestration(b: OrchestrationBench) -> str:
     status = [a + b_ for a, b_ in zip(b.status_load_seconds, b.status_read_seconds)]
     return "\n".join([
         "harness bench --orchestration",
-        f"plan a {b.runs}-run study (spec.load_study: read, validate, expand, hash): {times(b.plan_seconds)}",
+        f"plan a {b.runs}-run study (plan.load_study: read, validate, expand, hash): {times(b.plan_seconds)}",
         f"status of {b.finished} finished runs (load_study + status.run_states): {times(status)}",
         f"    load_study {times(b.status_load_seconds)}",
         f"    run_states {times(b.status_read_seconds)}",

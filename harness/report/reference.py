@@ -60,7 +60,7 @@ class PaperNumbers:
     """
 
     def __init__(self, report, axes: dict[str, list]):
-        """axes: the study's axes, each with the values its runs take (layout.axis_values)."""
+        """axes: the study's axes, each with the values its runs take (schema.axis_values)."""
         self.ref = report.paper
         self.table = paper_table(report.paper)
         self.rows = self.table.get("rows") or []
