@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from harness import accel, store
-from harness.store import RunState
 from harness.config import HASH_EXCLUDED, RunConfig
 from harness.methods import build_method
 from harness.plan import load_study
 from harness.spec import parse_set
+from harness.store import RunState
 from harness.train import train
 
 from conftest import FAST

@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from harness import store
-from harness.store import RunState
-from harness.bench.workload import build_workload
 from harness.bench.monitors import knn_evaluations_per_epoch, time_knn, time_linear_probe
 from harness.bench.orchestration import bench_orchestration, write_study
 from harness.bench.reference import reference_batches, reference_loader
+from harness.bench.workload import build_workload
 from harness.cli import main
 from harness.plan import load_study
 from harness.spec import parse_set
+from harness.store import RunState
 
 from conftest import FAST, fast_overrides
 

@@ -10,10 +10,10 @@ import pytest
 from harness.cli import main
 from harness.methods.momentum import momentum_at
 from harness.optim import lr_schedule, peak_lr
+from harness.plan import load_study
 from harness.presets import PRESETS
 from harness.recipes import RECIPE_KEYS, RECIPES
 from harness.report.protocol import differences
-from harness.plan import load_study
 from harness.spec import flatten
 
 from conftest import STUDIES

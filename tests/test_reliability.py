@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from harness import checkpoint, store
-from harness.store import RunState
 from harness.cli import main
 from harness.launch.run_one import TAKEN, run_one
 from harness.plan import load_study
 from harness.spec import parse_set
+from harness.store import RunState
 
 from conftest import FAST, fast_overrides, unreadable_cifar
 

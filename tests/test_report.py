@@ -11,14 +11,14 @@ import pytest
 import yaml
 
 from harness import store
-from harness.cli import main
-from harness.report import write_report
 from harness.bench.report import main as bench_main
+from harness.cli import main
+from harness.plan import load_study
+from harness.report import write_report
 from harness.report.reference import PaperNumbers, paper_table, papers, sureness
 from harness.report.results import load_finals
-from harness.report.tables import study_table
-from harness.plan import load_study
 from harness.report.schema import check_report, report_spec
+from harness.report.tables import study_table
 from harness.spec import read_spec, SpecError
 
 from conftest import STUDIES

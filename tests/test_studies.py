@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness import store
-from harness.store import RunState
 from harness.cli import main
 from harness.plan import load_study
 from harness.spec import parse_set
+from harness.store import RunState
 from harness.train import train
 
 from conftest import FAST, STUDIES

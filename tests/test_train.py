@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from harness import checkpoint, store
-from harness.store import RunState
 from harness.plan import load_study
 from harness.spec import parse_set
+from harness.store import RunState
 from harness.train import train
 
 from conftest import FAST, checkpointed_epoch
@@ -78,6 +78,11 @@ def test_sigkill_mid_training_resumes_to_identical_curves(tiny_study, tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # The worker training the run dies with `harness run` (PR_SET_PDEATHSIG), a moment after it:
+    # until then it holds the run's lock.
+    deadline = time.time() + 10
+    while store.run_state(target) == RunState.RUNNING and time.time() < deadline:
+        time.sleep(0.05)
     assert store.run_state(target) == RunState.PARTIAL
     killed_at = checkpoint.load_latest(target)["epoch"]  # the kill may land in that gap too
 

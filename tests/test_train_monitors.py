@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from harness import store
-from harness.presets import PRESETS
 from harness.plan import Layer, resolve
+from harness.presets import PRESETS
 from harness.spec import flatten, parse_set
 from harness.train import train
 
