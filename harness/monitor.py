@@ -93,17 +93,3 @@ def knn_accuracies(
     # One device-to-host copy per protocol, after the whole pass.
     return {name: n.item() / len(queries) for name, n in correct.items()}
 
-
-def knn_top1(
-    bank: torch.Tensor,
-    bank_labels: torch.Tensor,
-    queries: torch.Tensor,
-    query_labels: torch.Tensor,
-    k: int,
-    temperature: float,
-    num_classes: int,
-    chunk: int | None = None,
-) -> float:
-    """Weighted kNN top-1 for one (k, T); see knn_accuracies."""
-    protocol = KnnProtocol(name="knn", k=k, temperature=temperature)
-    return knn_accuracies(bank, bank_labels, queries, query_labels, [protocol], num_classes, chunk)["knn"]

@@ -1,14 +1,21 @@
-"""Where a result came from: library versions and the code revision, recorded in each summary."""
+"""Where and when a result came from: library versions and the code revision, recorded in each
+summary, and the time stamps of runs, jobs and reports."""
 
 from __future__ import annotations
 
 import functools
 import platform
 import subprocess
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("harness", "torch", "torchvision", "numpy", "pandas", "pyarrow")
+
+
+def now() -> str:
+    """The time in UTC, to the second: when a run finished, a job started, a report was written."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def versions() -> dict[str, str]:

@@ -5,7 +5,7 @@ and, per preset, how the method scales there (`scaled`: lr, weight decay, head w
 `imagenet` the paper's own numbers). The method's own switches (BYOL's tau, MoCo v3's momentum and
 temperature, ...) default to the paper's values in their config section (harness/config.py).
 
-A run's config is layered (harness/spec.py), later winning:
+A run's config is layered (harness/plan.py), later winning:
     RunConfig defaults < recipe.common < preset < recipe.scaled[preset] < study base < ...
 so the preset overrides a recipe only where the scale cannot hold it (16 px digits cannot be flipped
 and get no blur), and the report lists every key where a run differs from the paper's setup

@@ -1,36 +1,28 @@
-"""Study spec: a YAML file of ablation grids, validated and expanded into fully resolved runs.
+"""A study file: its YAML read safely and within limits, validated against the study schema, every
+key checked against RunConfig. Bad input raises SpecError, one line naming the file and the key;
+nothing is written while validating.
 
-A run's config is built by layering override sets, later ones winning:
-    RunConfig defaults < the method's recipe < preset < the recipe at that preset < study `base`
-    < study `presets[<preset>]` < variant < grid point < `rules` that match the run < seed
-    < command-line `--set`.
-The recipe (harness/recipes.py) is the paper's setup of the run's method, so a study states only its
-ablation.
 Keys are dotted paths into RunConfig (``predictor.kind``); nested mappings are accepted and flattened.
-Nothing is written while loading: a bad spec raises SpecError naming the file and the key.
+harness/plan.py expands a validated study into its runs. The `report:` section is the report's own
+(harness/report/schema.py validates it): here it is a mapping, so that planning never imports the report.
 """
 
 from __future__ import annotations
 
 import codecs
 import difflib
-import itertools
 import math
 import re
 import types
 import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from harness.config import METHOD_NAMES, RunConfig, Section
-from harness.presets import DEFAULT_PRESET, PRESETS
-from harness.recipes import RECIPES
-from harness.claims import Claim, same
-from harness.report.layout import Figure, check_layout
+from harness.config import RunConfig, Section
+from harness.errors import SpecError, shown
 
 
 # What a study file may be. One is a few KB (the largest in studies/ is 3.5 KB and 171 nodes); past
@@ -174,41 +166,13 @@ def read_text(path: Path, what: str = "study file") -> str:
                         f"a {what} is UTF-8 YAML") from None
 
 
-# What str.splitlines (and a terminal, for the first few) breaks a line at, and how it is written instead.
-LINE_BREAKS = {c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
-
-
-def one_line(text: str) -> str:
-    """The text with its line breaks escaped (a value may hold a newline)."""
-    return text.translate(str.maketrans(LINE_BREAKS))
-
-
-class SpecError(ValueError):
-    """A study spec or an override is invalid. The message is one line naming file and key."""
-
-    def __init__(self, message: str):
-        super().__init__(one_line(message))  # whatever the spec's strings hold
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """A value as an error message quotes it: its repr, cut short (a grid axis may hold thousands)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class ReportSpec(Section):
-    paper: str | None = Field(None, description="papers.yaml table, e.g. simsiam.table1_predictor")
-    rows: str = Field("variant", description="'variant' or the grid key the table's rows follow")
-    paper_key: str | None = Field(None, description="column of the paper's rows matched to `rows`")
-    paper_value: str | dict[str, str] = Field(
-        "linear_top1", description="paper field holding the number, or {variant: field} (BYOL Table 16)")
-    claims: list[Claim] = []
-    # Optional layout (harness/report/layout.py): a pivot, the metrics shown, the figures.
-    columns: str | None = Field(None, description="'variant' or a grid key whose values become columns")
-    paper_column_key: str | None = Field(None, description="column of the paper's rows matched to `columns`")
-    paper_label: str | None = Field(None, description="what the paper's numbers are, e.g. 'ImageNet linear top-1'")
-    metrics: list[str] | None = Field(None, min_length=1, description="table metrics (default: kNN, linear, std, loss)")
-    figures: list[Figure] | None = Field(None, description="default: one curves figure, hue = series")
+def same(a, b) -> bool:
+    """Values from study files compare as numbers where both are numbers (1e-4 from one file, 0.0001
+    from another)."""
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
 
 
 def _one_line(value: str) -> str:
@@ -291,8 +255,12 @@ class StudySpec(Section):
     preset_grid: dict[str, dict[str, list[Any]]] = {}
     seeds: list[int] = Field([0], min_length=1)
     rules: list[Rule] = []
-    report: ReportSpec = ReportSpec()
+    report: dict[str, Any] = Field({}, description="the report's section: harness/report/schema.py validates it")
     slurm: SlurmSpec = SlurmSpec()
+
+    def grid_at(self, preset: str) -> dict[str, list[Any]]:
+        """The grid at a preset: `grid` with the axes `preset_grid` replaces there."""
+        return {**self.grid, **self.preset_grid.get(preset, {})}
 
     @field_validator("grid")
     @classmethod
@@ -316,45 +284,6 @@ class StudySpec(Section):
             if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
                 raise ValueError(f"variant name {name!r} must be letters, digits, '_' or '-'")
         return variants
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    run_id: str
-    variant: str
-    point: tuple[tuple[str, Any], ...]  # the grid values of this run, in grid order
-    seed: int
-    config: RunConfig
-
-    @property
-    def series(self) -> str:
-        """The run's place in the study without its seed: what seeds are averaged over."""
-        return " ".join([self.variant] + [f"{k}={v}" for k, v in self.point])
-
-    @property
-    def label(self) -> str:
-        return f"{self.series} seed={self.seed}"
-
-    def labels(self) -> dict[str, Any]:
-        """What identifies this run within its study, stored beside its results."""
-        return {"variant": self.variant, "seed": self.seed, **dict(self.point)}
-
-
-@dataclass(frozen=True)
-class Study:
-    spec: StudySpec
-    path: Path
-    preset: str
-    runs: list[PlannedRun]
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def grid(self) -> dict[str, list[Any]]:
-        """The grid at this study's preset: `grid` with the axes `preset_grid` replaces there."""
-        return {**self.spec.grid, **self.spec.preset_grid.get(self.preset, {})}
 
 
 def flatten(overrides: dict, prefix: str = "") -> dict[str, Any]:
@@ -413,42 +342,6 @@ def check_keys(flat: dict[str, Any], where: str) -> None:
             raise SpecError(f"{where}: unknown key {key!r}{hint}")
 
 
-def _set_path(tree: dict, path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    for part in parents:
-        tree = tree.setdefault(part, {})
-    tree[leaf] = value
-
-
-def resolve(layers: list[tuple[str, dict[str, Any]]]) -> RunConfig:
-    """Apply flat override layers in order and validate the result as one RunConfig."""
-    tree: dict = {}
-    for _, flat in layers:
-        for key, value in flat.items():
-            _set_path(tree, key, value)
-    try:
-        return RunConfig.model_validate(tree)
-    except ValidationError as err:
-        first = err.errors()[0]
-        parts = [str(p) for p in first["loc"]]
-        method = ""
-        if parts[:1] == ["method"] and len(parts) > 2 and parts[1] in METHOD_NAMES:
-            method = f" for method.name={parts.pop(1)!r}"  # the union's tag, not a key
-        value = first.get("input")
-        if first["type"] == "unknown_method":  # the tag's own key, and its value
-            parts.append("name")
-            value = value.get("name") if isinstance(value, dict) else value
-        key = ".".join(parts)
-        if not key:  # a check across sections (RunConfig's validator): its message names the keys
-            where = next((w for w, flat in reversed(layers) if flat and ("variants." in w or " grid " in w)),
-                         layers[-1][0] if layers else "defaults")
-            raise SpecError(f"{where}: {first['msg']}") from None
-        # Name the layer that set the offending key (the last one that mentions it).
-        where = next((w for w, flat in reversed(layers)
-                      if any(key.startswith(k) or k.startswith(key + ".") for k in flat)), "defaults")
-        raise SpecError(f"{where}: {key}: {first['msg']}{method} (got {shown(value)})") from None
-
-
 def parse_set(assignments: list[str]) -> dict[str, Any]:
     """`--set optim.epochs=5` -> {'optim.epochs': 5}; values are parsed as YAML scalars."""
     flat = {}
@@ -469,16 +362,21 @@ def read_spec(path: Path) -> StudySpec:
     try:
         return StudySpec.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        if first["type"] == "extra_forbidden":
-            raise SpecError(f"{path}: unknown key {key!r}{_did_you_mean(first['loc'])}") from None
-        raise SpecError(f"{path}: {key}: {first['msg']} (got {shown(first.get('input'))})") from None
+        raise invalid(err, str(path), StudySpec) from None
 
 
-def _did_you_mean(loc: tuple) -> str:
-    """A near miss among the keys allowed where `loc` points in StudySpec (and its sections)."""
-    model = StudySpec
+def invalid(err: ValidationError, where: str, model: type[BaseModel], prefix: str = "") -> SpecError:
+    """The first error of validating `model` as one line naming the key (under `prefix`): an unknown
+    key with its near miss among the keys allowed there, or the key, the problem and the value."""
+    first = err.errors()[0]
+    key = prefix + ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return SpecError(f"{where}: unknown key {key!r}{_did_you_mean(model, first['loc'])}")
+    return SpecError(f"{where}: {key}: {first['msg']} (got {shown(first.get('input'))})")
+
+
+def _did_you_mean(model: type[BaseModel], loc: tuple) -> str:
+    """A near miss among the keys allowed where `loc` points in `model` (and its sections)."""
     for part in loc[:-1]:
         field = model.model_fields.get(str(part)) if isinstance(part, str) else None
         annotation = field.annotation if field else None
@@ -487,132 +385,3 @@ def _did_you_mean(loc: tuple) -> str:
         model = annotation
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def count_runs(spec: StudySpec, preset: str = DEFAULT_PRESET) -> int:
-    """How many runs the study expands to at `preset` (its grid there), without expanding it."""
-    grid = Study(spec, Path(), preset, []).grid
-    return len(spec.variants) * math.prod(len(v) for v in grid.values()) * len(spec.seeds)
-
-
-def check_run_count(spec: StudySpec, preset: str, path: Path, max_runs: int) -> None:
-    count = count_runs(spec, preset)
-    if count > max_runs:
-        sizes = [len(v) for v in Study(spec, path, preset, []).grid.values()]
-        raise SpecError(
-            f"{path}: expands to {count} runs at preset {preset} ({len(spec.variants)} variants x grid {sizes} x "
-            f"{len(spec.seeds)} seeds), more than the limit of {max_runs}; "
-            "pass --yes to accept any size, or --max-runs N"
-        )
-
-
-def load_study(
-    path: str | Path,
-    preset: str | None = None,
-    overrides: dict[str, Any] | None = None,
-    max_runs: int | None = None,
-) -> Study:
-    """Read, validate and expand a study file into its planned runs (variants x grid x seeds).
-    With `max_runs`, a study that expands to more runs is refused before anything is expanded."""
-    path = Path(path)
-    spec = read_spec(path)
-    preset = DEFAULT_PRESET if preset is None else preset  # --preset '' is no preset, not the default
-    if preset not in PRESETS:
-        raise SpecError(f"{path}: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
-    for name in spec.presets:
-        if name not in PRESETS:
-            raise SpecError(f"{path}: presets.{name}: unknown preset (known: {', '.join(PRESETS)})")
-
-    def layer(where: str, overrides: dict) -> tuple[str, dict]:
-        flat = flatten(overrides)
-        check_keys(flat, f"{path}: {where}")
-        if "seed" in flat:  # it would be overridden by `seeds` without a word
-            raise SpecError(f"{path}: {where}: seed: set seeds with the study's `seeds:` list")
-        return (f"{path}: {where}", flat)
-
-    study_common = [layer("base", spec.base), layer(f"presets.{preset}", spec.presets.get(preset, {}))]
-    for name, axes in spec.preset_grid.items():
-        if name not in PRESETS:
-            raise SpecError(f"{path}: preset_grid.{name}: unknown preset (known: {', '.join(PRESETS)})")
-        for key, values in axes.items():
-            if key not in spec.grid:
-                raise SpecError(f"{path}: preset_grid.{name}: {key!r} is not a grid axis")
-            if not values:
-                raise SpecError(f"{path}: preset_grid.{name}: axis {key!r} has no values")
-    if max_runs is not None:  # before a run is expanded
-        check_run_count(spec, preset, path, max_runs)
-    grid = Study(spec, path, preset, []).grid
-    grid_keys = list(grid)
-    layer("grid", {k: None for k in grid_keys})
-    cli = [("--set", overrides)] if overrides else []
-    rules = _check_rules(spec, grid, path, preset, layer)
-
-    runs, seen = [], {}
-    for variant, values in spec.variants.items():
-        variant_layer = layer(f"variants.{variant}", values or {})
-        for combo in itertools.product(*(grid[k] for k in grid_keys)):
-            point = tuple(zip(grid_keys, combo))
-            point_layer = (f"{path}: grid " + " ".join(f"{k}={v}" for k, v in point), dict(point))
-            study_layers = study_common + [variant_layer, point_layer]
-            study_layers += [flat for rule, flat in rules if rule.matches({"variant": variant, **dict(point)}, preset)]
-            for seed in spec.seeds:
-                seed_layer = (f"{path}: seeds", {"seed": seed})
-                config = resolve(recipe_layers(study_layers + cli, preset) + study_layers + [seed_layer] + cli)
-                planned = PlannedRun(config.run_id(), variant, point, seed, config)
-                if planned.run_id in seen:
-                    raise SpecError(
-                        f"{path}: runs {seen[planned.run_id]!r} and {planned.label!r} resolve to the same "
-                        "config; make the variants differ"
-                    )
-                seen[planned.run_id] = planned.label
-                runs.append(planned)
-    _check_report(spec, grid, path)
-    try:
-        check_layout(spec, runs, f"{path}: ")
-    except ValueError as err:
-        raise SpecError(str(err)) from None
-    return Study(spec=spec, path=path, preset=preset, runs=runs)
-
-
-def recipe_layers(later: list[tuple[str, dict[str, Any]]], preset: str) -> list[tuple[str, dict[str, Any]]]:
-    """The layers under a study's own: the run's method's recipe, the preset, the recipe at the preset.
-    The method is the last `method.name` the later layers set (SimSiam, the default, if none does)."""
-    name = next((flat["method.name"] for _, flat in reversed(later) if "method.name" in flat), "simsiam")
-    layers = [("preset " + preset, flatten(PRESETS[preset]))]
-    recipe = RECIPES.get(name) if isinstance(name, str) else None  # the config's validation refuses a bad one
-    if recipe is None:
-        return layers
-    return [(f"recipe {name}", recipe.common), *layers, (f"recipe {name} at {preset}", recipe.scaled.get(preset, {}))]
-
-
-def _check_rules(spec: StudySpec, grid: dict[str, list[Any]], path: Path, preset: str, layer) -> list:
-    """Each rule with its validated `set` layer; `when` names study axes and values they take."""
-    checked = []
-    for i, rule in enumerate(spec.rules):
-        where = f"rules[{i}]"
-        if rule.preset is not None and rule.preset not in PRESETS:
-            raise SpecError(f"{path}: {where}.preset: unknown preset {rule.preset!r} (known: {', '.join(PRESETS)})")
-        for key, values in rule.when.items():
-            allowed = list(spec.variants) if key == "variant" else spec.grid.get(key)
-            if allowed is None:
-                raise SpecError(f"{path}: {where}.when: {key!r} is neither 'variant' nor a grid key")
-            if key != "variant":
-                allowed = list(allowed) + [v for axis in spec.preset_grid.values() for v in axis.get(key, [])]
-            for value in values if isinstance(values, list) else [values]:
-                if not any(same(value, a) for a in allowed):
-                    raise SpecError(f"{path}: {where}.when: {key}={value!r} is not a value of the study")
-        checked.append((rule, layer(where, rule.set)))
-    return checked
-
-
-def _check_report(spec: StudySpec, grid: dict[str, list[Any]], path: Path) -> None:
-    rows = spec.report.rows
-    if rows != "variant" and rows not in spec.grid:
-        raise SpecError(f"{path}: report.rows: {rows!r} is neither 'variant' nor a grid key")
-    for i, claim in enumerate(spec.report.claims):
-        for name in claim.variants():
-            if name not in spec.variants:
-                raise SpecError(f"{path}: report.claims[{i}]: unknown variant {name!r}")
-        for key, value in claim.where.items():
-            if value not in grid.get(key, []):
-                raise SpecError(f"{path}: report.claims[{i}].where: {key}={value!r} is not a grid value")

@@ -11,69 +11,51 @@ before the run directories are read: a job that has ended has written all it wil
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import store
 from harness.launch import slurm_queue
-from harness.spec import PlannedRun, Study
-
-QUEUED, RUNNING = "queued", "running"
-JOB = "job.json"  # which SLURM job holds the run (written at submission, updated by the job)
-
-# What `harness run` does with a run in each state.
-ACTIONS = {
-    store.DONE: "skip (done)",
-    store.DIVERGED: "skip (diverged)",
-    store.FAILED: "retry (failed)",
-    store.PARTIAL: "resume",
-    store.CORRUPT: "repair (resume)",
-    store.RUNNING: "skip (running)",
-    store.NEW: "new",
-    QUEUED: "skip (queued)",
-    RUNNING: "skip (running)",
-}
-TO_RUN = (store.NEW, store.PARTIAL, store.FAILED, store.CORRUPT)  # what `harness run` trains or submits
-ACTIVE = (QUEUED, RUNNING)
+from harness.plan import PlannedRun, Study
+from harness.store import ACTIVE, RunState
 
 
 @dataclass(frozen=True)
 class RunStatus:
     planned: PlannedRun
-    state: str
+    state: RunState
     detail: str = ""  # e.g. which job, and where its log is
 
 
-def reconcile(disk: str, job: dict | None, slurm_state: str | None) -> tuple[str, str]:
+def reconcile(disk: RunState, job: dict | None, slurm_state: str | None) -> tuple[RunState, str]:
     """A run's state from its directory's state, its job record and its job's SLURM state (None:
     SLURM does not know the job any more)."""
-    if job is None or disk in (store.DONE, store.DIVERGED, store.FAILED):
+    if job is None or disk in (RunState.DONE, RunState.DIVERGED, RunState.FAILED):
         return disk, ""
     job_id = job["job_id"]
     if slurm_state in slurm_queue.WAITING:
-        return QUEUED, f"job {job_id} {slurm_state.lower()}"
+        return RunState.QUEUED, f"job {job_id} {slurm_state.lower()}"
     if slurm_state in slurm_queue.ACTIVE:
         first_in_job = job.get("runs_in_job", [None])[0] == job.get("run_id")  # starting up
         if job.get("started_at") or first_in_job:
-            return RUNNING, f"job {job_id} on {job.get('host', 'its node')}"
-        return QUEUED, f"job {job_id} is training the runs packed before this one"
+            return RunState.RUNNING, f"job {job_id} on {job.get('host', 'its node')}"
+        return RunState.QUEUED, f"job {job_id} is training the runs packed before this one"
     ended = slurm_state.lower() if slurm_state else "ended (SLURM no longer knows it)"
-    resumes = "; a new submission resumes it from its checkpoint" if disk == store.PARTIAL else ""
-    return store.FAILED, f"job {job_id} {ended} before the run finished{resumes}; log: {job.get('log', '?')}"
+    resumes = "; a new submission resumes it from its checkpoint" if disk == RunState.PARTIAL else ""
+    return RunState.FAILED, f"job {job_id} {ended} before the run finished{resumes}; log: {job.get('log', '?')}"
 
 
-def run_states(study: Study, results: Path) -> list[tuple[PlannedRun, str]]:
+def run_states(study: Study, results: Path) -> list[tuple[PlannedRun, RunState]]:
     return [(s.planned, s.state) for s in study_status(study, results)]
 
 
 def study_status(study: Study, results: Path) -> list[RunStatus]:
     directories = [store.run_dir(results, study.name, r.run_id) for r in study.runs]
-    jobs = [store.read_json(d / JOB) for d in directories]
+    jobs = [store.read_json(d / store.JOB) for d in directories]
     slurm = {}
     if any(jobs):  # only a study submitted to SLURM asks SLURM anything
         slurm = slurm_queue.job_states({j["job_id"] for j in jobs if j})
-        jobs = [store.read_json(d / JOB) for d in directories]  # `started_at` as of now
+        jobs = [store.read_json(d / store.JOB) for d in directories]  # `started_at` as of now
     statuses = []
     for planned, directory, job in zip(study.runs, directories, jobs):
         state, detail = reconcile(store.run_state(directory), job, slurm.get(job["job_id"]) if job else None)
@@ -82,7 +64,7 @@ def study_status(study: Study, results: Path) -> list[RunStatus]:
 
 
 def counts(statuses: list[RunStatus]) -> str:
-    return ", ".join(f"{n} {s}" for s, n in sorted(Counter(s.state for s in statuses).items()))
+    return store.tally(s.state for s in statuses)
 
 
 def follow(study: Study, results: Path, poll_s: float = 30, progress: bool = True) -> list[RunStatus]:

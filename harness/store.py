@@ -1,8 +1,10 @@
-"""The results tree: results/<study>/<run_id>/ with config.yaml, curves.parquet, summary.json,
-checkpoint.pt (and error.txt for a failed run).
+"""The results tree and its vocabulary: results/<study>/<run_id>/ with config.yaml, curves.parquet,
+steps.parquet, summary.json, checkpoint.pt (and error.txt for a failed run, job.json for one submitted
+to SLURM), every file name a run may have, and the states a run can be in (RunState).
 
 Every file is written to a temporary name in the same folder and renamed over the target, so a
-reader (or a resumed run) sees a complete file or the previous one, never half of one.
+reader (or a resumed run) sees a complete file or the previous one, never half of one. Torch-free:
+planning, status and reports read this module; checkpoints (torch) are harness/checkpoint.py's.
 """
 
 from __future__ import annotations
@@ -12,35 +14,61 @@ import fcntl
 import io
 import json
 import os
-import signal
 import tempfile
 import warnings
 from collections import Counter
+from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
 import yaml
 
-CONFIG, CURVES, SUMMARY, CHECKPOINT, PREVIOUS_CHECKPOINT, ERROR, LOCK = (
-    "config.yaml",
-    "curves.parquet",
-    "summary.json",
-    "checkpoint.pt",
-    "checkpoint.prev.pt",  # the one before: where a run resumes if the latest is unreadable
-    "error.txt",
-    ".lock",
-)
+# A run's files, in results/<study>/<run_id>/.
+CONFIG = "config.yaml"  # the resolved config and the run's labels
+CURVES = "curves.parquet"  # one row per epoch
 STEPS = "steps.parquet"  # per-step monitors (monitor.every_steps / knn_every_steps), same writer as curves
+SUMMARY = "summary.json"  # written last: the run's state, final metrics and provenance
+CHECKPOINT = "checkpoint.pt"
+PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"  # the one before: where a run resumes if the latest is unreadable
+ERROR = "error.txt"  # a failed run's traceback
+JOB = "job.json"  # which SLURM job holds the run (written at submission, updated by the job)
+LOCK = ".lock"  # held by the process training the run
+# A study's folders, in results/<study>/, for its SLURM submissions.
+SUBMIT_LOCK = ".submit.lock"
+SLURM_LOGS = ".slurm"
+CODE_COPIES = ".code"  # the package as each submission pinned it (launch/code_pin.py)
 
-# Run states, as `harness status` shows them.
-DONE, DIVERGED, FAILED, PARTIAL, NEW = "done", "diverged", "failed", "partial", "new"
-RUNNING = "running"  # another process holds the run's lock
-FINISHED_ELSEWHERE = "finished elsewhere"  # run_one found it finished by another process once it held the lock
-CORRUPT = "corrupt"  # its summary or curves cannot be read: it is resumed from its checkpoint
-FINISHED = (DONE, DIVERGED)  # a diverged run is a result (the report shows it), not an error
+
+class RunState(StrEnum):
+    """A planned run's state, as `harness status` shows it: its directory's (run_state), or, for a run
+    submitted to SLURM, its job's (status.py). Strings: they go into summary.json and the report."""
+
+    NEW = "new"  # nothing on disk yet; a report calls its result missing (reported)
+    PARTIAL = "partial"  # a checkpoint and no summary: interrupted (or running, unlocked)
+    DONE = "done"
+    DIVERGED = "diverged"  # a non-finite loss ended it: a result (the report shows it), not an error
+    FAILED = "failed"
+    CORRUPT = "corrupt"  # its summary or curves cannot be read: it is resumed from its checkpoint
+    RUNNING = "running"  # another process holds the run's lock, or a SLURM job trains it
+    QUEUED = "queued"  # its SLURM job waits
+
+    @property
+    def reported(self) -> str:
+        """The state as a report names it: the result of a run not yet started is missing."""
+        return "missing" if self is RunState.NEW else self.value
+
+
+FINISHED = frozenset({RunState.DONE, RunState.DIVERGED})  # results: never trained again
+TO_RUN = frozenset({RunState.NEW, RunState.PARTIAL, RunState.FAILED, RunState.CORRUPT})  # `harness run` trains them
+ACTIVE = frozenset({RunState.QUEUED, RunState.RUNNING})  # in another process's or job's hands
+
+
+def tally(states: Iterable[str]) -> str:
+    """'1 diverged, 2 done': how many runs are in each state, in the states' order."""
+    return ", ".join(f"{n} {s}" for s, n in sorted(Counter(states).items()))
 
 
 class CorruptFileWarning(UserWarning):
@@ -55,19 +83,6 @@ def run_dir(results: Path, study: str, run_id: str) -> Path:
     return Path(results) / study / run_id
 
 
-# Fault injection for the reliability tests: "NAME:N" kills this process with SIGKILL half-way
-# through the N-th write of a file called NAME (see tests/fault_injection.py).
-_KILL_DURING_WRITE = os.environ.get("HARNESS_KILL_DURING_WRITE", "")
-_writes: Counter = Counter()
-
-
-def _kill_if_due(name: str) -> None:
-    target, _, nth = _KILL_DURING_WRITE.partition(":")
-    _writes[name] += 1
-    if name == target and _writes[name] == int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,11 +90,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
-            if _KILL_DURING_WRITE:
-                f.write(data[: len(data) // 2])
-                f.flush()
-                _kill_if_due(path.name)
-                data = data[len(data) // 2 :]
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -143,37 +153,6 @@ def read_curves(path: Path, columns: list[str] | None = None):
     return pq.read_table(path, columns=columns).to_pandas()
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write the checkpoint, keeping the one before it as checkpoint.prev.pt."""
-    sink = io.BytesIO()
-    torch.save(state, sink)
-    data = sink.getvalue()
-    path = Path(path)
-    if path.exists():
-        os.replace(path, path.with_name(PREVIOUS_CHECKPOINT))
-    atomic_write_bytes(path, data)
-
-
-def load_checkpoint(path: Path) -> dict:
-    # weights_only: a checkpoint is data; never let loading one run code.
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def load_latest_checkpoint(directory: Path) -> dict | None:
-    """The newest readable checkpoint of a run, warning about (and setting aside) unreadable ones."""
-    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
-        path = Path(directory) / name
-        if not path.exists():
-            continue
-        try:
-            return load_checkpoint(path)
-        except Exception as err:  # noqa: BLE001 - torch raises many kinds for a truncated file
-            warnings.warn(f"{path} is unreadable ({type(err).__name__}); set aside as {path.name}.corrupt",
-                          CorruptFileWarning, stacklevel=2)
-            os.replace(path, path.with_name(path.name + ".corrupt"))
-    return None
-
-
 @contextlib.contextmanager
 def exclusive(path: Path):
     """Wait for, then hold, an flock on `path` (created if missing): one writer at a time of what it
@@ -230,19 +209,23 @@ def _json_readable(path: Path) -> bool:
         return False
 
 
-def run_state(directory: Path, check_lock: bool = True) -> str:
+def run_state(directory: Path, check_lock: bool = True) -> RunState:
+    """The state a run's directory says: its summary's status, or locked (RUNNING), a checkpoint
+    (PARTIAL), nothing (NEW); CORRUPT when its summary, or a finished run's curves, cannot be read."""
     directory = Path(directory)
     try:
         summary = read_json(directory / SUMMARY)
     except ValueError:
-        return CORRUPT
+        return RunState.CORRUPT
     if summary is not None:
         status = summary.get("status")
-        if status is None or (status in FINISHED and not curves_readable(directory / CURVES)):
-            return CORRUPT
-        return status
+        if status not in (RunState.DONE, RunState.DIVERGED, RunState.FAILED):  # a summary says how it ended
+            return RunState.CORRUPT
+        if status in FINISHED and not curves_readable(directory / CURVES):
+            return RunState.CORRUPT
+        return RunState(status)
     if check_lock and is_locked(directory):
-        return RUNNING
+        return RunState.RUNNING
     if (directory / CHECKPOINT).exists() or (directory / PREVIOUS_CHECKPOINT).exists():
-        return PARTIAL
-    return NEW
+        return RunState.PARTIAL
+    return RunState.NEW

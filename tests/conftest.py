@@ -49,11 +49,11 @@ def fast_overrides() -> list[str]:
 
 def checkpointed_epoch(run_dir: Path) -> int:
     """The epoch of a live run's checkpoint.pt, 0 if it has none yet, or none this instant: saving one
-    moves the last to checkpoint.prev.pt before the new one lands (harness.store.save_checkpoint)."""
-    from harness import store
+    moves the last to checkpoint.prev.pt before the new one lands (harness.checkpoint.save)."""
+    from harness import checkpoint, store
 
     try:
-        return store.load_checkpoint(run_dir / store.CHECKPOINT)["epoch"]
+        return checkpoint.load(run_dir / store.CHECKPOINT)["epoch"]
     except FileNotFoundError:
         return 0
 

@@ -2,8 +2,8 @@
 that nothing was lost: every run done, each epoch once, final metrics bitwise equal to a run that
 was never killed, and no temporary file left behind.
 
-Kills land at random times (mostly inside training steps) and, through HARNESS_KILL_DURING_WRITE,
-half-way through a chosen write: curves.parquet, checkpoint.pt, summary.json, or the report.
+Kills land at random times (mostly inside training steps) and, through HARNESS_KILL_DURING_WRITE
+(harness_with_faults.py), half-way through a chosen write: curves.parquet, checkpoint.pt, summary.json, or the report.
 
     python tests/fault_injection.py --kills 200          # the long run; the test suite does 20
 """
@@ -24,11 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 from conftest import FAST, TINY_STUDY  # noqa: E402
 
 from harness import store  # noqa: E402
-from harness.spec import load_study, parse_set  # noqa: E402
+from harness.plan import load_study  # noqa: E402
+from harness.spec import parse_set  # noqa: E402
 
 EPOCHS = 6
 WRITES = ["curves.parquet", "checkpoint.pt", "summary.json", "tiny_test.md", "tiny_test.html", "curves.png"]
@@ -36,7 +38,7 @@ WRITES = ["curves.parquet", "checkpoint.pt", "summary.json", "tiny_test.md", "ti
 
 def command(study: Path, root: Path) -> list[str]:
     sets = [a for item in FAST + [f"optim.epochs={EPOCHS}"] for a in ("--set", item)]
-    return [sys.executable, "-m", "harness", "run", str(study), "--results", str(root / "results"),
+    return [sys.executable, str(HERE / "harness_with_faults.py"), "run", str(study), "--results", str(root / "results"),
             "--reports", str(root / "reports"), "--quiet", *sets]
 
 

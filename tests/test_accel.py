@@ -10,7 +10,9 @@ import torch
 from harness import accel, store
 from harness.config import HASH_EXCLUDED, RunConfig
 from harness.methods import build_method
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
+from harness.store import RunState
 from harness.train import train
 
 from conftest import FAST
@@ -51,7 +53,7 @@ def test_autocast_follows_the_precision():
 def test_bf16_trains_deterministically_and_differently(tiny_study, tmp_path):
     fp32 = config(tiny_study, "optim.epochs=1")
     bf16 = config(tiny_study, "optim.epochs=1", "runtime.precision=bf16")
-    assert train(bf16, tmp_path / "a")["status"] == store.DONE
+    assert train(bf16, tmp_path / "a")["status"] == RunState.DONE
     train(bf16, tmp_path / "b")
     train(fp32, tmp_path / "fp32")
     pd.testing.assert_frame_equal(curves(tmp_path / "a"), curves(tmp_path / "b"))
@@ -79,7 +81,7 @@ def test_channels_last_changes_the_layout_not_the_result(tiny_study, tmp_path):
     for pa, pb in zip(nhwc.parameters(), nchw.parameters()):
         if pa.grad is not None:
             torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-3, atol=1e-5)
-    assert train(c, tmp_path / "nhwc")["status"] == store.DONE
+    assert train(c, tmp_path / "nhwc")["status"] == RunState.DONE
 
 
 def test_compile_keeps_the_state_dict_and_trains(tiny_study, tmp_path, monkeypatch):
@@ -91,7 +93,7 @@ def test_compile_keeps_the_state_dict_and_trains(tiny_study, tmp_path, monkeypat
     assert method._compiled_call_impl is not None
     assert not any("_orig_mod" in key for key in method.state_dict())
 
-    assert train(c, tmp_path / "compiled")["status"] == store.DONE
+    assert train(c, tmp_path / "compiled")["status"] == RunState.DONE
     train(config(tiny_study), tmp_path / "eager")
     same = ["epoch", "loss", "output_std", "lr"]
     compiled, eager = curves(tmp_path / "compiled")[same], curves(tmp_path / "eager")[same]

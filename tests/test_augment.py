@@ -31,10 +31,17 @@ RECIPES = {
 }
 
 
+class Augmenter(BatchAugment):
+    """A BatchAugment that augments a batch when called, drawing its parameters as the pipeline does."""
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator, view: int = 0) -> torch.Tensor:
+        return self.apply(images, self.sample_params(images.shape[0], generator, view))
+
+
 def augment(recipe: str = "simsiam", size: int = 32, channels: int = 3, min_scale: float = 0.2):
     r = RECIPES[recipe]
     r = r if recipe == "digits" else r.model_copy(update={"crop_min_scale": min_scale})
-    return BatchAugment(r, size, channels, ZERO[:channels], ONE[:channels])
+    return Augmenter(r, size, channels, ZERO[:channels], ONE[:channels])
 
 
 def identity_params(aug: BatchAugment, b: int):

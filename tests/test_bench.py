@@ -7,12 +7,14 @@ import pytest
 import torch
 
 from harness import store
-from harness.bench import build_workload
 from harness.bench.monitors import knn_evaluations_per_epoch, time_knn, time_linear_probe
 from harness.bench.orchestration import bench_orchestration, write_study
 from harness.bench.reference import reference_batches, reference_loader
+from harness.bench.workload import build_workload
 from harness.cli import main
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
+from harness.store import RunState
 
 from conftest import FAST, fast_overrides
 
@@ -139,6 +141,6 @@ def test_finished_tree_reads_as_done(tmp_path):
 
     study = load_study(write_study(tmp_path / "s.yaml", 16))
     write_finished_tree(study, tmp_path / "results")
-    assert {state for _, state in run_states(study, tmp_path / "results")} == {store.DONE}
+    assert {state for _, state in run_states(study, tmp_path / "results")} == {RunState.DONE}
     curves = store.read_curves(store.run_dir(tmp_path / "results", study.name, study.runs[0].run_id) / store.CURVES)
     assert curves["epoch"].tolist() == list(range(61))

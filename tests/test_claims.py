@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from pydantic import TypeAdapter
 
-from harness.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Claim
+from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Claim
 
 claim = TypeAdapter(Claim).validate_python
 REF = 0.0625  # 1/sqrt(256)
@@ -98,7 +98,7 @@ def test_means_closer_than_their_spread_are_inconclusive_and_apart_they_decide()
 def test_the_interval_is_welchs_as_scipy_computes_it():
     from scipy import stats
 
-    from harness.intervals import welch
+    from harness.report.intervals import welch
 
     a, b = [0.91, 0.86, 0.88, 0.90], [0.80, 0.87, 0.82]
     expected = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
@@ -297,7 +297,7 @@ def test_a_trend_reads_the_values_this_preset_runs():
 
 
 def test_a_runs_dip_is_read_from_its_finer_record():
-    from harness.claims import run_dip
+    from harness.report.results import run_dip
 
     curves = pd.DataFrame({"run_id": "r", "epoch": [0, 1, 2, 3], "knn_top1_k200": [0.2, 0.5, 0.6, 0.7]})
     steps = pd.DataFrame({"run_id": "r", "step": range(1, 9), "knn_top1_k200": [0.3, 0.5, 0.55, 0.6, 0.4, 0.62, 0.65, 0.7]})

@@ -4,7 +4,8 @@ import pytest
 
 from harness import store
 from harness.cli import main
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
 
 from conftest import FAST, fast_overrides, unreadable_cifar
 

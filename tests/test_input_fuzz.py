@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.spec import MAX_DEPTH, MAX_NODES, SpecError, all_keys, load_study
+from harness.plan import load_study
+from harness.spec import MAX_DEPTH, MAX_NODES, SpecError, all_keys
 
 # Generous: a refusal takes milliseconds; the deadline catches one that expands what it should count.
 FUZZ = settings(max_examples=60, deadline=10_000)

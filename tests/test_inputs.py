@@ -104,7 +104,7 @@ def test_bad_yaml_in_set_is_one_line(tmp_path, capsys):
 
 
 def test_merge_keys_are_yaml_not_duplicates(tmp_path):
-    from harness.spec import load_study
+    from harness.plan import load_study
 
     path = study(tmp_path, "variants:\n  a: &a {optim.epochs: 3, optim.base_lr: 0.1}\n  b: {<<: *a, optim.epochs: 5}")
     b = load_study(path).runs[1].config.optim

@@ -3,7 +3,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from harness.monitor import knn_top1, output_std
+from harness.config import KnnProtocol
+from harness.monitor import knn_accuracies, output_std
+
+
+def knn_top1(bank, bank_labels, queries, query_labels, k, temperature, num_classes, chunk=None) -> float:
+    """Weighted kNN top-1 for one (k, T): knn_accuracies with one protocol."""
+    protocol = KnnProtocol(name="knn", k=k, temperature=temperature)
+    return knn_accuracies(bank, bank_labels, queries, query_labels, [protocol], num_classes, chunk)["knn"]
 
 
 def test_output_std_collapsed_and_spread():
@@ -73,7 +80,7 @@ def test_a_non_affine_output_bn_hides_a_collapse_from_the_std_but_not_from_the_m
     m = collapse_monitors(post, pre)
     assert m["output_std"] > 0.5 / math.sqrt(d)  # the paper's measure sees nothing
     assert m["output_std_pre_bn"] < 0.01 / math.sqrt(d)  # the std before the BN does
-    assert m["output_rank"] < 1.1  # and the effective rank of the output itself: one direction
+    assert effective_rank(post) < 1.1  # and the effective rank of the output itself: one direction
     spread = torch.randn(512, d, generator=g)
     assert effective_rank(spread) > 0.8 * d
     assert effective_rank(torch.nn.BatchNorm1d(d, affine=False)(spread)) > 0.8 * d

@@ -10,10 +10,11 @@ import pytest
 from harness.cli import main
 from harness.methods.momentum import momentum_at
 from harness.optim import lr_schedule, peak_lr
+from harness.plan import load_study
 from harness.presets import PRESETS
 from harness.recipes import RECIPE_KEYS, RECIPES
 from harness.report.protocol import differences
-from harness.spec import flatten, load_study
+from harness.spec import flatten
 
 from conftest import STUDIES
 
@@ -153,8 +154,8 @@ def test_dry_run_json_prints_each_runs_resolved_config(tmp_path, capsys):
 
 
 def test_recipe_layers_sit_between_defaults_preset_and_study():
-    from harness.spec import recipe_layers
+    from harness.plan import Layer, recipe_layers
 
-    names = [name for name, _ in recipe_layers([("variants.a", {"method.name": "byol"})], "tiny")]
+    names = [layer.where for layer in recipe_layers([Layer("variants.a", {"method.name": "byol"})], "tiny")]
     assert names == ["recipe byol", "preset tiny", "recipe byol at tiny"]
     assert flatten(PRESETS["tiny"])["data.augment.flip"] is False

@@ -8,10 +8,12 @@ import sys
 import pandas as pd
 import pytest
 
-from harness import store
+from harness import checkpoint, store
 from harness.cli import main
-from harness.launch.run_one import run_one
-from harness.spec import load_study, parse_set
+from harness.launch.run_one import TAKEN, run_one
+from harness.plan import load_study
+from harness.spec import parse_set
+from harness.store import RunState
 
 from conftest import FAST, fast_overrides, unreadable_cifar
 
@@ -41,7 +43,7 @@ def test_truncated_result_file_is_detected_and_repaired(tiny_study, tmp_path, vi
     directory = first_dir(tiny_study, tmp_path)
     before = curves(directory)
     truncate(directory / victim)
-    assert store.run_state(directory) == store.CORRUPT
+    assert store.run_state(directory) == RunState.CORRUPT
 
     # The report lists the run as corrupt and never reads the file.
     assert main(["report", str(tiny_study), "--results", str(tmp_path / "results"), "--reports",
@@ -51,7 +53,7 @@ def test_truncated_result_file_is_detected_and_repaired(tiny_study, tmp_path, vi
     with pytest.warns(store.CorruptFileWarning, match=re.escape(str(directory / victim))):
         assert run_study(tiny_study, tmp_path) == 0
     assert "ran 1 runs here" in capsys.readouterr().out
-    assert store.run_state(directory) == store.DONE
+    assert store.run_state(directory) == RunState.DONE
     pd.testing.assert_frame_equal(curves(directory), before)  # resumed from the final checkpoint
     assert (directory / f"{victim}.corrupt").exists()
 
@@ -64,7 +66,7 @@ def test_truncated_checkpoint_resumes_from_the_previous_one(tiny_study, tmp_path
     truncate(directory / store.CHECKPOINT)
     with pytest.warns(store.CorruptFileWarning, match="checkpoint.pt is unreadable"):
         assert run_study(tiny_study, tmp_path) == 0
-    assert store.run_state(directory) == store.DONE
+    assert store.run_state(directory) == RunState.DONE
     pd.testing.assert_frame_equal(curves(directory), before)
 
 
@@ -75,7 +77,7 @@ def test_a_run_finished_by_another_process_while_waiting_is_not_counted_as_train
     directory = first_dir(tiny_study, tmp_path)
     before = curves(directory)
     planned = load_study(tiny_study, overrides=parse_set(FAST)).runs[0]
-    assert run_one(planned, directory) == store.FINISHED_ELSEWHERE
+    assert run_one(planned, directory) == TAKEN
     pd.testing.assert_frame_equal(curves(directory), before)
 
 
@@ -91,7 +93,7 @@ def test_two_processes_on_one_study_run_each_run_once(tiny_study, tmp_path):
     study = load_study(tiny_study, overrides=parse_set(FAST + ["optim.epochs=6"]))
     for planned in study.runs:
         directory = store.run_dir(tmp_path / "results", study.name, planned.run_id)
-        assert store.run_state(directory) == store.DONE
+        assert store.run_state(directory) == RunState.DONE
         assert curves(directory)["epoch"].tolist() == list(range(7))
 
 
@@ -131,7 +133,7 @@ def test_checkpoints_are_loaded_as_weights_only(tmp_path):
     path.write_bytes(b"")
     torch.save({"model": Payload()}, path, pickle_module=pickle)
     with pytest.raises(pickle.UnpicklingError):
-        store.load_checkpoint(path)
+        checkpoint.load(path)
     assert not (tmp_path / "pwned").exists()
 
 

@@ -11,13 +11,15 @@ import pytest
 import yaml
 
 from harness import store
+from harness.bench.report import main as bench_main
 from harness.cli import main
+from harness.plan import load_study
 from harness.report import write_report
-from harness.report.bench import main as bench_main
 from harness.report.reference import PaperNumbers, paper_table, papers, sureness
-from harness.report.results import STEPS, load_finals
+from harness.report.results import load_finals
+from harness.report.schema import check_report, report_spec
 from harness.report.tables import study_table
-from harness.spec import read_spec, SpecError, load_study
+from harness.spec import read_spec, SpecError
 
 from conftest import STUDIES
 
@@ -41,7 +43,7 @@ def write_run(results, study, planned, status="done", knn=0.8, std=0.06, loss=-0
                       "knn_top1_k200": np.linspace(0.3, knn, epochs + 1), "knn_top1_k20": np.linspace(0.3, knn, epochs + 1)})
     pq.write_table(table, directory / store.CURVES)
     if steps is not None:
-        pq.write_table(pa.table(steps), directory / STEPS)
+        pq.write_table(pa.table(steps), directory / store.STEPS)
     if status == "partial":
         (directory / store.CHECKPOINT).write_bytes(b"")
         return directory
@@ -80,7 +82,7 @@ def test_every_study_paper_column_comes_from_papers_yaml(path, tmp_path):
     ± and H/M/L mark), one of its notes, or '-' for a row the paper does not have."""
     # A study whose tiny grid differs from the paper's (preset_grid) is checked where the grid is the paper's.
     study = load_study(path, "imagenet" if "tiny" in read_spec(path).preset_grid else None)
-    report = study.spec.report
+    report = report_spec(study)
     if not report.paper or not paper_table(report.paper).get("rows"):
         pytest.skip("no per-point paper numbers")
     source = paper_table(report.paper)
@@ -271,7 +273,7 @@ def test_declared_figures_and_per_step_claims(tmp_path):
     assert not (folder / "steps.png").exists()
 
 
-# -- bad report sections are refused when the study is loaded, naming the key
+# -- bad report sections are refused once the study is loaded, naming the key
 
 @pytest.mark.parametrize("report, message", [
     ("columns: optim.lr", "report.columns: 'optim.lr' is neither"),
@@ -294,14 +296,15 @@ def test_bad_report_sections_name_the_key(tmp_path, report, message):
     path.write_text("name: bad\ntitle: t\nvariants: {a: {}, b: {method.stop_gradient: false}}\n"
                     f"grid: {{optim.batch_size: [64, 128]}}\nreport:\n  {report}\n")
     with pytest.raises(SpecError) as err:
-        load_study(path)
+        check_report(load_study(path))
     assert message in str(err.value) and "bad.yaml" in str(err.value)
 
 
 def test_the_old_report_schema_still_loads():
     for path in STUDIES.glob("*.yaml"):
         study = load_study(path)
-        assert study.spec.report.figures is None or study.spec.report.figures
+        figures = report_spec(study).figures
+        assert figures is None or figures
 
 
 # -- strings from study files cannot inject markup
@@ -382,7 +385,7 @@ def test_papers_yaml_is_the_shared_reference():
 
 
 def test_a_one_valued_axis_is_matched_only_when_the_paper_names_its_value():
-    from harness.spec import ReportSpec
+    from harness.report.schema import ReportSpec
 
     report = ReportSpec(paper="byol.table5a_tau", rows="method.tau_base", paper_key="tau_base")
     # A study without variants runs one called 'default', which no paper row names: matched on tau alone.

@@ -20,10 +20,12 @@ import pytest
 import torch
 
 from harness import store
-from harness.cli import _slurm_options, build_parser, main
+from harness.cli import build_parser, main
+from harness.commands import slurm_options
 from harness.launch import code_pin
 from harness.launch.slurm import chunks, executor_parameters
-from harness.spec import SlurmSpec, load_study, parse_set
+from harness.plan import load_study
+from harness.spec import SlurmSpec, parse_set
 
 from conftest import FAST, TINY_STUDY, checkpointed_epoch, unreadable_cifar
 from slurm_cluster import MAX_ARRAY_SIZE, LocalCluster, missing_binaries
@@ -45,7 +47,7 @@ def test_study_file_options_with_the_command_line_on_top(tmp_path):
     study = load_study(path)
     args = build_parser().parse_args(["run", str(path), "--executor", "slurm", "--partition", "gpu",
                                       "--gpus-per-node", "4", "--sbatch", "comment=sweep"])
-    options = _slurm_options(study, args)
+    options = slurm_options(study, args)
     assert (options.partition, options.time_min, options.gpus_per_node) == ("gpu", 30, 4)
     assert options.sbatch == {"mail-type": "END", "comment": "sweep"}
 

@@ -2,7 +2,9 @@
 
 import pytest
 
-from harness.spec import SpecError, load_study, parse_set
+from harness.plan import load_study
+from harness.report.schema import check_report
+from harness.spec import SpecError, parse_set
 
 from test_spec import write
 
@@ -82,6 +84,6 @@ def test_preset_grid_errors(tmp_path, replace, message):
 
 def test_claim_where_must_be_a_grid_value_at_the_chosen_preset(tmp_path):
     path = write(tmp_path, GRID.replace("where: {optim.batch_size: 64}", "where: {optim.batch_size: 4096}"))
-    assert load_study(path, "cifar10").runs
+    assert check_report(load_study(path, "cifar10"))
     with pytest.raises(SpecError, match="optim.batch_size=4096 is not a grid value"):
-        load_study(path, "tiny")
+        check_report(load_study(path, "tiny"))

@@ -5,7 +5,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.spec import SpecError, all_keys, load_study
+from harness.plan import load_study
+from harness.spec import SpecError, all_keys
 
 VALID = {
     "optim.batch_size": st.integers(1, 4096),

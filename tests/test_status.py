@@ -4,8 +4,10 @@
 import pytest
 
 from harness import store
-from harness.spec import load_study, parse_set
-from harness.status import JOB, QUEUED, RUNNING, TO_RUN, reconcile, study_status
+from harness.plan import load_study
+from harness.spec import parse_set
+from harness.status import reconcile, study_status
+from harness.store import RunState
 
 from conftest import FAST
 
@@ -18,37 +20,38 @@ FIRST = {**JOB_RECORD, "run_id": "r1"}
     "disk, job, slurm, expected",
     [
         # Never submitted: the directory alone.
-        (store.NEW, None, None, store.NEW),
-        (store.PARTIAL, None, None, store.PARTIAL),
+        (RunState.NEW, None, None, RunState.NEW),
+        (RunState.PARTIAL, None, None, RunState.PARTIAL),
         # A result on disk wins whatever the job does.
-        (store.DONE, STARTED, "RUNNING", store.DONE),
-        (store.DIVERGED, STARTED, None, store.DIVERGED),
-        (store.FAILED, STARTED, "COMPLETED", store.FAILED),
+        (RunState.DONE, STARTED, "RUNNING", RunState.DONE),
+        (RunState.DIVERGED, STARTED, None, RunState.DIVERGED),
+        (RunState.FAILED, STARTED, "COMPLETED", RunState.FAILED),
         # Waiting, including after a requeue (the run then has a checkpoint).
-        (store.NEW, JOB_RECORD, "PENDING", QUEUED),
-        (store.PARTIAL, STARTED, "REQUEUED", QUEUED),
+        (RunState.NEW, JOB_RECORD, "PENDING", RunState.QUEUED),
+        (RunState.PARTIAL, STARTED, "REQUEUED", RunState.QUEUED),
         # Running: the job trains this run, or is starting up to train it first...
-        (store.PARTIAL, STARTED, "RUNNING", RUNNING),
-        (store.NEW, FIRST, "RUNNING", RUNNING),
+        (RunState.PARTIAL, STARTED, "RUNNING", RunState.RUNNING),
+        (RunState.NEW, FIRST, "RUNNING", RunState.RUNNING),
         # ...or trains the runs packed before it: this one still waits.
-        (store.NEW, JOB_RECORD, "RUNNING", QUEUED),
+        (RunState.NEW, JOB_RECORD, "RUNNING", RunState.QUEUED),
         # The job ended and the run did not finish.
-        (store.PARTIAL, STARTED, "TIMEOUT", store.FAILED),
-        (store.NEW, JOB_RECORD, "CANCELLED", store.FAILED),
-        (store.PARTIAL, STARTED, None, store.FAILED),  # gone from squeue, no accounting
+        (RunState.PARTIAL, STARTED, "TIMEOUT", RunState.FAILED),
+        (RunState.NEW, JOB_RECORD, "CANCELLED", RunState.FAILED),
+        (RunState.PARTIAL, STARTED, None, RunState.FAILED),  # gone from squeue, no accounting
     ],
 )
 def test_reconcile(disk, job, slurm, expected):
     state, detail = reconcile(disk, job, slurm)
     assert state == expected
-    if job and expected == store.FAILED and disk != store.FAILED:
+    if job and expected == RunState.FAILED and disk != RunState.FAILED:
         assert "7_1" in detail and "/x/7_1_0_log.out" in detail  # which job, and its log
-    if expected == store.FAILED and disk == store.PARTIAL:
+    if expected == RunState.FAILED and disk == RunState.PARTIAL:
         assert "resumes it from its checkpoint" in detail
 
 
 def test_only_new_partial_failed_and_corrupt_runs_are_run_again():
-    assert set(TO_RUN) == {store.NEW, store.PARTIAL, store.FAILED, store.CORRUPT}  # corrupt: repaired by resuming
+    # corrupt: repaired by resuming
+    assert set(store.TO_RUN) == {RunState.NEW, RunState.PARTIAL, RunState.FAILED, RunState.CORRUPT}
 
 
 def test_study_status_asks_slurm_only_for_submitted_studies(tiny_study, tmp_path, monkeypatch):
@@ -60,13 +63,13 @@ def test_study_status_asks_slurm_only_for_submitted_studies(tiny_study, tmp_path
         return {"5_0": "RUNNING"}
 
     monkeypatch.setattr("harness.launch.slurm_queue.job_states", job_states)
-    assert [s.state for s in study_status(study, tmp_path)] == [store.NEW, store.NEW]
+    assert [s.state for s in study_status(study, tmp_path)] == [RunState.NEW, RunState.NEW]
     assert asked == []  # a study never submitted to SLURM does not need SLURM
 
     first, second = study.runs
-    store.write_json(store.run_dir(tmp_path, study.name, first.run_id) / JOB,
+    store.write_json(store.run_dir(tmp_path, study.name, first.run_id) / store.JOB,
                      {"run_id": first.run_id, "job_id": "5_0", "runs_in_job": [first.run_id]})
     statuses = study_status(study, tmp_path)
     assert asked == [{"5_0"}]
-    assert [s.state for s in statuses] == [RUNNING, store.NEW]
+    assert [s.state for s in statuses] == [RunState.RUNNING, RunState.NEW]
     assert "job 5_0" in statuses[0].detail

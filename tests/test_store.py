@@ -5,7 +5,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from harness import store
+from harness import checkpoint, store
+from harness.store import RunState
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
@@ -41,21 +42,21 @@ def test_checkpoint_round_trip_is_weights_only(tmp_path):
     import torch
 
     path = tmp_path / store.CHECKPOINT
-    store.save_checkpoint(path, {"model": {"w": torch.ones(2)}, "epoch": 3, "curves": [{"epoch": 1, "loss": 0.5}]})
-    state = store.load_checkpoint(path)
+    checkpoint.save(path, {"model": {"w": torch.ones(2)}, "epoch": 3, "curves": [{"epoch": 1, "loss": 0.5}]})
+    state = checkpoint.load(path)
     assert state["epoch"] == 3 and torch.equal(state["model"]["w"], torch.ones(2))
 
 
 def test_run_state(tmp_path):
-    assert store.run_state(tmp_path) == store.NEW
+    assert store.run_state(tmp_path) == RunState.NEW
     (tmp_path / store.CHECKPOINT).write_bytes(b"x")
-    assert store.run_state(tmp_path) == store.PARTIAL
+    assert store.run_state(tmp_path) == RunState.PARTIAL
     store.write_json(tmp_path / store.SUMMARY, {"status": "diverged"})
-    assert store.run_state(tmp_path) == store.CORRUPT  # a finished run without readable curves
+    assert store.run_state(tmp_path) == RunState.CORRUPT  # a finished run without readable curves
     store.write_curves(tmp_path / store.CURVES, [{"epoch": 0, "step": 0}])
-    assert store.run_state(tmp_path) == store.DIVERGED
+    assert store.run_state(tmp_path) == RunState.DIVERGED
     (tmp_path / store.SUMMARY).write_text('{"status": "do')  # truncated
-    assert store.run_state(tmp_path) == store.CORRUPT
+    assert store.run_state(tmp_path) == RunState.CORRUPT
 
 
 def test_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
@@ -74,7 +75,7 @@ def test_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
                                f"with store.run_lock({str(tmp_path)!r}):\n print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    assert store.is_locked(tmp_path) and store.run_state(tmp_path) == store.RUNNING
+    assert store.is_locked(tmp_path) and store.run_state(tmp_path) == RunState.RUNNING
     holder.kill()
     holder.wait()
     time.sleep(0.05)
@@ -84,11 +85,11 @@ def test_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
 def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path):
     import torch
 
-    store.save_checkpoint(tmp_path / store.CHECKPOINT, {"epoch": 1, "w": torch.zeros(3)})
-    store.save_checkpoint(tmp_path / store.CHECKPOINT, {"epoch": 2, "w": torch.ones(3)})
-    assert store.load_latest_checkpoint(tmp_path)["epoch"] == 2
+    checkpoint.save(tmp_path / store.CHECKPOINT, {"epoch": 1, "w": torch.zeros(3)})
+    checkpoint.save(tmp_path / store.CHECKPOINT, {"epoch": 2, "w": torch.ones(3)})
+    assert checkpoint.load_latest(tmp_path)["epoch"] == 2
     data = (tmp_path / store.CHECKPOINT).read_bytes()
     (tmp_path / store.CHECKPOINT).write_bytes(data[: len(data) // 2])  # truncated by a full disk
     with pytest.warns(store.CorruptFileWarning, match="checkpoint.pt is unreadable"):
-        assert store.load_latest_checkpoint(tmp_path)["epoch"] == 1
+        assert checkpoint.load_latest(tmp_path)["epoch"] == 1
     assert (tmp_path / "checkpoint.pt.corrupt").exists()

@@ -8,7 +8,9 @@ import pytest
 
 from harness import store
 from harness.cli import main
-from harness.spec import load_study, parse_set
+from harness.plan import load_study
+from harness.spec import parse_set
+from harness.store import RunState
 from harness.train import train
 
 from conftest import FAST, STUDIES
@@ -42,7 +44,7 @@ def test_dry_run_plans_every_preset_and_writes_nothing(study, tmp_path, capsys):
 def test_one_epoch_of_the_first_run(study, tmp_path):
     planned = load_study(study, overrides=parse_set(SMALL + ["optim.epochs=1"])).runs[0]
     summary = train(planned.config, tmp_path, planned.labels())
-    assert summary["status"] == store.DONE and summary["epochs_completed"] == 1
+    assert summary["status"] == RunState.DONE and summary["epochs_completed"] == 1
     assert summary["final"]["linear_top1"] is not None
     if planned.config.monitor.every_steps:
         assert (tmp_path / store.STEPS).exists()

@@ -9,8 +9,10 @@ import time
 import pandas as pd
 import pytest
 
-from harness import store
-from harness.spec import load_study, parse_set
+from harness import checkpoint, store
+from harness.plan import load_study
+from harness.spec import parse_set
+from harness.store import RunState
 from harness.train import train
 
 from conftest import FAST, checkpointed_epoch
@@ -50,7 +52,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tiny_study, tmp_path):
 
     with pytest.raises(Crash):
         train(run.config, tmp_path / "crashed", on_epoch=crash_at_2)
-    assert store.run_state(tmp_path / "crashed") == store.PARTIAL
+    assert store.run_state(tmp_path / "crashed") == RunState.PARTIAL
     summary = train(run.config, tmp_path / "crashed")
     assert summary["epochs_completed"] == 4
     pd.testing.assert_frame_equal(curves(tmp_path / "crashed"), curves(tmp_path / "full"))
@@ -76,8 +78,13 @@ def test_sigkill_mid_training_resumes_to_identical_curves(tiny_study, tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert store.run_state(target) == store.PARTIAL
-    killed_at = store.load_latest_checkpoint(target)["epoch"]  # the kill may land in that gap too
+    # The worker training the run dies with `harness run` (PR_SET_PDEATHSIG), a moment after it:
+    # until then it holds the run's lock.
+    deadline = time.time() + 10
+    while store.run_state(target) == RunState.RUNNING and time.time() < deadline:
+        time.sleep(0.05)
+    assert store.run_state(target) == RunState.PARTIAL
+    killed_at = checkpoint.load_latest(target)["epoch"]  # the kill may land in that gap too
 
     subprocess.run(_cli([str(tiny_study), *sets], tmp_path / "killed" / "results", env), env=env, check=True)
     subprocess.run(_cli([str(tiny_study), *sets], tmp_path / "clean" / "results", env), env=env, check=True)
@@ -93,6 +100,6 @@ def test_sigkill_mid_training_resumes_to_identical_curves(tiny_study, tmp_path):
 def test_non_finite_loss_marks_the_run_diverged(tiny_study, tmp_path):
     run = first_run(tiny_study, ["optim.base_lr=1e30"])
     summary = train(run.config, tmp_path)
-    assert summary["status"] == store.DIVERGED
+    assert summary["status"] == RunState.DIVERGED
     assert "epoch" in summary["diverged_at"] and "step" in summary["diverged_at"]
-    assert store.run_state(tmp_path) == store.DIVERGED
+    assert store.run_state(tmp_path) == RunState.DIVERGED

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from harness import store
+from harness.plan import Layer, resolve
 from harness.presets import PRESETS
-from harness.spec import flatten, parse_set, resolve
+from harness.spec import flatten, parse_set
 from harness.train import train
 
 from conftest import FAST
@@ -15,7 +16,7 @@ BYOL = FAST + ["method.name=byol", "monitor.every_steps=2", "monitor.knn_every_s
 
 
 def config(extra):
-    return resolve([("preset tiny", flatten(PRESETS["tiny"])), ("--set", parse_set(extra))])
+    return resolve([Layer("preset tiny", flatten(PRESETS["tiny"])), Layer("--set", parse_set(extra))])
 
 
 def test_steps_parquet_probe_and_summary(tmp_path):

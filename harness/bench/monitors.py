@@ -1,4 +1,4 @@
-"""What the training loop's monitors cost per epoch, at the run's configured cadence.
+"""What the training loop's monitors cost per epoch, at the run's configured cadence (train.py's).
 
 Each timer measures one monitor as train.train runs it and says how often an epoch runs it. A new
 monitor (a gradient norm) adds its timer to MONITORS.
@@ -23,6 +23,7 @@ from harness import accel
 from harness.config import RunConfig
 from harness.monitor import embed, knn_accuracies, output_std
 from harness.probe import extract, fit_linear, labeled_subset
+from harness.train import due, knn_due
 
 from harness.bench.clock import Seconds, Stopwatch
 from harness.bench.workload import Workload
@@ -37,11 +38,14 @@ class MonitorCost:
     how: str  # what was timed
 
 
-def knn_evaluations_per_epoch(config: RunConfig) -> float:
-    """train.train evaluates every `every_epochs`, at the last epoch, and at init (knn_at_init)."""
-    epochs, every = config.optim.epochs, config.monitor.every_epochs
-    evaluations = sum(1 for e in range(1, epochs + 1) if e % every == 0 or e == epochs)
-    return (evaluations + config.monitor.knn_at_init) / epochs
+def knn_evaluations_per_epoch(config: RunConfig, steps_per_epoch: int = 0) -> float:
+    """The kNN evaluations of a run (train.knn_due's epochs, init when knn_at_init, and every
+    monitor.knn_every_steps steps of its epochs x steps_per_epoch), per epoch."""
+    epochs = config.optim.epochs
+    evaluations = sum(knn_due(config, e) for e in range(1, epochs + 1)) + config.monitor.knn_at_init
+    if config.monitor.knn_every_steps:
+        evaluations += sum(due(config.monitor.knn_every_steps, s) for s in range(epochs * steps_per_epoch))
+    return evaluations / epochs
 
 
 def time_output_std(w: Workload, cap: int, repeats: int = 20) -> MonitorCost:
@@ -99,7 +103,7 @@ def time_knn(w: Workload, cap: int) -> MonitorCost:
         knn_accuracies(*features["train"], *features["test"], config.monitor.knn, w.data.num_classes)
     seconds += clock.elapsed
     how = f"embeds {images}, searches {len(config.monitor.knn)} protocols"
-    return MonitorCost("kNN", seconds, knn_evaluations_per_epoch(config), False, how)
+    return MonitorCost("kNN", seconds, knn_evaluations_per_epoch(config, w.data.steps_per_epoch()), False, how)
 
 
 def time_linear_probe(w: Workload, cap: int, epochs: int = 5) -> MonitorCost:

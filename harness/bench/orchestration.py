@@ -1,7 +1,7 @@
 """`harness bench --orchestration`: does planning and status keep up with big studies?
 
 In a temporary folder it writes a synthetic study of `runs` runs (4 variants x a 2-axis grid x 2
-seeds) and times spec.load_study on it (read, validate, expand, hash every run); then a study of
+seeds) and times plan.load_study on it (read, validate, expand, hash every run); then a study of
 `finished` runs with a results tree in which every run is finished (config.yaml, curves.parquet
 and summary.json, as a run leaves them) and times what `harness status` does: load the study and
 read every run's state (status.run_states).
@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from harness import store
-from harness.spec import load_study
+from harness.plan import load_study
 from harness.status import run_states
 
 VARIANTS = {
@@ -65,7 +65,7 @@ def write_study(path: Path, runs: int) -> Path:
 def write_finished_tree(study, results: Path) -> None:
     """Every run of `study` finished, with the files a run leaves (its curves: 60 epochs)."""
     rows = [{"epoch": e, "step": 5 * e, "loss": -0.5, "output_std": 0.05, "knn_top1_k200": 0.9} for e in range(61)]
-    curves = results / "curves.parquet"
+    curves = results / store.CURVES
     results.mkdir(parents=True, exist_ok=True)
     pq.write_table(store.curves_table(rows), curves)
     curves_bytes = curves.read_bytes()
@@ -78,7 +78,8 @@ def write_finished_tree(study, results: Path) -> None:
                             "config": planned.config.model_dump(mode="json")}, sort_keys=False)
         )
         (directory / store.CURVES).write_bytes(curves_bytes)
-        summary = {"status": store.DONE, "run_id": planned.run_id, "labels": planned.labels(), "epochs_completed": 60}
+        summary = {"status": store.RunState.DONE, "run_id": planned.run_id, "labels": planned.labels(),
+                   "epochs_completed": 60}
         (directory / store.SUMMARY).write_text(json.dumps(summary))
 
 
@@ -106,7 +107,7 @@ def bench_orchestration(runs: int = 10_000, finished: int = 1_000, repeats: int 
             seconds, study = _seconds(lambda: load_study(path))
             loads.append(seconds)
             seconds, states = _seconds(lambda: run_states(study, results))
-            if {state for _, state in states} != {store.DONE}:
+            if {state for _, state in states} != {store.RunState.DONE}:
                 raise RuntimeError(f"the finished tree reads as {sorted({s for _, s in states})}, not all done")
             reads.append(seconds)
     return OrchestrationBench(runs, plan, finished, loads, reads)
@@ -119,7 +120,7 @@ def format_orchestration(b: OrchestrationBench) -> str:
     status = [a + b_ for a, b_ in zip(b.status_load_seconds, b.status_read_seconds)]
     return "\n".join([
         "harness bench --orchestration",
-        f"plan a {b.runs}-run study (spec.load_study: read, validate, expand, hash): {times(b.plan_seconds)}",
+        f"plan a {b.runs}-run study (plan.load_study: read, validate, expand, hash): {times(b.plan_seconds)}",
         f"status of {b.finished} finished runs (load_study + status.run_states): {times(status)}",
         f"    load_study {times(b.status_load_seconds)}",
         f"    run_states {times(b.status_read_seconds)}",

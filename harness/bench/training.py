@@ -1,11 +1,12 @@
-"""`harness bench STUDY`: is training compute-bound? One process, one model, four measurements:
+"""`harness bench STUDY`: is training compute-bound? One process, one model, four measurements, each
+of the training loop's own step (train.train_step: forward, backward, update, per-step monitors):
 
-(a) compute: forward + backward + optimizer step on views already augmented and on the device;
+(a) compute: the step on views already augmented and on the device, again and again;
 (b) pipeline: the harness's own data pipeline (harness.data: index the in-memory images, augment
-    the batch on the device) feeding the same step, with the training loop's per-step bookkeeping;
+    the batch on the device) feeding the step;
 (c) monitors: the std monitor per step and the kNN evaluation at the configured cadence, per epoch;
 (d) reference: the official SimSiam way (reference.py: per-image torchvision transforms in
-    DataLoader workers) feeding the same step.
+    DataLoader workers) feeding the step.
 
 The measurements alternate in rounds (a, b, d, c, a, b, d, c, ...) so that a change in the load of
 a shared machine hits each of them alike; the ratios come from the totals over the rounds, and the
@@ -32,7 +33,6 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from harness import accel
 from harness.bench.clock import Seconds, Stopwatch, total
 from harness.bench.monitors import MonitorCost, time_monitors
 from harness.bench.reference import reference_batches, reference_loader
@@ -171,19 +171,19 @@ def bench_training(
 
     # Warm-up (untimed): first calls allocate, pick kernels, and compile when runtime.compile is on.
     say("warm-up")
-    fixed = accel.to_memory_format(next(w.batches()), config.runtime)
-    w.compute_step(fixed)
+    fixed = next(w.batches())
+    w.step(fixed)
     pipeline = w.batches()
-    w.train_step(next(pipeline))
+    w.step(next(pipeline))
 
     for r in range(rounds):
         say(f"round {r + 1}/{rounds}: compute")
-        result.times["compute"].append(_timed(itertools.repeat(fixed), steps, w.compute_step, device))
+        result.times["compute"].append(_timed(itertools.repeat(fixed), steps, w.step, device))
         say(f"round {r + 1}/{rounds}: pipeline")
-        result.times["pipeline"].append(_timed(pipeline, steps, w.train_step, device))
+        result.times["pipeline"].append(_timed(pipeline, steps, w.step, device))
         say(f"round {r + 1}/{rounds}: reference")
         reference = reference_batches(loader, device)
-        result.times["reference"].append(_timed(reference, steps, w.train_step, device))
+        result.times["reference"].append(_timed(reference, steps, w.step, device))
         reference.close()  # stops its workers: they must not run during the other measurements
         say(f"round {r + 1}/{rounds}: monitors")
         result.monitors.append(time_monitors(w, monitor_images))
@@ -204,12 +204,12 @@ def profile_pipeline(w: Workload, rows: int = 15) -> str:
     if w.device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     stream = w.batches()
-    w.train_step(next(stream))  # warm
+    w.step(next(stream))  # warm
     with torch.profiler.profile(activities=activities) as prof:
         with torch.profiler.record_function("bench: data"):
             views = next(stream)
         with torch.profiler.record_function("bench: step"):
-            w.train_step(views)
+            w.step(views)
     sort = "self_device_time_total" if w.device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=sort, row_limit=rows)
 

@@ -166,9 +166,6 @@ class BatchAugment:
         self.mean, self.std = tuple(mean), tuple(std)
         self.kernel_size = blur_kernel_size(image_size)
 
-    def __call__(self, images: Tensor, generator: torch.Generator, view: int = 0) -> Tensor:
-        return self.apply(images, self.sample_params(images.shape[0], generator, view))
-
     def sample_params(self, batch: int, generator: torch.Generator, view: int = 0) -> AugmentParams:
         """Draws every parameter of a batch, in a fixed order, from a CPU generator."""
         r = self.recipe

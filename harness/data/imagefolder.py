@@ -58,7 +58,7 @@ def train_transform(
     return v2.Compose(ops)
 
 
-def eval_transform(size: int) -> v2.Compose:
+def center_crop(size: int) -> v2.Compose:
     """The standard ImageNet evaluation view: resize the short side to size*256/224, center crop."""
     return v2.Compose([
         v2.ToImage(),
@@ -112,7 +112,7 @@ class ImageFolderPipeline(DataPipeline):
         self.channels = 3  # ImageFolder's loader converts every image to RGB
         size = config.data.image_size
         self.train_transforms = [train_transform(config.data.augment, size, view) for view in range(n_views)]
-        self.eval_transform = eval_transform(size)
+        self.eval_view = center_crop(size)
         self.batch_size = config.optim.batch_size
         self.n_views = n_views
         self.seed = config.seed
@@ -147,7 +147,7 @@ class ImageFolderPipeline(DataPipeline):
         if split not in self.folders:
             raise ValueError(f"split must be 'train' or 'test', not {split!r}")
         loader = DataLoader(
-            EvalDataset(self.folders[split], self.eval_transform),
+            EvalDataset(self.folders[split], self.eval_view),
             batch_size=EVAL_BATCH,
             num_workers=self.num_workers,
             pin_memory=self.pin,

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from harness import store
 from harness.machine import usable_cpus
 from harness.launch.run_one import run_one
-from harness.spec import PlannedRun
+from harness.plan import PlannedRun
 
 
 def _worker_init(threads: int, parent: int) -> None:

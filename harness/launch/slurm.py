@@ -24,7 +24,6 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import submitit
@@ -33,13 +32,12 @@ from harness import distributed, store
 from harness.launch.code_pin import pin_code
 from harness.launch.run_one import run_one
 from harness.launch.slurm_queue import SlurmError, max_array_size
-from harness.spec import PlannedRun, SlurmSpec, Study
-from harness.status import JOB, TO_RUN, study_status
+from harness.plan import PlannedRun, Study
+from harness.provenance import now
+from harness.spec import SlurmSpec
+from harness.status import study_status
+from harness.store import TO_RUN
 from harness.train import Interrupted
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def tasks_per_node(options: SlurmSpec) -> int:
@@ -122,9 +120,9 @@ class RunJob(submitit.helpers.Checkpointable):
         directory = store.run_dir(self.results, self.study, planned.run_id)
         on_epoch = None
         if ctx.is_main:
-            record = store.read_json(directory / JOB) or {"job_id": job_id}
-            record.update(started_at=_now(), host=socket.gethostname(), starts=record.get("starts", 0) + 1)
-            store.write_json(directory / JOB, record)
+            record = store.read_json(directory / store.JOB) or {"job_id": job_id}
+            record.update(started_at=now(), host=socket.gethostname(), starts=record.get("starts", 0) + 1)
+            store.write_json(directory / store.JOB, record)
 
             def on_epoch(row):  # one JSON line per epoch in the job's log
                 print(json.dumps({"run": planned.run_id, **row}), flush=True)
@@ -143,12 +141,12 @@ def submit(study: Study, results: Path, options: SlurmSpec) -> Submission:
     running) and record its job; return at once."""
     results = Path(results).resolve()
     root = results / study.name
-    with store.exclusive(root / ".submit.lock"):  # two `harness run` at once must not both submit a run
+    with store.exclusive(root / store.SUBMIT_LOCK):  # two `harness run` at once must not both submit a run
         todo = [s.planned for s in study_status(study, results) if s.state in TO_RUN]
         if not todo:
             return Submission([], 0)
-        code = pin_code(root / ".code")
-        executor = submitit.SlurmExecutor(root / ".slurm", max_num_timeout=options.max_timeouts)
+        code = pin_code(root / store.CODE_COPIES)
+        executor = submitit.SlurmExecutor(root / store.SLURM_LOGS, max_num_timeout=options.max_timeouts)
         executor.update_parameters(**executor_parameters(options, study.name, code))
         job_ids: list[str] = []
         array_size = max(1, max_array_size())  # 0 disables arrays: then one job at a time
@@ -164,8 +162,8 @@ def submit(study: Study, results: Path, options: SlurmSpec) -> Submission:
                 job_ids.append(job.job_id)
                 for planned in group:
                     directory = store.run_dir(results, study.name, planned.run_id)
-                    store.write_json(directory / JOB, {
-                        "run_id": planned.run_id, "job_id": job.job_id, "submitted_at": _now(), "code": str(code),
+                    store.write_json(directory / store.JOB, {
+                        "run_id": planned.run_id, "job_id": job.job_id, "submitted_at": now(), "code": str(code),
                         "log": str(job.paths.stdout), "runs_in_job": [p.run_id for p in group],
                     })
         return Submission(job_ids, len(todo))

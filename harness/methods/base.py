@@ -5,20 +5,19 @@ views into a loss. The loop never branches on the method: everything method-spec
 predictor variants, symmetrization, target networks) lives behind this interface.
 
 Every method has an online branch built the same way: encoder (backbone) -> projector -> predictor
-(`predictor.kind`: trained mlp, none, or fixed at its random init). Target and momentum networks are
-copies of the encoder and projector that the optimizer never sees.
+(`predictor.kind`: trained mlp, none, or fixed at its random init). The momentum (EMA) copy of the
+encoder and projector that BYOL and MoCo v3 add is methods/momentum.py's MomentumMethod.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from harness.config import RunConfig
-from harness.nets import build_encoder, mlp, mlp_prefix, predictor_blocks, projector_blocks
+from harness.nets import build_encoder, mlp_prefix, predictor, projector
 
 
 # Which (predictor view, target view) pairs a loss sums or averages over: both view orders, or one.
@@ -55,7 +54,7 @@ class Method(nn.Module):
         if q.kind == "none":
             self.predictor = nn.Identity()
         else:
-            self.predictor = mlp(predictor_blocks(p.out_dim, q.hidden_dim, config.heads, q.layers))
+            self.predictor = predictor(p.out_dim, q, config.heads)
             if q.kind == "fixed":  # SimSiam Table 1: frozen at its random init
                 self.predictor.requires_grad_(False)
 
@@ -106,17 +105,4 @@ class Method(nn.Module):
 def encoder_and_projector(config: RunConfig, in_channels: int) -> tuple[nn.Module, nn.Sequential]:
     """A freshly initialized encoder and projector, as the config declares them."""
     encoder, feat_dim = build_encoder(config.backbone, in_channels, config.data.image_size)
-    p = config.projector
-    return encoder, mlp(projector_blocks(feat_dim, p.layers, p.hidden_dim, p.out_dim, config.heads))
-
-
-def frozen(*modules: nn.Module) -> list[nn.Module]:
-    """Modules for a target / momentum network: never optimized, updated by EMA only."""
-    for m in modules:
-        m.requires_grad_(False)
-    return list(modules)
-
-
-def frozen_copy(*modules: nn.Module) -> list[nn.Module]:
-    """Copies for a target / momentum network: same init, never optimized, updated by EMA only."""
-    return frozen(*(copy.deepcopy(m) for m in modules))
+    return encoder, projector(feat_dim, config.projector, config.heads)

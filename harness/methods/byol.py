@@ -10,28 +10,25 @@ view orders) or not. Each view goes through the networks on its own, as in the o
 
 from __future__ import annotations
 
-import torch
-
 from harness.config import RunConfig
-from harness.methods.base import VIEW_PAIRS, Method, StepOutput, encoder_and_projector, frozen, frozen_copy
+from harness.methods.base import VIEW_PAIRS, StepOutput
 from harness.methods.losses import byol_contrastive_term, regression_loss
-from harness.methods.momentum import ema_update, momentum_at
+from harness.methods.momentum import MomentumTarget
 
 
-class BYOL(Method):
+class BYOL(MomentumTarget):
+    target_names = ("target_encoder", "target_projector")
+
     def __init__(self, config: RunConfig, in_channels: int):
         super().__init__()
         self.build_online(config, in_channels)
-        if config.method.target_init == "independent":  # byol_experiment.py: online and target from two rngs
-            self.target_encoder, self.target_projector = frozen(*encoder_and_projector(config, in_channels))
-        else:
-            self.target_encoder, self.target_projector = frozen_copy(self.encoder, self.projector)
+        # independent: byol_experiment.py's online and target networks from two rngs
+        self.build_target(config, in_channels, independent=config.method.target_init == "independent")
 
     def forward(self, views):
         m = self.config.method
         z, pre_bn = zip(*(self.project(v) for v in views))
-        with torch.no_grad():  # the target is never differentiated: its own stop-gradient
-            t = [self.target_projector(self.target_encoder(v)) for v in views]
+        t = self.target(views)
         loss = 0
         for i, j in VIEW_PAIRS[m.loss]:  # a sum over view orders, as in the paper
             p = self.predictor(z[i])
@@ -42,5 +39,4 @@ class BYOL(Method):
 
     def after_step(self, step, total_steps):
         m = self.config.method
-        tau = momentum_at(m.tau_base, step, total_steps, m.tau_schedule)
-        ema_update([self.target_encoder, self.target_projector], [self.encoder, self.projector], tau)
+        self.update_target(m.tau_base, step, total_steps, m.tau_schedule)

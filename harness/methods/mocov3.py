@@ -10,26 +10,25 @@ cosine schedule to 1, and monitor.every_steps for the first/last-layer gradient 
 
 from __future__ import annotations
 
-import torch
-
 from harness.config import RunConfig
-from harness.methods.base import VIEW_PAIRS, Method, StepOutput, frozen_copy
+from harness.methods.base import VIEW_PAIRS, StepOutput
 from harness.methods.losses import info_nce
-from harness.methods.momentum import ema_update, momentum_at
+from harness.methods.momentum import MomentumTarget
 
 
-class MoCoV3(Method):
+class MoCoV3(MomentumTarget):
+    target_names = ("momentum_encoder", "momentum_projector")
+
     def __init__(self, config: RunConfig, in_channels: int):
         super().__init__()
         self.build_online(config, in_channels)
-        self.momentum_encoder, self.momentum_projector = frozen_copy(self.encoder, self.projector)
+        self.build_target(config, in_channels)
 
     def forward(self, views):
         m = self.config.method
         z, pre_bn = zip(*(self.project(v) for v in views))
         q = [self.predictor(zi) for zi in z]  # the predictor is on the query branch only
-        with torch.no_grad():
-            k = [self.momentum_projector(self.momentum_encoder(v)) for v in views]
+        k = self.target(views)
         loss = sum(info_nce(q[i], k[j], m.temperature) for i, j in VIEW_PAIRS[m.loss])
         return StepOutput(loss=loss, embedding=z[0], embedding_pre_bn=pre_bn[0])
 
@@ -37,5 +36,4 @@ class MoCoV3(Method):
         # MoCo v3 updates the keys' encoder just before iteration k with m(k / K); after step k the
         # next iteration is k + 1.
         m = self.config.method
-        momentum = momentum_at(m.momentum, step + 1, total_steps, m.momentum_schedule)
-        ema_update([self.momentum_encoder, self.momentum_projector], [self.encoder, self.projector], momentum)
+        self.update_target(m.momentum, step + 1, total_steps, m.momentum_schedule)

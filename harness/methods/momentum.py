@@ -1,11 +1,16 @@
-"""Momentum (EMA) targets, shared by BYOL's target network and MoCo v3's momentum encoder."""
+"""Momentum (EMA) targets, shared by BYOL's target network and MoCo v3's momentum encoder: the EMA
+rate's schedule, the update, and MomentumTarget, the method that keeps one."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 import torch.nn as nn
+
+from harness.config import RunConfig
+from harness.methods.base import Method, encoder_and_projector
 
 
 def momentum_at(base: float, step: int, total_steps: int, schedule: str) -> float:
@@ -24,3 +29,32 @@ def ema_update(targets: list[nn.Module], onlines: list[nn.Module], tau: float) -
     for target, online in zip(targets, onlines):
         for t, o in zip(target.parameters(), online.parameters()):
             t.mul_(tau).add_(o, alpha=1 - tau)
+
+
+class MomentumTarget(Method):
+    """A method with an EMA copy of its encoder and projector that the optimizer never sees: BYOL's
+    target network, MoCo v3's momentum encoder. The subclass names the two networks (`target_names`:
+    its attributes, and so its checkpoints' keys), builds them after its online branch, reads them
+    through `target` and moves them after each step with `update_target`."""
+
+    target_names: tuple[str, str]
+
+    def build_target(self, config: RunConfig, in_channels: int, independent: bool = False) -> None:
+        """Copies of the online encoder and projector, or (independent) networks of their own init."""
+        if independent:
+            networks = encoder_and_projector(config, in_channels)
+        else:
+            networks = (copy.deepcopy(self.encoder), copy.deepcopy(self.projector))
+        for name, network in zip(self.target_names, networks):
+            setattr(self, name, network.requires_grad_(False))
+
+    @torch.no_grad()
+    def target(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each view's projection by the target: never differentiated, its own stop-gradient."""
+        encoder, projector = (getattr(self, name) for name in self.target_names)
+        return [projector(encoder(v)) for v in views]
+
+    def update_target(self, base: float, step: int, total_steps: int, schedule: str) -> None:
+        """The EMA toward the online encoder and projector, at the rate momentum_at(base, step, ...)."""
+        targets = [getattr(self, name) for name in self.target_names]
+        ema_update(targets, [self.encoder, self.projector], momentum_at(base, step, total_steps, schedule))

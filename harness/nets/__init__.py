@@ -1,4 +1,4 @@
 from harness.nets.backbones import build_backbone, build_encoder
-from harness.nets.heads import Block, mlp, mlp_prefix, predictor_blocks, projector_blocks
+from harness.nets.heads import mlp_prefix, predictor, projector
 
-__all__ = ["Block", "build_backbone", "build_encoder", "mlp", "mlp_prefix", "predictor_blocks", "projector_blocks"]
+__all__ = ["build_backbone", "build_encoder", "mlp_prefix", "predictor", "projector"]

@@ -2,9 +2,11 @@
 with verdicts, and its figures, as reports/<study>.md (+ PNGs in <study>_files/), a self-contained
 reports/<study>.html, and reports/index.html listing every reported study.
 
-Modules: results (read results/), reference (papers.yaml), layout (the `report:` schema's table and
-figure options), tables, figures, render (one study's files), index (the index page), bench (the
-report benchmark). Imports are deferred: spec.py imports layout, and plotting is slow to import.
+Modules: schema (the study's `report:` section, and its check against the study), claims (with
+their verdicts; intervals: Welch's over seeds), metrics (what each metric is called and how it is
+shown), reference (papers.yaml), protocol (where the runs differ from the paper's setup), results
+(read results/), tables, figures, render (the pages). Plotting loads only when a report is written:
+`harness status` checks the section through schema without it.
 """
 
 from __future__ import annotations
@@ -23,11 +25,3 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
     # not be another live writer's (two `harness run` of one study end with a report each).
     with store.exclusive(Path(reports) / LOCK):
         return render(study, results, reports)
-
-
-def write_index(reports: Path) -> list[Path]:
-    from harness import store
-    from harness.report.index import write_index as index
-
-    with store.exclusive(Path(reports) / LOCK):
-        return index(reports)

@@ -25,28 +25,11 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
-from harness.store import atomic_write_bytes  # noqa: E402
+from harness import store  # noqa: E402
+from harness.report.metrics import metric  # noqa: E402
 
 STYLE = {"style": "whitegrid", "context": "paper"}
 PANEL = (3.6, 2.6)  # inches per panel (plot area)
-LABELS = {
-    "loss": "training loss",
-    "output_std": "output std of z/‖z‖",
-    "output_std_ratio": "output std (× 1/√d)",
-    "linear_top1": "linear top-1",
-    "grad_norm": "gradient norm",
-    "grad_norm_first": "first layer's gradient norm",
-    "grad_norm_last": "last layer's gradient norm",
-    "output_std_pre_bn": "output std before the output BN",
-    "output_rank": "effective rank of the output",
-    "lr": "learning rate",
-}
-
-
-def label(column: str) -> str:
-    if column.startswith("knn_top1_"):
-        return f"kNN top-1 ({column.removeprefix('knn_top1_')})"
-    return LABELS.get(column, column.replace("_", " "))
 
 
 def plain(text: str) -> str:
@@ -95,23 +78,20 @@ def _save(fig, path: Path, title: str, legend: float = 0.0) -> Path:
     sink = io.BytesIO()
     fig.savefig(sink, format="png", dpi=110)
     plt.close(fig)
-    atomic_write_bytes(path, sink.getvalue())
+    store.atomic_write_bytes(path, sink.getvalue())
     return path
 
 
-def percent(column: str) -> bool:
-    """Accuracies are stored as fractions and plotted in %."""
-    return column.startswith(("knn_top1_", "linear_top1"))
-
-
-def _in_percent(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    if column in frame and percent(column):
-        return frame.assign(**{column: pd.to_numeric(frame[column], errors="coerce") * 100})
+def _scaled(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The column in the unit it is plotted in: accuracies, stored as fractions, in %."""
+    scale = metric(column).scale
+    if column in frame and scale != 1:
+        return frame.assign(**{column: pd.to_numeric(frame[column], errors="coerce") * scale})
     return frame
 
 
 def ylabel(column: str) -> str:
-    return plain(label(column)) + (" (%)" if percent(column) else "")
+    return plain(metric(column).heading)
 
 
 def palette(values: list) -> dict:
@@ -153,8 +133,8 @@ def curves_figure(curves: pd.DataFrame, hue: str, order: list, metrics: list[str
     colors = palette(order)
     for ax, column in zip(axes, metrics):
         # epoch 0 is the random encoder: it has kNN values only, no training loss or std
-        frame = curves if percent(column) else curves[curves["epoch"] > 0]
-        if column not in frame or not _lines(ax, _in_percent(frame, column), "epoch", column, hue, colors, order):
+        frame = curves if metric(column).accuracy else curves[curves["epoch"] > 0]
+        if column not in frame or not _lines(ax, _scaled(frame, column), "epoch", column, hue, colors, order):
             _empty(ax)
         if column in ("output_std", "output_std_pre_bn") and std_ref:
             ax.axhline(std_ref, ls="--", c="gray", lw=1)
@@ -192,7 +172,7 @@ def sweep_figure(finals: pd.DataFrame, x: str, x_values: list, hue: str | None, 
     if xscale == "categorical":
         frame[x] = frame[x].map(position)
     for ax, column in zip(axes, metrics):
-        if column not in frame or not _lines(ax, _in_percent(frame, column), x, column, hue, colors, order):
+        if column not in frame or not _lines(ax, _scaled(frame, column), x, column, hue, colors, order):
             _empty(ax)
         ax.set_ylabel(ylabel(column))
     if paper:
@@ -210,19 +190,20 @@ def sweep_figure(finals: pd.DataFrame, x: str, x_values: list, hue: str | None, 
     return _save(fig, path, title, _legend(fig, axes, hue))
 
 
-def steps_figure(steps: pd.DataFrame, curves: pd.DataFrame, hue: str, order: list, metric: str, knn: str,
+def steps_figure(steps: pd.DataFrame, curves: pd.DataFrame, hue: str, order: list, monitor: str, knn: str,
                  path: Path, title: str, logy: bool) -> Path:
-    """Top: `metric` per step from steps.parquet. Bottom: `knn` per step where steps.parquet has it,
+    """Top: `monitor` per step from steps.parquet. Bottom: `knn` per step where steps.parquet has it,
     otherwise the per-epoch kNN placed at each epoch's last step (curves' `step` column)."""
     fig, axes = _figure(1, 2, sharex=True, panel=(PANEL[0] * 2.2, PANEL[1] * 0.8))
     colors = palette(order)
-    if steps is None or steps.empty or metric not in steps or not _lines(axes[0], steps, "step", metric, hue, colors, order):
-        _empty(axes[0], f"no per-step {metric} (steps.parquet)")
+    drawn = steps is not None and monitor in steps and _lines(axes[0], steps, "step", monitor, hue, colors, order)
+    if not drawn:
+        _empty(axes[0], f"no per-step {monitor} (steps.parquet)")
     elif logy:
         axes[0].set_yscale("log")
-    axes[0].set_ylabel(plain(label(metric)))
+    axes[0].set_ylabel(ylabel(monitor))
     source = steps if steps is not None and knn in steps and steps[knn].notna().any() else curves
-    if knn not in source or not _lines(axes[1], _in_percent(source, knn), "step", knn, hue, colors, order):
+    if knn not in source or not _lines(axes[1], _scaled(source, knn), "step", knn, hue, colors, order):
         _empty(axes[1])
     axes[1].set_ylabel(ylabel(knn))
     axes[1].set_xlabel("step")

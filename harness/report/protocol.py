@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.claims import same
 from harness.recipes import RECIPES
 from harness.report.reference import papers, paper_table
+from harness.report.schema import ReportSpec, report_spec
+from harness.spec import flatten, same
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,6 @@ def _equal(a, b) -> bool:
 
 def ablated_keys(spec) -> set[str]:
     """The keys a study varies on purpose: its variants', grid's and rules' keys."""
-    from harness.spec import flatten
-
     keys = set(spec.grid)
     for overrides in spec.variants.values():
         keys |= set(flatten(overrides or {}))
@@ -68,9 +67,9 @@ def ablated_keys(spec) -> set[str]:
     return keys
 
 
-def differences(study) -> list[Difference]:
+def differences(study, report: ReportSpec | None = None) -> list[Difference]:
     """Every protocol key where some run of the study differs from its paper's setup."""
-    ref = study.spec.report.paper
+    ref = (report or report_spec(study)).paper
     if not ref:
         return []
     ablated = ablated_keys(study.spec)

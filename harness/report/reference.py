@@ -11,6 +11,8 @@ from importlib import resources
 
 import yaml
 
+from harness.spec import same
+
 
 @functools.cache
 def papers() -> dict:
@@ -58,7 +60,7 @@ class PaperNumbers:
     """
 
     def __init__(self, report, axes: dict[str, list]):
-        """axes: the study's axes, each with the values its runs take (layout.axis_values)."""
+        """axes: the study's axes, each with the values its runs take (schema.axis_values)."""
         self.ref = report.paper
         self.table = paper_table(report.paper)
         self.rows = self.table.get("rows") or []
@@ -79,8 +81,6 @@ class PaperNumbers:
             if self.rows and field not in present:
                 raise KeyError(f"{self.ref} has no field {field!r} for report.paper_value "
                                f"(fields: {', '.join(sorted(present))})")
-        from harness.claims import same
-
         def tells_rows_apart(axis: str, field: str) -> bool:
             values = axes[axis]
             return len(values) != 1 or any(same(row.get(field), values[0]) for row in self.rows)
@@ -100,8 +100,6 @@ class PaperNumbers:
 
     def lookup(self, point: dict) -> dict | None:
         """The paper row for a point, or None; ValueError if several rows match."""
-        from harness.claims import same
-
         matches = [row for row in self.rows
                    if all(axis in point and same(row.get(field), point[axis]) for axis, field in self.match.items())]
         if not self.match or not matches:

@@ -1,29 +1,44 @@
-"""Write one study's report from its results: reports/<study>.md with PNGs in reports/<study>_files/,
-a self-contained reports/<study>.html (styles and images inline), and <study>_files/summary.json,
-the verdict summary that reports/index.html is built from. Nothing is trained or modified in results/.
+"""The report's pages, from results alone: one study's reports/<study>.md with PNGs in
+reports/<study>_files/, a self-contained reports/<study>.html (styles and images inline) and
+<study>_files/summary.json, its verdict summary; and reports/index.html and index.md, rebuilt from
+every such summary whenever a report is written, so they list every study reported into that
+folder (including ones reported in earlier commands). Nothing is trained or modified in results/.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import json
 import math
 import re
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness import __version__, store
-from harness.claims import FINISHED, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
-from harness.provenance import code_revision
+from harness.provenance import code_revision, now
 from harness.report import figures as fig
-from harness.report.index import SUMMARY, write_index
-from harness.report.layout import CurvesFigure, SweepFigure, all_axis_values, axis_values
+from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
+from harness.report.metrics import DIP, metric
 from harness.report.protocol import differences, show_value
 from harness.report.reference import PaperNumbers, citation
-from harness.report.results import DIP, load_results
+from harness.report.results import load_results, matching
+from harness.report.schema import (CurvesFigure, ReportSpec, SweepFigure, axis_values, paper_numbers,
+                                   report_spec)
 from harness.report.tables import markdown_escape, paper_label, study_table, to_markdown
+from harness.store import FINISHED
+
+SUMMARY = "summary.json"  # in reports/<study>_files/: what the index lists of the study
+
+
+@functools.cache
+def templates() -> Environment:
+    env = Environment(loader=PackageLoader("harness", "report/templates"),
+                      autoescape=select_autoescape(["html", "html.j2"]), keep_trailing_newline=True)
+    env.filters["md"] = markdown_escape
+    return env
 
 
 def _distinct(study, get) -> str:
@@ -38,9 +53,9 @@ def scale(study) -> str:
             f"{d(lambda c: c.optim.epochs)} epochs, base lr {d(lambda c: c.optim.base_lr)}")
 
 
-def _figures(study):
-    if study.spec.report.figures is not None:
-        return list(study.spec.report.figures)
+def _figures(report: ReportSpec):
+    if report.figures is not None:
+        return list(report.figures)
     return [CurvesFigure(kind="curves")]
 
 
@@ -53,7 +68,7 @@ def _names(figures) -> list[str]:
     return names
 
 
-def _columns_needed(study, figures, knn_first: str) -> tuple[list[str], list[str] | None]:
+def _columns_needed(report: ReportSpec, figures, knn_first: str) -> tuple[list[str], list[str] | None]:
     """The curve and step columns the claims and figures read (Parquet column projection)."""
     curves, steps = [], None
     for f in figures:
@@ -63,8 +78,8 @@ def _columns_needed(study, figures, knn_first: str) -> tuple[list[str], list[str
         elif f.kind == "steps":
             curves.append(f.knn or knn_first)
             steps = (steps or []) + [f.metric, f.knn or knn_first]
-    dips = [m.removesuffix(DIP) for m in _claim_and_table_metrics(study) if m.endswith(DIP)]
-    for claim in study.spec.report.claims:
+    dips = [m.removesuffix(DIP) for m in _claim_and_table_metrics(report) if m.endswith(DIP)]
+    for claim in report.claims:
         if isinstance(claim, Instability):
             dips.append(claim.metric)
     for metric in dips:  # a dip is read from the finer of the curves and steps.parquet
@@ -73,16 +88,8 @@ def _columns_needed(study, figures, knn_first: str) -> tuple[list[str], list[str
     return list(dict.fromkeys(curves)), (list(dict.fromkeys(steps)) if steps is not None else None)
 
 
-def _claim_and_table_metrics(study) -> list[str]:
-    return [getattr(c, "metric", "") for c in study.spec.report.claims] + list(study.spec.report.metrics or [])
-
-
-def _where(frame, where: dict):
-    from harness.claims import same
-
-    for key, value in where.items():
-        frame = frame[frame[key].map(lambda v, value=value: same(v, value))] if key in frame else frame.iloc[0:0]
-    return frame
+def _claim_and_table_metrics(report: ReportSpec) -> list[str]:
+    return [getattr(c, "metric", "") for c in report.claims] + list(report.metrics or [])
 
 
 def _attach(frame, finals, columns: list[str]):
@@ -102,7 +109,7 @@ def _curves(study, spec, runs, data, path) -> tuple[str, list[str]]:
     notes = [f"no run has {m!r} in its curves yet" for m in metrics if m not in frame or not frame[m].notna().any()]
     fig.curves_figure(frame, spec.hue, fig.hue_order(runs[spec.hue]), metrics, path, spec.title or study.spec.title,
                       data["std_ref"])
-    return f"{', '.join(fig.label(m) for m in metrics)} over epochs by {spec.hue}", notes
+    return f"{', '.join(metric(m).label for m in metrics)} over epochs by {spec.hue}", notes
 
 
 def _sweep(study, spec, runs, data, path) -> tuple[str, list[str]]:
@@ -111,10 +118,10 @@ def _sweep(study, spec, runs, data, path) -> tuple[str, list[str]]:
     metrics = spec.metrics or [data["knn"]] + (["linear_top1"] if has_linear else [])
     x_values = axis_values(study, spec.x)
     order = fig.hue_order(runs[hue]) if hue else []
-    paper = _paper_points(study, spec, hue, order, x_values) if spec.paper else None
+    paper = _paper_points(study, spec, hue, order, x_values, data["paper"]) if spec.paper else None
     fig.sweep_figure(runs[runs["status"].isin(FINISHED)], spec.x, x_values, hue, order, metrics, spec.xscale, paper,
-                     paper_label(study.spec.report), path, spec.title or study.spec.title)
-    return f"final {', '.join(fig.label(m) for m in metrics)} over {spec.x}", []
+                     paper_label(data["report"]), path, spec.title or study.spec.title)
+    return f"final {', '.join(metric(m).label for m in metrics)} over {spec.x}", []
 
 
 def _steps(study, spec, runs, data, path) -> tuple[str, list[str]]:
@@ -125,13 +132,14 @@ def _steps(study, spec, runs, data, path) -> tuple[str, list[str]]:
     notes = [f"{len(without)} finished run(s) wrote no steps.parquet: {', '.join(without)}"] if without else []
     fig.steps_figure(frame, data["curves"][data["curves"]["run_id"].isin(ids)], spec.hue, fig.hue_order(runs[spec.hue]),
                      spec.metric, knn, path, spec.title or study.spec.title, spec.logy)
-    return f"{fig.label(spec.metric)} and {fig.label(knn)} over steps by {spec.hue}", notes
+    return f"{metric(spec.metric).label} and {metric(knn).label} over steps by {spec.hue}", notes
 
 
 DRAW = {"curves": _curves, "sweep": _sweep, "steps": _steps}
 
 
-def draw_figures(study, results, figures, names, knn_first: str, folder: Path) -> tuple[list[dict], list[str]]:
+def draw_figures(study, report: ReportSpec, paper: PaperNumbers | None, results, figures, names, knn_first: str,
+                 folder: Path) -> tuple[list[dict], list[str]]:
     """Each declared figure as folder/<name>.png; returns them (path, name, alt) and notes on missing data."""
     finals = results.finals
     axes = ["series", "variant", *study.spec.grid]
@@ -139,22 +147,19 @@ def draw_figures(study, results, figures, names, knn_first: str, folder: Path) -
     refs = [finals["output_std_ref"]] + ([curves["output_std_ref"]] if "output_std_ref" in curves else [])
     refs = [float(r) for frame in refs for r in frame.dropna().iloc[:1]]
     steps = _attach(results.steps if results.steps is not None else curves.iloc[0:0], finals, axes)
-    data = {"curves": curves, "steps": steps, "knn": knn_first, "std_ref": refs[0] if refs else None}
+    data = {"curves": curves, "steps": steps, "knn": knn_first, "std_ref": refs[0] if refs else None,
+            "report": report, "paper": paper}
     drawn, notes = [], []
     for spec, name in zip(figures, names):
         path = folder / f"{name}.png"
-        alt, figure_notes = DRAW[spec.kind](study, spec, _where(finals, spec.where), data, path)
+        alt, figure_notes = DRAW[spec.kind](study, spec, matching(finals, spec.where), data, path)
         notes += [f"figure {name}: {n}" for n in figure_notes]
         drawn.append({"path": path, "name": name, "alt": alt})
     return drawn, notes
 
 
-def _paper_points(study, spec: SweepFigure, hue, order, x_values) -> dict | None:
-    report = study.spec.report
-    if not report.paper:
-        return None
-    numbers = PaperNumbers(report, all_axis_values(study))
-    if not numbers.published:
+def _paper_points(study, spec: SweepFigure, hue, order, x_values, numbers: PaperNumbers | None) -> dict | None:
+    if numbers is None or not numbers.published:
         return None
     points = {}
     for value in order if hue else [None]:
@@ -196,26 +201,26 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
     # Temporaries a killed report writer left behind (written files appear only by rename).
     for stale in [*reports.glob(f".{study.name}.*.tmp"), *reports.glob(".index.*.tmp"), *folder.glob(".*.tmp")]:
         stale.unlink(missing_ok=True)
-    spec = study.spec.report
+    spec = report_spec(study)
+    paper = paper_numbers(study, spec)
     knn_names = [p.name for p in study.runs[0].config.monitor.knn]
     knn_first = f"knn_top1_{knn_names[0]}"
-    figures = _figures(study)
+    figures = _figures(spec)
     names = _names(figures)
-    curve_columns, step_columns = _columns_needed(study, figures, knn_first)
+    curve_columns, step_columns = _columns_needed(spec, figures, knn_first)
 
     results_ = load_results(study, results, curve_columns, step_columns)
     finals = results_.finals
-    table = study_table(study, finals, knn_names)
+    table = study_table(study, finals, knn_names, spec, paper)
     verdicts = [claim.evaluate(finals, results_.curves, results_.steps) for claim in spec.claims]
-    drawn, figure_notes = draw_figures(study, results_, figures, names, knn_first, folder)
+    drawn, figure_notes = draw_figures(study, spec, paper, results_, figures, names, knn_first, folder)
     for stale in folder.glob("*.png"):  # figures an earlier version of the study declared
         if stale not in {d["path"] for d in drawn}:
             stale.unlink()
 
-    paper = PaperNumbers(spec, all_axis_values(study)) if spec.paper else None
     outcomes = Counter(v.outcome for v in verdicts)
     states = Counter(finals["status"])
-    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    generated = now()
     context = {
         "name": study.name,
         "title": study.spec.title,
@@ -228,11 +233,11 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "paper_note": paper.note if paper else "",
         "notes": table.notes + figure_notes,
         "protocol": [{"key": d.key, "ours": " / ".join(show_value(v) for v in d.ours), "paper": show_value(d.paper)}
-                     for d in differences(study)],
+                     for d in differences(study, spec)],
         "verdicts": verdicts,
         "level": "/".join(f"{100 * c:g}%" for c in sorted({c.confidence for c in spec.claims})) or "95%",
         "outcomes": [(o, outcomes.get(o, 0)) for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)],
-        "states": sorted(states.items()),
+        "states": store.tally(finals["status"]),
         "runs": _runs_table(finals),
         "generated": generated,
         "version": __version__,
@@ -240,9 +245,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "results": str(Path(results) / study.name),
         "study_file": str(study.path),
     }
-    env = Environment(loader=PackageLoader("harness", "report/templates"),
-                      autoescape=select_autoescape(["html", "html.j2"]), keep_trailing_newline=True)
-    env.filters["md"] = markdown_escape
+    env = templates()
     md = env.get_template("report.md.j2").render(
         table_md=to_markdown(table),
         figures=[{**d, "rel": f"{folder.name}/{d['path'].name}"} for d in drawn], **context)
@@ -263,3 +266,27 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
     })
     index = write_index(reports)
     return [md_path, html_path, *(d["path"] for d in drawn), *index]
+
+
+def read_summaries(reports: Path) -> list[dict]:
+    found = []
+    for path in sorted(Path(reports).glob(f"*_files/{SUMMARY}")):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a summary being replaced right now; the next report rewrites the index
+        if (Path(reports) / f"{summary.get('name')}.html").exists():
+            found.append(summary)
+    return found
+
+
+def write_index(reports: Path) -> list[Path]:
+    """reports/index.html and index.md: every study that has a report, with its verdict summary."""
+    reports = Path(reports)
+    context = {"studies": read_summaries(reports), "generated": now()}
+    paths = []
+    for template, name in (("index.html.j2", "index.html"), ("index.md.j2", "index.md")):
+        path = reports / name
+        store.atomic_write_bytes(path, templates().get_template(template).render(**context).encode())
+        paths.append(path)
+    return paths

@@ -1,10 +1,11 @@
 """Read a study's results for the report: one row of final metrics per planned run, the per-epoch
-curves, and the per-step monitors where runs wrote them.
+curves, and the per-step monitors where runs wrote them; the rows of given grid values; a run's
+largest dip of a metric over training.
 
 Missing, failed, partial (running or interrupted) and diverged runs stay in `finals` with their
 status and a note, so nothing is dropped. Parquet is read with column projection: only the columns
 the report's tables, claims and figures use, so a study of 1,000 runs x 800 epochs loads in a
-second or two (python -m harness.report.bench measures it).
+second or two (python -m harness.bench.report measures it).
 
 steps.parquet (optional, beside curves.parquet): one row per logged step, with `step` (int),
 optionally `epoch`, and per-step monitors such as `grad_norm` or a kNN column evaluated every few
@@ -23,11 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import store
-from harness.claims import run_dip
+from harness.report.metrics import DIP, KNN, metric
+from harness.spec import same
+from harness.store import RunState
 
-MISSING = "missing"
-DIP = "_dip"  # suffix of the derived final metric: a kNN curve's largest dip
-STEPS = "steps.parquet"
 # A partial run has a checkpoint and no summary: it is running now, or was interrupted.
 PARTIAL_NOTE = "running or interrupted"
 
@@ -39,8 +39,8 @@ class Results:
     steps: pd.DataFrame | None  # one row per run and logged step, or None when not asked for
 
 
-def _note(directory: Path, status: str, summary: dict) -> str:
-    if status == store.FAILED:
+def _note(directory: Path, status: RunState, summary: dict) -> str:
+    if status == RunState.FAILED:
         if summary.get("error"):
             return str(summary["error"])
         try:
@@ -48,10 +48,10 @@ def _note(directory: Path, status: str, summary: dict) -> str:
             return lines[-1].strip() if lines else "failed"
         except OSError:
             return "failed (no error.txt)"
-    if status == store.DIVERGED and summary.get("diverged_at"):
+    if status == RunState.DIVERGED and summary.get("diverged_at"):
         at = summary["diverged_at"]
         return f"non-finite loss at epoch {at.get('epoch')}, step {at.get('step')}"
-    if status == store.PARTIAL:
+    if status == RunState.PARTIAL:
         return PARTIAL_NOTE
     return ""
 
@@ -69,15 +69,14 @@ def load_finals(study, results: Path) -> pd.DataFrame:
         directory = store.run_dir(results, study.name, planned.run_id)
         state = store.run_state(directory)
         # A corrupt run's files are never read as data: it is listed with its state only.
-        summary = _read_summary(directory) if state in (*store.FINISHED, store.FAILED) else None
-        status = MISSING if state == store.NEW else state
+        summary = _read_summary(directory) if state in (*store.FINISHED, RunState.FAILED) else None
         summary = summary or {}
         row = {"run_id": planned.run_id, "label": planned.label, "series": planned.series, **planned.labels(),
-               "status": status}
+               "status": state.reported}
         row.update(summary.get("final", {}))
         for key in ("chance", "output_std_ref", "wall_seconds", "epochs_completed", "finished_at", "code_revision"):
             row[key] = summary.get(key)
-        row["note"] = _note(directory, status, summary)
+        row["note"] = _note(directory, state, summary)
         rows.append(row)
     finals = pd.DataFrame(rows)
     for std in ("output_std", "output_std_pre_bn"):  # in units of 1/sqrt(d)
@@ -110,17 +109,59 @@ def load_results(study, results: Path, curve_columns: list[str], step_columns: l
     """The finals, the curves projected to `curve_columns` (+ epoch, step), and, if `step_columns`
     is given, the steps.parquet files projected to those (+ step)."""
     finals = load_finals(study, results)
-    readable = finals.loc[finals["status"] != store.CORRUPT, "run_id"]
+    readable = finals.loc[finals["status"] != RunState.CORRUPT, "run_id"]
     directory = {r: store.run_dir(results, study.name, r) for r in readable}
     curve_files = {r: d / store.CURVES for r, d in directory.items() if (d / store.CURVES).exists()}
     curves = read_parquet_runs(curve_files, list(dict.fromkeys(["epoch", "step", *curve_columns])))
     steps = None
     if step_columns is not None:
-        step_files = {r: d / STEPS for r, d in directory.items() if (d / STEPS).exists()}
+        step_files = {r: d / store.STEPS for r, d in directory.items() if (d / store.STEPS).exists()}
         steps = read_parquet_runs(step_files, list(dict.fromkeys(["step", *step_columns])))
     # Each kNN curve's largest fall below its running max (MoCo v3's dips), as a final metric
     # `<metric>_dip` that tables, trends and orderings can read.
-    for metric in [c for c in curve_columns if c.startswith("knn_top1_")]:
-        dips = {r: run_dip(curves, steps, r, metric) for r in curve_files}
-        finals[f"{metric}{DIP}"] = finals["run_id"].map(lambda r: dips[r][0] if dips.get(r) else np.nan)
+    for column in [c for c in curve_columns if c.startswith(KNN)]:
+        dips = {r: run_dip(curves, steps, r, column) for r in curve_files}
+        finals[f"{column}{DIP}"] = finals["run_id"].map(lambda r: dips[r][0] if dips.get(r) else np.nan)
     return Results(finals, curves, steps)
+
+
+def matching(frame: pd.DataFrame, where: dict) -> pd.DataFrame:
+    """The rows with these grid values (or variant); none when the frame lacks one of the keys."""
+    for key, value in where.items():
+        frame = frame[frame[key].map(lambda v, value=value: same(v, value))] if key in frame else frame.iloc[0:0]
+    return frame
+
+
+def largest_dip(series: pd.DataFrame, x: str, column: str) -> tuple[float, str]:
+    """The largest fall of `column` below its running maximum, and where it happened."""
+    series = series.dropna(subset=[column]).sort_values(x)
+    if len(series) < 2:
+        return 0.0, "fewer than 2 points"
+    values = series[column].to_numpy(dtype=float)
+    peak = pd.Series(values).cummax().to_numpy()
+    i = int((peak - values).argmax())
+    j = int(values[: i + 1].argmax())
+    xs = series[x].to_numpy()
+    show = metric(column).value
+    where = f"{show(values[j])} at {x} {xs[j]} -> {show(values[i])} at {x} {xs[i]}"
+    return float(peak[i] - values[i]), where
+
+
+def run_dip(curves: pd.DataFrame | None, steps: pd.DataFrame | None, run_id: str, column: str):
+    """(largest dip, where, source) of one run's `column` over training, read from the finer of its
+    records: steps.parquet (kNN every few steps) or the per-epoch curves; None if neither has it."""
+    records = [(_per_run(frame, run_id, column, x), x, source)
+               for frame, x, source in ((steps, "step", store.STEPS), (curves, "epoch", "curves"))]
+    records = [r for r in records if r[0] is not None]
+    if not records:
+        return None
+    frame, x, source = max(records, key=lambda r: len(r[0]))  # steps first on a tie
+    return (*largest_dip(frame, x, column), source)
+
+
+def _per_run(frame: pd.DataFrame | None, run_id: str, column: str, x: str) -> pd.DataFrame | None:
+    if frame is None or frame.empty or column not in frame or x not in frame:
+        return None
+    rows = frame[frame["run_id"] == run_id]
+    rows = rows[rows[column].notna()]
+    return rows if len(rows) else None

@@ -16,17 +16,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.claims import FINISHED
+from harness import store
+from harness.report.metrics import KNN, Metric, metric
 from harness.report.reference import PaperNumbers
-from harness.report.layout import all_axis_values, axis_values, study_axes
-
-
-@dataclass(frozen=True)
-class Metric:
-    column: str  # a column of finals
-    label: str
-    scale: float = 1.0
-    digits: int = 3
+from harness.report.schema import ReportSpec, axis_values, paper_numbers, report_spec, study_axes
+from harness.store import FINISHED
 
 
 @dataclass
@@ -36,27 +30,10 @@ class Table:
     notes: list[str]
 
 
-def metric(column: str) -> Metric:
-    """How a finals column is shown. Accuracies (kNN, linear probe) are fractions, shown in %."""
-    if column.startswith("knn_top1_") and column.endswith("_dip"):
-        return Metric(column, f"kNN {column.removeprefix('knn_top1_').removesuffix('_dip')} largest dip (pt)", 100, 1)
-    if column.startswith("knn_top1_"):
-        return Metric(column, f"kNN {column.removeprefix('knn_top1_')} top-1 (%)", 100, 1)
-    known = {
-        "linear_top1": Metric(column, "linear top-1 (%)", 100, 1),
-        "output_std_ratio": Metric(column, "output std (× 1/√d)", 1, 2),
-        "output_std_pre_bn_ratio": Metric(column, "std before output BN (× 1/√d)", 1, 2),
-        "output_rank": Metric(column, "effective rank", 1, 1),
-        "output_std": Metric(column, "output std", 1, 4),
-        "loss": Metric(column, "final loss", 1, 3),
-    }
-    return known.get(column, Metric(column, column.replace("_", " ")))
-
-
 def table_metrics(report, finals: pd.DataFrame, knn_names: list[str]) -> list[Metric]:
     if report.metrics:
         return [metric(c) for c in report.metrics]
-    columns = [f"knn_top1_{name}" for name in knn_names]
+    columns = [f"{KNN}{name}" for name in knn_names]
     if "linear_top1" in finals and finals["linear_top1"].notna().any():
         columns.append("linear_top1")  # only where a linear probe ran
     columns.append("output_std_ratio")
@@ -76,9 +53,8 @@ def mean_std(values: pd.Series, scale: float = 1.0, digits: int = 1) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
-def run_states(rows: pd.DataFrame) -> str:
-    counts = rows["status"].value_counts(sort=False)
-    return ", ".join(f"{n} {s}" for s, n in counts.items())
+def state_counts(rows: pd.DataFrame) -> str:
+    return store.tally(rows["status"])
 
 
 def seeds(rows: pd.DataFrame) -> str:
@@ -106,9 +82,8 @@ def paper_label(report) -> str:
     return f"paper {what.replace('top1', 'top-1').replace('_', ' ')}" + (" (%)" if "top1" in what else "")
 
 
-def _row_axes(study, finals: pd.DataFrame) -> list[str]:
+def _row_axes(study, report: ReportSpec, finals: pd.DataFrame) -> list[str]:
     """The axes that tell the table's rows apart: report.rows first, then any other varying axis."""
-    report = study.spec.report
     first = report.rows
     return [first] + [a for a in study_axes(study.spec)
                       if a not in (first, report.columns) and a in finals and finals[a].nunique() > 1]
@@ -119,18 +94,14 @@ def _groups(finals: pd.DataFrame, axes: list[str]):
         yield dict(zip(axes, keys if isinstance(keys, tuple) else (keys,))), rows
 
 
-def _paper(study) -> PaperNumbers | None:
-    report = study.spec.report
-    if not report.paper:
-        return None
-    numbers = PaperNumbers(report, all_axis_values(study))
-    return numbers if numbers.published else None
-
-
-def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
-    report = study.spec.report
+def study_table(study, finals: pd.DataFrame, knn_names: list[str], report: ReportSpec | None = None,
+                paper: PaperNumbers | None = None) -> Table:
+    """The study's table from its finals; `report` and `paper` (its section and paper numbers) are
+    the study's unless the caller has them at hand."""
+    report = report or report_spec(study)
+    paper = paper or paper_numbers(study, report)
+    paper = paper if paper and paper.published else None  # a table without per-point numbers: no column
     metrics = table_metrics(report, finals, knn_names)
-    paper = _paper(study)
     notes = []
     if report.paper and paper is None:
         notes.append(f"{report.paper} publishes no per-point numbers, so the table has no paper column.")
@@ -140,10 +111,10 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
             notes.append(f"No finished run reports {m.column!r}, so its {'line' if report.columns else 'column'} is empty.")
     if paper and paper.match and not any(paper.lookup(p.labels()) for p in study.runs):
         notes.append(_no_paper_row(paper, study))
-    axes = _row_axes(study, finals)
+    axes = _row_axes(study, report, finals)
     if report.columns:
-        return _pivot(study, finals, axes, metrics, paper, notes)
-    columns = [*axes, *([paper_label(report)] if paper else []), *(m.label for m in metrics), "seeds", "epochs",
+        return _pivot(study, report, finals, axes, metrics, paper, notes)
+    columns = [*axes, *([paper_label(report)] if paper else []), *(m.heading for m in metrics), "seeds", "epochs",
                "runs"]
     rows = []
     for point, group in _groups(finals, axes):
@@ -151,7 +122,7 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str]) -> Table:
         if paper:
             cells.append(paper.cell(point))
         cells += [_cell(group, m) for m in metrics]
-        rows.append(cells + [seeds(group), epochs(group), run_states(group)])
+        rows.append(cells + [seeds(group), epochs(group), state_counts(group)])
     return Table(columns, rows, notes)
 
 
@@ -163,8 +134,7 @@ def _no_paper_row(paper: PaperNumbers, study) -> str:
     return f"No point of this preset is a row of {paper.ref} (this preset ran {ran}; the paper: {has}), so the paper column is empty."
 
 
-def _pivot(study, finals, axes, metrics, paper, notes) -> Table:
-    report = study.spec.report
+def _pivot(study, report, finals, axes, metrics, paper, notes) -> Table:
     across = report.columns
     values = axis_values(study, across)
     columns = [*axes, "", *(f"{_short(across)} {_text(v)}" for v in values)]
@@ -177,10 +147,10 @@ def _pivot(study, finals, axes, metrics, paper, notes) -> Table:
         if paper:
             rows.append(lead + [paper_label(report)] + [paper.cell({**point, across: v}) for v, _ in by_value])
         for m in metrics:
-            rows.append(lead + [m.label] + [_cell(cell, m) for _, cell in by_value])
+            rows.append(lead + [m.heading] + [_cell(cell, m) for _, cell in by_value])
         rows.append(lead + ["seeds"] + [seeds(cell) for _, cell in by_value])
         rows.append(lead + ["epochs"] + [epochs(cell) for _, cell in by_value])
-        rows.append(lead + ["runs"] + [run_states(cell) if len(cell) else "-" for _, cell in by_value])
+        rows.append(lead + ["runs"] + [state_counts(cell) if len(cell) else "-" for _, cell in by_value])
     return Table(columns, rows, notes)
 
 

@@ -1,8 +1,8 @@
 """The report benchmark: build a synthetic results tree (default 1,000 runs x 800 epochs, with some
 runs failed, diverged, partial and missing) and time regenerating its report.
 
-    python -m harness.report.bench                      # 1,000 runs x 800 epochs in a temp folder
-    python -m harness.report.bench --runs 40 --epochs 20 --keep /tmp/bench
+    python -m harness.bench.report                      # 1,000 runs x 800 epochs in a temp folder
+    python -m harness.bench.report --runs 40 --epochs 20 --keep /tmp/bench
 
 The study is SimSiam-shaped: 5 variants x 8 batch sizes x seeds, a pivot table over batch size,
 six claims (among them a trend over batch size and a kNN-dip instability read from the curves) and
@@ -39,7 +39,7 @@ def study_yaml(runs: int, epochs: int) -> str:
     return f"""\
 name: report_bench
 title: "Report benchmark: {runs} runs x {epochs} epochs"
-description: Synthetic results, written by harness.report.bench.
+description: Synthetic results, written by harness.bench.report.
 base: {{optim.epochs: {epochs}, monitor.every_epochs: 1}}
 variants:
 {variants}
@@ -88,35 +88,37 @@ def build_tree(study, results: Path, seed: int = 0) -> dict[str, int]:
     """Write synthetic results for every planned run: mostly done, every 50th failed, every 71st
     diverged, every 97th partial (a checkpoint and half its curves), every 113th missing."""
     from harness import store
+    from harness.store import RunState
 
     rng = np.random.default_rng(seed)
     counts: dict[str, int] = {}
     for i, planned in enumerate(study.runs):
         directory = store.run_dir(results, study.name, planned.run_id)
         epochs = planned.config.optim.epochs
-        state = ("missing" if i % 113 == 112 else "partial" if i % 97 == 96 else "failed" if i % 50 == 49
-                 else "diverged" if i % 71 == 70 else "done")
-        counts[state] = counts.get(state, 0) + 1
-        if state == "missing":
+        state = (RunState.NEW if i % 113 == 112 else RunState.PARTIAL if i % 97 == 96 else RunState.FAILED
+                 if i % 50 == 49 else RunState.DIVERGED if i % 71 == 70 else RunState.DONE)
+        counts[state.reported] = counts.get(state.reported, 0) + 1
+        if state == RunState.NEW:
             continue
         directory.mkdir(parents=True, exist_ok=True)
         batch = planned.config.optim.batch_size
-        upto = {"partial": epochs // 2, "diverged": epochs * 3 // 4, "failed": 0}.get(state, epochs)
+        upto = {RunState.PARTIAL: epochs // 2, RunState.DIVERGED: epochs * 3 // 4, RunState.FAILED: 0}.get(state,
+                                                                                                        epochs)
         table = _curves(rng, epochs, planned.variant, batch, upto)
-        if state != "failed":
+        if state != RunState.FAILED:
             pq.write_table(table, directory / store.CURVES)
-        if state == "partial":
+        if state == RunState.PARTIAL:
             (directory / store.CHECKPOINT).write_bytes(b"")
             continue
         last = {c: table.column(c)[-1].as_py() for c in table.column_names if c not in ("epoch", "step", "epoch_seconds")}
         summary = {"status": state, "run_id": planned.run_id, "labels": planned.labels(), "output_std_ref": 0.0625,
                    "chance": 0.1, "epochs_completed": upto, "final": last, "wall_seconds": float(upto),
                    "finished_at": "2026-01-01T00:00:00+00:00", "code_revision": "synthetic"}
-        if state == "failed":
-            summary = {"status": "failed", "run_id": planned.run_id, "labels": planned.labels(),
+        if state == RunState.FAILED:
+            summary = {"status": state, "run_id": planned.run_id, "labels": planned.labels(),
                        "error": "RuntimeError('synthetic failure')"}
             (directory / store.ERROR).write_text("Traceback ...\nRuntimeError: synthetic failure\n")
-        if state == "diverged":
+        if state == RunState.DIVERGED:
             summary["diverged_at"] = {"epoch": upto + 1, "step": (upto + 1) * 5}
         (directory / store.SUMMARY).write_text(json.dumps(summary))
     return counts
@@ -124,7 +126,7 @@ def build_tree(study, results: Path, seed: int = 0) -> dict[str, int]:
 
 def bench(root: Path, runs: int, epochs: int) -> dict:
     from harness.report import write_report
-    from harness.spec import load_study
+    from harness.plan import load_study
 
     root.mkdir(parents=True, exist_ok=True)
     study_file = root / "report_bench.yaml"
@@ -144,7 +146,7 @@ def bench(root: Path, runs: int, epochs: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.report.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.bench.report", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="at least this many runs (default 1000)")
     parser.add_argument("--epochs", type=int, default=800)
     parser.add_argument("--keep", type=Path, default=None, help="build the tree here and keep it")

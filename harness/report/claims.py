@@ -7,7 +7,7 @@ it names and returns a Verdict with the numbers that decided it and how sure the
   they hold on all, "not reproduced" when on none, and "inconclusive" naming the seeds that broke
   them otherwise;
 - claims that compare runs (ordering, trend, not_converge) compare means over seeds with a
-  confidence interval of their difference (harness/intervals.py: Welch's t, 95% unless the claim's
+  confidence interval of their difference (intervals.py: Welch's t, 95% unless the claim's
   `confidence` says otherwise): "reproduced" when the interval clears the claim's margin,
   "not reproduced" when it clears the other side, and "inconclusive (N seeds, interval ...)" when it
   straddles it.
@@ -32,10 +32,13 @@ import pandas as pd
 from pydantic import Field
 
 from harness.config import Section
-from harness.intervals import METHOD, Interval, welch
+from harness.report.intervals import METHOD, Interval, welch
+from harness.report.metrics import metric
+from harness.report.results import matching, run_dip
+from harness.spec import same
+from harness.store import FINISHED
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
-FINISHED = ("done", "diverged")
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,7 @@ class _Claim(Section):
     def _select(self, finals: pd.DataFrame, variant: str | None, values: dict | None = None) -> pd.DataFrame:
         """The runs of `variant` (None: any) with the claim's `where` and these grid `values`."""
         rows = finals if variant is None else finals[finals["variant"] == variant]
-        for key, value in {**self.where, **(values or {})}.items():
-            rows = rows[rows[key].map(lambda v: same(v, value))] if key in rows else rows.iloc[0:0]
-        return rows
+        return matching(rows, {**self.where, **(values or {})})
 
     def _finished(self, rows: pd.DataFrame, what: str) -> tuple[pd.DataFrame | None, str]:
         """The runs if all are finished and there are enough seeds, else None and why not."""
@@ -103,37 +104,19 @@ class _Claim(Section):
         return welch(pd.to_numeric(a).dropna(), pd.to_numeric(b).dropna(), self.confidence)
 
 
-def same(a, b) -> bool:
-    """Grid values compare as numbers where both are numbers (1e-4 from one file, 0.0001 from another)."""
-    numbers = (int, float)
-    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
+def show(column: str, value: float) -> str:
+    """A measured value as the evidence prints it: accuracies in percent, their dips in points."""
+    return metric(column).value(value)
 
 
-def is_accuracy(metric: str) -> bool:
-    """kNN / linear top-1 and chance: stored as fractions, printed in percent."""
-    return "top1" in metric or metric == "chance"
+def show_gap(column: str, value: float) -> str:
+    """A margin, tolerance or difference of `column`: in percentage points (pt) for an accuracy."""
+    return metric(column).gap(value)
 
 
-def show(metric: str, value: float) -> str:
-    """A measured value as the report's tables print it: accuracies in percent."""
-    if metric.endswith("_dip"):  # a fall of an accuracy: in points
-        return show_gap(metric, value)
-    return f"{100 * value:.1f}%" if is_accuracy(metric) else f"{value:.3f}"
-
-
-def show_gap(metric: str, value: float) -> str:
-    """A margin, tolerance or difference of `metric`: in percentage points (pt) for an accuracy."""
-    return f"{100 * value:.3g} pt" if is_accuracy(metric) else f"{value:.3g}"
-
-
-def show_interval(metric: str, interval: Interval) -> str:
+def show_interval(column: str, interval: Interval) -> str:
     """'+9.3 pt [+5.1, +13.5]': a difference and its interval, in the metric's units."""
-    scale, unit = (100, " pt") if is_accuracy(metric) else (1, "")
-    digits = 1 if is_accuracy(metric) else 3
-    sign = lambda v: f"{scale * v:+.{digits}f}"  # noqa: E731
-    return f"{sign(interval.estimate)}{unit} [{sign(interval.low)}, {sign(interval.high)}]"
+    return metric(column).interval(interval.estimate, interval.low, interval.high)
 
 
 def _decide_interval(interval: Interval | None, margin: float) -> str:
@@ -377,20 +360,6 @@ class Trend(_Claim):
         return Verdict(self.text, outcome, evidence, seeds=seeds, interval=decisive)
 
 
-def largest_dip(series: pd.DataFrame, x: str, metric: str) -> tuple[float, str]:
-    """The largest fall of `metric` below its running maximum, and where it happened."""
-    series = series.dropna(subset=[metric]).sort_values(x)
-    if len(series) < 2:
-        return 0.0, "fewer than 2 points"
-    values = series[metric].to_numpy(dtype=float)
-    peak = pd.Series(values).cummax().to_numpy()
-    i = int((peak - values).argmax())
-    j = int(values[: i + 1].argmax())
-    xs = series[x].to_numpy()
-    where = f"{show(metric, values[j])} at {x} {xs[j]} -> {show(metric, values[i])} at {x} {xs[i]}"
-    return float(peak[i] - values[i]), where
-
-
 class Instability(_Claim):
     """`metric` dips: on every seed it falls more than `dip_above` below its running maximum during
     training (MoCo v3 Fig. 1). The dips are read per run from the finer of its records (steps.parquet
@@ -429,26 +398,6 @@ class Instability(_Claim):
                     + (f"; and {len(details) - 4} more run(s)" if len(details) > 4 else ""))
         holds = dipped if self.expect == "dips" else ~dipped
         return _per_seed(self.text, rows, holds, "dips" if self.expect == "dips" else "stable", evidence)
-
-
-def run_dip(curves: pd.DataFrame | None, steps: pd.DataFrame | None, run_id: str, metric: str):
-    """(largest dip, where, source) of one run's `metric` over training, read from the finer of its
-    records: steps.parquet (kNN every few steps) or the per-epoch curves; None if neither has it."""
-    records = [(_per_run(frame, run_id, metric, x), x, source)
-               for frame, x, source in ((steps, "step", "steps.parquet"), (curves, "epoch", "curves"))]
-    records = [r for r in records if r[0] is not None]
-    if not records:
-        return None
-    frame, x, source = max(records, key=lambda r: len(r[0]))  # steps first on a tie
-    return (*largest_dip(frame, x, metric), source)
-
-
-def _per_run(frame: pd.DataFrame | None, run_id: str, metric: str, x: str) -> pd.DataFrame | None:
-    if frame is None or frame.empty or metric not in frame or x not in frame:
-        return None
-    rows = frame[frame["run_id"] == run_id]
-    rows = rows[rows[metric].notna()]
-    return rows if len(rows) else None
 
 
 Claim = Annotated[Union[Collapse, NoCollapse, NotConverge, Ordering, Trend, Instability], Field(discriminator="kind")]

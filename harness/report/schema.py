@@ -1,4 +1,7 @@
-"""What a study's report shows, declared in its `report:` section: the table's layout and figures.
+"""The `report:` section of a study, the report's own: its schema (the paper table and its layout,
+the claims, the figures), and check_report, which validates the section against the study's runs.
+Planning leaves the section a mapping (spec.py); `harness` checks it here once the study is planned,
+before anything is written, so a bad section is one line naming the key, as any bad input.
 
 The table has one row per value of `report.rows` (a grid key or "variant"); with `report.columns`
 set to another axis it is a pivot with that axis's values as columns (SimSiam Table 2's batch sizes).
@@ -10,16 +13,20 @@ set to another axis it is a pivot with that axis's values as columns (SimSiam Ta
       - {kind: steps, metric: grad_norm}                                     # MoCo v3 Fig. 4
 
 An axis is "variant", a grid key, or (for a hue) "series": the run's variant and grid values.
-These models are imported by spec.py, so this module must not import plotting libraries.
+`harness run --dry-run` and `harness status` check the section: this module imports no plotting.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from harness.config import Section
+from harness.plan import Study
+from harness.report.claims import Claim
+from harness.report.reference import PaperNumbers
+from harness.spec import SpecError, invalid
 
 
 class _Figure(Section):
@@ -79,31 +86,75 @@ class StepsFigure(_Figure):
 Figure = Annotated[Union[CurvesFigure, SweepFigure, StepsFigure], Field(discriminator="kind")]
 
 
+class ReportSpec(Section):
+    paper: str | None = Field(None, description="papers.yaml table, e.g. simsiam.table1_predictor")
+    rows: str = Field("variant", description="'variant' or the grid key the table's rows follow")
+    paper_key: str | None = Field(None, description="column of the paper's rows matched to `rows`")
+    paper_value: str | dict[str, str] = Field(
+        "linear_top1", description="paper field holding the number, or {variant: field} (BYOL Table 16)")
+    claims: list[Claim] = []
+    # The table's layout: a pivot, the metrics shown; and the figures.
+    columns: str | None = Field(None, description="'variant' or a grid key whose values become columns")
+    paper_column_key: str | None = Field(None, description="column of the paper's rows matched to `columns`")
+    paper_label: str | None = Field(None, description="what the paper's numbers are, e.g. 'ImageNet linear top-1'")
+    metrics: list[str] | None = Field(None, min_length=1, description="table metrics (default: kNN, linear, std, loss)")
+    figures: list[Figure] | None = Field(None, description="default: one curves figure, hue = series")
+
+
+def report_spec(study: Study) -> ReportSpec:
+    """The study's report section, typed; SpecError (one line naming the key) if it does not parse."""
+    try:
+        return ReportSpec.model_validate(study.spec.report)
+    except ValidationError as err:
+        raise invalid(err, str(study.path), ReportSpec, "report.") from None
+
+
 def study_axes(spec) -> list[str]:
     return ["variant", *spec.grid]
 
 
-def axis_values(study, axis: str) -> list:
+def axis_values(study: Study, axis: str) -> list:
     """The values an axis takes in the planned runs, in the study's order (variants as declared, grid
     values as listed): read from the runs, so a per-preset grid shows what this preset ran."""
-    return _values(study.spec, study.runs, axis)
+    if axis == "variant":
+        return list(study.spec.variants)
+    return list(dict.fromkeys(dict(r.point)[axis] for r in study.runs if axis in dict(r.point)))
 
 
-def all_axis_values(study) -> dict[str, list]:
+def all_axis_values(study: Study) -> dict[str, list]:
     """{axis: axis_values} for every axis of the study."""
     return {axis: axis_values(study, axis) for axis in study_axes(study.spec)}
 
 
-def _values(spec, runs, axis: str) -> list:
-    if axis == "variant":
-        return list(spec.variants)
-    return list(dict.fromkeys(dict(r.point)[axis] for r in runs if axis in dict(r.point)))
+def paper_numbers(study: Study, report: ReportSpec) -> PaperNumbers | None:
+    """The published numbers of the study's paper table, for its axes; None without `paper`."""
+    return PaperNumbers(report, all_axis_values(study)) if report.paper else None
 
 
-def check_layout(spec, runs, where: str) -> None:
-    """Raise ValueError (one line, naming the key) if the report section names unknown axes or values."""
-    report = spec.report
+def check_report(study: Study) -> ReportSpec:
+    """The study's report section, validated against the study: every axis, variant and value it
+    names is the study's, and each run finds at most one row of the paper's table. SpecError
+    (one line, naming the file and the key) otherwise."""
+    report = report_spec(study)
+    try:
+        _check(study, report, f"{study.path}: ")
+    except ValueError as err:
+        raise SpecError(str(err)) from None
+    return report
+
+
+def _check(study: Study, report: ReportSpec, where: str) -> None:
+    spec, grid = study.spec, study.grid
     axes = study_axes(spec)
+    if report.rows != "variant" and report.rows not in spec.grid:
+        raise ValueError(f"{where}report.rows: {report.rows!r} is neither 'variant' nor a grid key")
+    for i, claim in enumerate(report.claims):
+        for name in claim.variants():
+            if name not in spec.variants:
+                raise ValueError(f"{where}report.claims[{i}]: unknown variant {name!r}")
+        for key, value in claim.where.items():
+            if value not in grid.get(key, []):
+                raise ValueError(f"{where}report.claims[{i}].where: {key}={value!r} is not a grid value")
     if report.columns is not None:
         if report.columns not in axes:
             raise ValueError(f"{where}report.columns: {report.columns!r} is neither 'variant' nor a grid key")
@@ -136,11 +187,9 @@ def check_layout(spec, runs, where: str) -> None:
                 if value not in spec.grid[claim.axis]:
                     raise ValueError(f"{at}.values: {value!r} is not a value of {claim.axis}")
     if report.paper:
-        from harness.report.reference import PaperNumbers
-
         try:
-            numbers = PaperNumbers(report, {axis: _values(spec, runs, axis) for axis in axes})
-            for planned in runs:
+            numbers = paper_numbers(study, report)
+            for planned in study.runs:
                 numbers.lookup(planned.labels())
         except (KeyError, ValueError) as err:
             raise ValueError(f"{where}report.paper: {err.args[0]}") from None

@@ -1,6 +1,6 @@
 """What the SLURM path costs per run against the local executor, at tiny scale.
 
-    python -m harness.launch.slurm_bench [--runs 4] [--epochs 4] [--partition P]
+    python -m harness.bench.slurm [--runs 4] [--epochs 4] [--partition P]
 
 Needs a cluster this machine can submit to (for a throw-away one: `python tests/slurm_cluster.py`,
 then export the SLURM_CONF it prints). Trains one tiny study (one run per seed) three times into a
@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> None:
     from harness import store
     from harness.launch.local import run_local
     from harness.launch.slurm import submit
-    from harness.spec import SlurmSpec, load_study, parse_set
-    from harness.status import ACTIVE, study_status
+    from harness.plan import load_study
+    from harness.spec import SlurmSpec, parse_set
+    from harness.status import study_status
+    from harness.store import ACTIVE, RunState
 
     torch.set_num_threads(1)
     root = Path(tempfile.mkdtemp(prefix="slurm_bench."))
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
-        if states != [store.DONE] * len(states):
+        if states != [RunState.DONE] * len(states):
             raise SystemExit(f"not every run finished on SLURM: {states}; see {results}")
         return elapsed
 

@@ -1,0 +1,261 @@
+"""What each verb of the command line does (cli.py parses it): run, status, report, bench.
+
+Every command plans its study first (`_load`: the study file, --set and the report section, each
+refused in one line); `run` then checks what its runs need (preflight) before training or
+submitting anything, and ends with the study's report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness import preflight, store
+from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, SpecError, shown
+from harness.plan import load_study
+from harness.report import write_report
+from harness.report.schema import check_report
+from harness.spec import SlurmSpec, parse_set
+from harness.status import counts, follow, run_states, study_status
+from harness.store import ACTIVE, TO_RUN, RunState
+
+
+def _load(args, path: Path | None = None):
+    """The study planned (harness/plan.py), and its report section checked against it: every input
+    is refused here, before anything is written."""
+    overrides = parse_set(args.overrides)
+    for key, value in (("runtime.device", args.device), ("runtime.data_root", args.data_root)):
+        if value is not None:
+            overrides[key] = value
+    if args.download:
+        overrides["runtime.download"] = True
+    max_runs = None if args.yes else args.max_runs
+    study = load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
+    check_report(study)
+    return study
+
+
+def slurm_options(study, args) -> SlurmSpec:
+    """The study file's `slurm:` section with the command line's options on top."""
+    base = study.spec.slurm
+    update = {k: getattr(args, k) for k in SlurmSpec.model_fields if getattr(args, k, None) is not None}
+    sbatch = dict(base.sbatch)
+    for item in args.sbatch:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--sbatch {item!r}: expected key=value")
+        sbatch[key.strip()] = value
+    try:
+        return SlurmSpec.model_validate(base.model_dump() | update | {"sbatch": sbatch})
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        if not key:  # a check across options: its message names them
+            raise SpecError(f"SLURM options: {first['msg']}") from None
+        raise SpecError(f"SLURM option {key}: {first['msg']} (got {shown(first.get('input'))})") from None
+
+
+# What `harness run` does with a run in each state.
+ACTIONS = {
+    RunState.DONE: "skip (done)",
+    RunState.DIVERGED: "skip (diverged)",
+    RunState.FAILED: "retry (failed)",
+    RunState.PARTIAL: "resume",
+    RunState.CORRUPT: "repair (resume)",
+    RunState.RUNNING: "skip (running)",
+    RunState.QUEUED: "skip (queued)",
+    RunState.NEW: "new",
+}
+
+
+def _print_plan(study, results: Path) -> Counter:
+    tally = Counter()
+    print(f"study {study.name} ({study.path}), preset {study.preset}: {len(study.runs)} runs")
+    for planned, state in run_states(study, results):
+        action = ACTIONS[state]
+        tally[action.split()[0]] += 1
+        print(f"  {planned.run_id}  {action:<16} {planned.label}")
+    return tally
+
+
+def _print_plan_json(study, results: Path) -> None:
+    """One JSON object per planned run: what exactly will run, without reading any code."""
+    for planned, state in run_states(study, results):
+        print(json.dumps({"run_id": planned.run_id, "study": study.name, "preset": study.preset,
+                          "labels": planned.labels(), "state": state,
+                          "config": planned.config.model_dump(mode="json")}))
+
+
+def run(args) -> int:
+    study = _load(args)
+    _check_folders(args, write_results=True, write_reports=True)  # before the runs' states are read there
+    if args.dry_run and args.json:
+        _print_plan_json(study, args.results)
+        sys.stdout.flush()
+        _preflight(study, args)  # what would stop `harness run` (exit 2), after the plan
+        return 0
+    if args.dry_run:
+        tally = _print_plan(study, args.results)
+        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()), flush=True)
+        _preflight(study, args)  # what would stop `harness run` (exit 2), after the plan
+        return 0
+    _preflight(study, args)
+    if args.executor == "slurm":
+        return _submit(study, args)
+    statuses = study_status(study, args.results)
+    todo = [s.planned for s in statuses if s.state in TO_RUN]
+    # Runs queued or running on SLURM or in another process are skipped: never two trainings at once.
+    on_slurm = sum(s.state in ACTIVE for s in statuses)
+    finished = len(study.runs) - len(todo) - on_slurm
+    if not todo and not on_slurm:
+        print(f"{study.name}: all {len(study.runs)} runs already finished; nothing to train")
+    elif not todo:
+        print(f"{study.name}: nothing to train ({counts(statuses)})")
+    else:
+        on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
+        print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
+        from harness.launch.local import default_jobs, run_local
+        from harness.launch.run_one import TAKEN
+
+        jobs = min(args.jobs or default_jobs(todo), len(todo))  # no idle worker processes
+        states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
+        taken = sum(states[r.run_id] == TAKEN for r in todo)  # by another process meanwhile
+        print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} {TAKEN}" if taken else ""))
+        failed = [r for r in todo if states[r.run_id] == RunState.FAILED]
+        for r in failed:
+            print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
+    return _summary_and_report(study, study_status(study, args.results), args)
+
+
+def _preflight(study, args) -> None:
+    """Before anything is trained or submitted: what the runs to train need (harness/preflight.py)."""
+    slurm = slurm_options(study, args) if args.executor == "slurm" else None
+    todo = [s.planned.config for s in study_status(study, args.results) if s.state in TO_RUN]
+    preflight.check(todo, slurm, data=not args.no_data_check)
+
+
+def _submit(study, args) -> int:
+    from harness.launch.slurm import submit
+
+    submission = submit(study, args.results, slurm_options(study, args))
+    if submission.job_ids:
+        print(f"{study.name}: submitted {submission.runs} of {len(study.runs)} runs in "
+              f"{len(submission.job_ids)} jobs: {' '.join(submission.job_ids)}")
+    else:
+        print(f"{study.name}: nothing to submit: every run is done, queued or running")
+    if not args.wait:
+        same = " and this command's --preset/--set/--results" if args.preset or args.overrides else ""
+        print(f"follow with: harness status {study.path} --wait{same}")
+        return 0
+    return _wait_and_report(study, args)
+
+
+def _wait_and_report(study, args) -> int:
+    return _summary_and_report(study, follow(study, args.results, args.poll, progress=not args.quiet), args)
+
+
+def _summary_and_report(study, statuses, args) -> int:
+    """The study's run states in one line, its report, and the exit status they make (EXIT_STATUSES)."""
+    print(f"{study.name}: " + counts(statuses))
+    _report(study, args)
+    states = {s.state for s in statuses}
+    return FAILED_RUNS if RunState.FAILED in states else DIVERGED_RUNS if RunState.DIVERGED in states else 0
+
+
+def _report(study, args) -> int:
+    paths = write_report(study, args.results, args.reports)
+    print("report: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def status(args) -> int:
+    study = _load(args)
+    _check_folders(args, write_reports=args.wait)
+    if args.wait:
+        return _wait_and_report(study, args)
+    statuses = study_status(study, args.results)
+    print(f"study {study.name}, preset {study.preset}: {len(study.runs)} runs")
+    for s in statuses:
+        print(f"  {s.planned.run_id}  {s.state:<9} {s.planned.label}" + (f"  [{s.detail}]" if s.detail else ""))
+    print(counts(statuses))
+    return 0
+
+
+def report(args) -> int:
+    """Named studies get a report whatever their state; without names, every study file in
+    --studies that has a results folder does (reports/index.html then lists them all)."""
+    paths = args.study
+    if not paths:
+        paths = sorted(args.studies.glob("*.yaml"))
+        if not paths:
+            raise SpecError(f"{args.studies}: no study files (*.yaml); name one: harness report STUDY.yaml")
+        studies = [_load(args, p) for p in paths]  # validate them all before writing anything
+        for study in studies:
+            if not (args.results / study.name).is_dir():
+                print(f"{study.name}: no results in {args.results / study.name}; no report")
+        studies = [s for s in studies if (args.results / s.name).is_dir()]
+    else:
+        studies = [_load(args, p) for p in paths]
+    _check_folders(args, write_reports=True)
+    for study in studies:
+        _report(study, args)
+    return 0
+
+
+def _check_folders(args, write_results: bool = False, write_reports: bool = False) -> None:
+    """--results is a folder (or can be one) before it is read; a folder this command writes is writable."""
+    (preflight.check_writable if write_results else preflight.check_folder)(args.results, "results folder (--results)")
+    if write_reports:
+        preflight.check_writable(args.reports, "reports folder (--reports)")
+
+
+def bench(args) -> int:
+    if args.orchestration:
+        from harness.bench.orchestration import bench_orchestration, format_orchestration
+
+        print(format_orchestration(bench_orchestration(args.runs, args.finished)))
+        return 0
+    if args.study is None:
+        raise SpecError("harness bench: give a study file, e.g. studies/simsiam_predictor.yaml (or --orchestration)")
+    from harness.bench.study import format_study_time, time_study_seed
+    from harness.bench.training import bench_training, format_training, profile_pipeline
+    from harness.bench.workload import WORKLOADS, build_workload
+
+    synthetic = args.synthetic
+    if args.workload:
+        workload = WORKLOADS[args.workload]
+        args.preset = args.preset or workload["preset"]
+        args.overrides = workload["set"] + args.overrides  # the command line's own --set wins
+        synthetic = synthetic or workload["synthetic"]
+    study = _load(args)
+    chosen = [r for r in study.runs if args.run in (None, r.variant, r.label)]
+    if not chosen:
+        raise SpecError(f"{study.path}: --run {args.run!r} is neither a variant nor a run label of the study")
+    planned = chosen[0]
+    preflight.check_device(planned.config.runtime.device)
+    if not synthetic:
+        preflight.check_data([planned.config])
+    progress = None if args.quiet else (lambda msg: print(f"  bench: {msg}", file=sys.stderr, flush=True))
+    try:
+        workload = build_workload(planned.config, synthetic)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"harness: error: {err}", file=sys.stderr)
+        return BAD_INPUT
+    result = bench_training(
+        workload, f"{study.name} / {planned.label}, preset {study.preset}", steps=args.steps, rounds=args.rounds,
+        workers=args.workers, monitor_images=args.monitor_images, progress=progress,
+    )  # fmt: skip
+    print(format_training(result))
+    if args.whole_runs and synthetic:
+        print("\nwhole runs: not trained (--synthetic: a run needs the dataset's own files)")
+    elif args.whole_runs:
+        print()
+        print(format_study_time(time_study_seed(study, jobs=args.jobs)))  # None: run's default
+    if args.profile:
+        print(f"\nprofile of one pipeline batch and step (top {args.profile} ops):")
+        print(profile_pipeline(workload, args.profile))
+    return 0

@@ -1,0 +1,223 @@
+"""A study's plan: its validated spec (spec.py) expanded into fully resolved runs, variants x grid x
+seeds, each a PlannedRun with its RunConfig and run id. What launch, status and the report read.
+
+A run's config is built by layering override sets, later ones winning:
+    RunConfig defaults < the method's recipe < preset < the recipe at that preset < study `base`
+    < study `presets[<preset>]` < variant < grid point < `rules` that match the run < seed
+    < command-line `--set`.
+The recipe (harness/recipes.py) is the paper's setup of the run's method, so a study states only its
+ablation. A layer that makes a config invalid is named in the error, with its key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from harness.config import METHOD_NAMES, RunConfig
+from harness.presets import DEFAULT_PRESET, PRESETS
+from harness.recipes import RECIPES
+from harness.spec import SpecError, StudySpec, check_keys, flatten, read_spec, same, shown
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: str
+    variant: str
+    point: tuple[tuple[str, Any], ...]  # the grid values of this run, in grid order
+    seed: int
+    config: RunConfig
+
+    @property
+    def series(self) -> str:
+        """The run's place in the study without its seed: what seeds are averaged over."""
+        return " ".join([self.variant] + [f"{k}={v}" for k, v in self.point])
+
+    @property
+    def label(self) -> str:
+        return f"{self.series} seed={self.seed}"
+
+    def labels(self) -> dict[str, Any]:
+        """What identifies this run within its study, stored beside its results."""
+        return {"variant": self.variant, "seed": self.seed, **dict(self.point)}
+
+
+@dataclass(frozen=True)
+class Study:
+    spec: StudySpec
+    path: Path
+    preset: str
+    runs: list[PlannedRun]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def grid(self) -> dict[str, list[Any]]:
+        """The grid at this study's preset (preset_grid's axes replace the grid's there)."""
+        return self.spec.grid_at(self.preset)
+
+
+class Layer(NamedTuple):
+    """One set of overrides and where it comes from, as an error names it."""
+
+    where: str
+    values: dict[str, Any]  # flat: dotted key -> value
+    ablation: bool = False  # a variant's or grid point's: what an error across sections is blamed on
+
+
+def load_study(
+    path: str | Path,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    max_runs: int | None = None,
+) -> Study:
+    """Read, validate and expand a study file into its planned runs (variants x grid x seeds).
+    With `max_runs`, a study that expands to more runs is refused before anything is expanded."""
+    path = Path(path)
+    return expand(read_spec(path), path, preset, overrides, max_runs)
+
+
+def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: dict[str, Any] | None = None,
+           max_runs: int | None = None) -> Study:
+    preset = DEFAULT_PRESET if preset is None else preset  # --preset '' is no preset, not the default
+    if preset not in PRESETS:
+        raise SpecError(f"{path}: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    for name in spec.presets:
+        if name not in PRESETS:
+            raise SpecError(f"{path}: presets.{name}: unknown preset (known: {', '.join(PRESETS)})")
+
+    def layer(where: str, overrides: dict, ablation: bool = False) -> Layer:
+        flat = flatten(overrides)
+        check_keys(flat, f"{path}: {where}")
+        if "seed" in flat:  # it would be overridden by `seeds` without a word
+            raise SpecError(f"{path}: {where}: seed: set seeds with the study's `seeds:` list")
+        return Layer(f"{path}: {where}", flat, ablation)
+
+    study_common = [layer("base", spec.base), layer(f"presets.{preset}", spec.presets.get(preset, {}))]
+    _check_preset_grid(spec, path)
+    if max_runs is not None:  # before a run is expanded
+        check_run_count(spec, preset, path, max_runs)
+    grid = spec.grid_at(preset)
+    layer("grid", {k: None for k in grid})
+    cli = [Layer("--set", overrides)] if overrides else []
+    rules = _check_rules(spec, path, layer)
+
+    runs, seen = [], {}
+    for variant, values in spec.variants.items():
+        variant_layer = layer(f"variants.{variant}", values or {}, ablation=True)
+        for combo in itertools.product(*grid.values()):
+            point = tuple(zip(grid, combo))
+            point_layer = Layer(f"{path}: grid " + " ".join(f"{k}={v}" for k, v in point), dict(point), True)
+            study_layers = study_common + [variant_layer, point_layer]
+            study_layers += [flat for rule, flat in rules if rule.matches({"variant": variant, **dict(point)}, preset)]
+            for seed in spec.seeds:
+                seed_layer = Layer(f"{path}: seeds", {"seed": seed})
+                config = resolve(recipe_layers(study_layers + cli, preset) + study_layers + [seed_layer] + cli)
+                planned = PlannedRun(config.run_id(), variant, point, seed, config)
+                if planned.run_id in seen:
+                    raise SpecError(
+                        f"{path}: runs {seen[planned.run_id]!r} and {planned.label!r} resolve to the same "
+                        "config; make the variants differ"
+                    )
+                seen[planned.run_id] = planned.label
+                runs.append(planned)
+    return Study(spec=spec, path=path, preset=preset, runs=runs)
+
+
+def recipe_layers(later: list[Layer], preset: str) -> list[Layer]:
+    """The layers under a study's own: the run's method's recipe, the preset, the recipe at the preset.
+    The method is the last `method.name` the later layers set (SimSiam, the default, if none does)."""
+    name = next((layer.values["method.name"] for layer in reversed(later) if "method.name" in layer.values), "simsiam")
+    layers = [Layer("preset " + preset, flatten(PRESETS[preset]))]
+    recipe = RECIPES.get(name) if isinstance(name, str) else None  # the config's validation refuses a bad one
+    if recipe is None:
+        return layers
+    return [Layer(f"recipe {name}", recipe.common), *layers,
+            Layer(f"recipe {name} at {preset}", recipe.scaled.get(preset, {}))]
+
+
+def resolve(layers: list[Layer]) -> RunConfig:
+    """Apply flat override layers in order and validate the result as one RunConfig."""
+    tree: dict = {}
+    for layer in layers:
+        for key, value in layer.values.items():
+            *parents, leaf = key.split(".")
+            node = tree
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as err:
+        first = err.errors()[0]
+        parts = [str(p) for p in first["loc"]]
+        method = ""
+        if parts[:1] == ["method"] and len(parts) > 2 and parts[1] in METHOD_NAMES:
+            method = f" for method.name={parts.pop(1)!r}"  # the union's tag, not a key
+        value = first.get("input")
+        if first["type"] == "unknown_method":  # the tag's own key, and its value
+            parts.append("name")
+            value = value.get("name") if isinstance(value, dict) else value
+        key = ".".join(parts)
+        if not key:  # a check across sections (RunConfig's validator): its message names the keys
+            where = next((layer.where for layer in reversed(layers) if layer.values and layer.ablation),
+                         layers[-1].where if layers else "defaults")
+            raise SpecError(f"{where}: {first['msg']}") from None
+        # Name the layer that set the offending key (the last one that mentions it).
+        where = next((layer.where for layer in reversed(layers)
+                      if any(key.startswith(k) or k.startswith(key + ".") for k in layer.values)), "defaults")
+        raise SpecError(f"{where}: {key}: {first['msg']}{method} (got {shown(value)})") from None
+
+
+def count_runs(spec: StudySpec, preset: str = DEFAULT_PRESET) -> int:
+    """How many runs the study expands to at `preset` (its grid there), without expanding it."""
+    return len(spec.variants) * math.prod(len(v) for v in spec.grid_at(preset).values()) * len(spec.seeds)
+
+
+def check_run_count(spec: StudySpec, preset: str, path: Path, max_runs: int) -> None:
+    count = count_runs(spec, preset)
+    if count > max_runs:
+        sizes = [len(v) for v in spec.grid_at(preset).values()]
+        raise SpecError(
+            f"{path}: expands to {count} runs at preset {preset} ({len(spec.variants)} variants x grid {sizes} x "
+            f"{len(spec.seeds)} seeds), more than the limit of {max_runs}; "
+            "pass --yes to accept any size, or --max-runs N"
+        )
+
+
+def _check_preset_grid(spec: StudySpec, path: Path) -> None:
+    for name, axes in spec.preset_grid.items():
+        if name not in PRESETS:
+            raise SpecError(f"{path}: preset_grid.{name}: unknown preset (known: {', '.join(PRESETS)})")
+        for key, values in axes.items():
+            if key not in spec.grid:
+                raise SpecError(f"{path}: preset_grid.{name}: {key!r} is not a grid axis")
+            if not values:
+                raise SpecError(f"{path}: preset_grid.{name}: axis {key!r} has no values")
+
+
+def _check_rules(spec: StudySpec, path: Path, layer) -> list:
+    """Each rule with its validated `set` layer; `when` names study axes and values they take."""
+    checked = []
+    for i, rule in enumerate(spec.rules):
+        where = f"rules[{i}]"
+        if rule.preset is not None and rule.preset not in PRESETS:
+            raise SpecError(f"{path}: {where}.preset: unknown preset {rule.preset!r} (known: {', '.join(PRESETS)})")
+        for key, values in rule.when.items():
+            allowed = list(spec.variants) if key == "variant" else spec.grid.get(key)
+            if allowed is None:
+                raise SpecError(f"{path}: {where}.when: {key!r} is neither 'variant' nor a grid key")
+            if key != "variant":
+                allowed = list(allowed) + [v for axis in spec.preset_grid.values() for v in axis.get(key, [])]
+            for value in values if isinstance(values, list) else [values]:
+                if not any(same(value, a) for a in allowed):
+                    raise SpecError(f"{path}: {where}.when: {key}={value!r} is not a value of the study")
+        checked.append((rule, layer(where, rule.set)))
+    return checked
