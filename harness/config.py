@@ -17,7 +17,9 @@ import json
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainValidator, Tag, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainValidator, SerializeAsAny, Tag,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
 
 class Section(BaseModel):
@@ -80,20 +82,71 @@ class MoCoV3Method(Section):
     loss: Literal["symmetric", "asymmetric"] = "symmetric"
 
 
-def _method_name(value) -> str:
+class MethodSection(Section):
+    """The base of a plug-in method's section (harness/methods/__init__.py): its Method class declares
+    one (`section`), and studies name it `module.path:Class` or by an entry point of the group
+    `harness.methods`. It may take the shared switches below, as the built-in methods' sections do."""
+
+    name: str
+
+
+class StopGradient(Section):
+    stop_gradient: bool = True  # the target branch detached (SimSiam Fig. 2)
+
+
+class SymmetricLoss(Section):
+    loss: Literal["symmetric", "asymmetric"] = "symmetric"  # both view orders (methods.base.VIEW_PAIRS), or one
+
+
+class EMATarget(Section):
+    # An EMA target network (methods/momentum.py's MomentumTarget): its rate, constant or on a cosine to 1.
+    momentum: float = Field(0.99, ge=0, le=1)
+    momentum_schedule: Literal["cosine", "constant"] = "cosine"
+
+
+def _plugin_section(value):
+    """A plug-in method's section, validated by the class its Method declares."""
+    if isinstance(value, MethodSection):
+        return value
+    from harness.methods import method_class  # imports torch: only a plug-in method's study needs it
+
+    try:
+        section = method_class(value["name"]).section
+    except ValueError as err:
+        raise PydanticCustomError("unknown_method", str(err)) from None
+    return section.model_validate(value)
+
+
+def _method_name(value):
     # A study that never names its method means the default one, SimSiam.
     return value.get("name", "simsiam") if isinstance(value, dict) else value.name
 
 
-METHOD_NAMES = ("simsiam", "byol", "simclr", "mocov3")
+def _method_tag(value) -> str | None:
+    name = _method_name(value)
+    return name if name in METHOD_NAMES else "plugin" if isinstance(name, str) else None
+
+
+METHOD_SECTIONS = {"simsiam": SimSiamMethod, "byol": BYOLMethod, "simclr": SimCLRMethod, "mocov3": MoCoV3Method}
+METHOD_NAMES = tuple(METHOD_SECTIONS)
+
+
+def method_section(name: str) -> type[Section]:
+    """The config section of the method `name`, built in or a plug-in's."""
+    if name in METHOD_SECTIONS:
+        return METHOD_SECTIONS[name]
+    from harness.methods import method_class
+
+    return method_class(name).section
 MethodConfig = Annotated[
     Union[
         Annotated[SimSiamMethod, Tag("simsiam")],
         Annotated[BYOLMethod, Tag("byol")],
         Annotated[SimCLRMethod, Tag("simclr")],
         Annotated[MoCoV3Method, Tag("mocov3")],
+        Annotated[SerializeAsAny[MethodSection], PlainValidator(_plugin_section), Tag("plugin")],
     ],
-    Discriminator(_method_name, custom_error_type="unknown_method",
+    Discriminator(_method_tag, custom_error_type="unknown_method",
                   custom_error_message=f"unknown method (known: {', '.join(METHOD_NAMES)})"),
 ]
 
