@@ -6,16 +6,20 @@ Defaults are the SimSiam paper's ImageNet setup; presets (harness/presets.py) sc
 
 The run id is a content hash of the resolved config without ``runtime`` (device, workers, threads,
 data location, checkpoint cadence, channels_last, compile): those change where and how fast a run
-goes, not its result. The exception is ``runtime.precision``: bf16 changes the numbers.
+goes, not its result. The exception is ``runtime.precision``: bf16 changes the numbers. Keys added
+since ids were first given out are hashed only when set (HASHED_WHEN_SET), so old runs keep their ids.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PlainValidator, Tag, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainValidator, SerializeAsAny, Tag,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
 
 class Section(BaseModel):
@@ -78,20 +82,71 @@ class MoCoV3Method(Section):
     loss: Literal["symmetric", "asymmetric"] = "symmetric"
 
 
-def _method_name(value) -> str:
+class MethodSection(Section):
+    """The base of a plug-in method's section (harness/methods/__init__.py): its Method class declares
+    one (`section`), and studies name it `module.path:Class` or by an entry point of the group
+    `harness.methods`. It may take the shared switches below, as the built-in methods' sections do."""
+
+    name: str
+
+
+class StopGradient(Section):
+    stop_gradient: bool = True  # the target branch detached (SimSiam Fig. 2)
+
+
+class SymmetricLoss(Section):
+    loss: Literal["symmetric", "asymmetric"] = "symmetric"  # both view orders (methods.base.VIEW_PAIRS), or one
+
+
+class EMATarget(Section):
+    # An EMA target network (methods/momentum.py's MomentumTarget): its rate, constant or on a cosine to 1.
+    momentum: float = Field(0.99, ge=0, le=1)
+    momentum_schedule: Literal["cosine", "constant"] = "cosine"
+
+
+def _plugin_section(value):
+    """A plug-in method's section, validated by the class its Method declares."""
+    if isinstance(value, MethodSection):
+        return value
+    from harness.methods import method_class  # imports torch: only a plug-in method's study needs it
+
+    try:
+        section = method_class(value["name"]).section
+    except ValueError as err:
+        raise PydanticCustomError("unknown_method", str(err)) from None
+    return section.model_validate(value)
+
+
+def _method_name(value):
     # A study that never names its method means the default one, SimSiam.
     return value.get("name", "simsiam") if isinstance(value, dict) else value.name
 
 
-METHOD_NAMES = ("simsiam", "byol", "simclr", "mocov3")
+def _method_tag(value) -> str | None:
+    name = _method_name(value)
+    return name if name in METHOD_NAMES else "plugin" if isinstance(name, str) else None
+
+
+METHOD_SECTIONS = {"simsiam": SimSiamMethod, "byol": BYOLMethod, "simclr": SimCLRMethod, "mocov3": MoCoV3Method}
+METHOD_NAMES = tuple(METHOD_SECTIONS)
+
+
+def method_section(name: str) -> type[Section]:
+    """The config section of the method `name`, built in or a plug-in's."""
+    if name in METHOD_SECTIONS:
+        return METHOD_SECTIONS[name]
+    from harness.methods import method_class
+
+    return method_class(name).section
 MethodConfig = Annotated[
     Union[
         Annotated[SimSiamMethod, Tag("simsiam")],
         Annotated[BYOLMethod, Tag("byol")],
         Annotated[SimCLRMethod, Tag("simclr")],
         Annotated[MoCoV3Method, Tag("mocov3")],
+        Annotated[SerializeAsAny[MethodSection], PlainValidator(_plugin_section), Tag("plugin")],
     ],
-    Discriminator(_method_name, custom_error_type="unknown_method",
+    Discriminator(_method_tag, custom_error_type="unknown_method",
                   custom_error_message=f"unknown method (known: {', '.join(METHOD_NAMES)})"),
 ]
 
@@ -117,13 +172,36 @@ class ViT(Section):
         return self
 
 
+BUILT_IN_BACKBONES = ("small_cnn", "resnet18_cifar", "resnet18", "resnet50", "vit")
+# A model of a registry by its name there (harness/nets/registry.py): whether the registry has it is
+# preflight's to check, since asking it imports torch and planning does not.
+REGISTRY_NAME = re.compile(r"(torchvision|timm):[A-Za-z0-9_.]+")
+
+
+def _backbone_name(value: str) -> str:
+    if value in BUILT_IN_BACKBONES or REGISTRY_NAME.fullmatch(value):
+        return value
+    raise ValueError(f"unknown backbone (built in: {', '.join(BUILT_IN_BACKBONES)}; "
+                     "or a registry's model: torchvision:<name>, timm:<name>)")
+
+
 class Backbone(Section):
-    name: Literal["small_cnn", "resnet18_cifar", "resnet18", "resnet50", "vit"] = "resnet50"
+    name: Annotated[str, AfterValidator(_backbone_name)] = "resnet50"
     width: int = Field(32, gt=0, description="channels of the first small_cnn layer")
     # ResNets only: each residual block's last BN starts with a zero scale, so every block starts as
     # the identity (Goyal et al.). The official code of all four methods does so.
     zero_init_residual: bool = True
     vit: ViT = ViT()  # read only when name is vit
+    # A registry's ResNet with SimSiam's CIFAR stem (App. D: a 3x3 conv of stride 1, no max-pool), as
+    # resnet18_cifar is torchvision's resnet18 with it.
+    cifar_stem: bool = False
+
+    @model_validator(mode="after")
+    def _stem_of_a_registry_model(self):
+        if self.cifar_stem and not REGISTRY_NAME.fullmatch(self.name):
+            raise ValueError(f"backbone.cifar_stem is for a registry's ResNet (e.g. torchvision:resnet34), "
+                             f"not {self.name!r} (resnet18_cifar is resnet18 with it)")
+        return self
 
 
 class Projector(Section):
@@ -324,14 +402,21 @@ class RunConfig(Section):
 
 
 HASH_EXCLUDED = ("runtime",)
+# Keys added after run ids were first given out: each enters the hash only when it differs from its
+# default, at the payload's top level under its last name (as runtime.precision first did), so every
+# run from before it existed keeps its id. runtime.precision is the one runtime key that changes
+# results: a bf16 run is another experiment than its fp32 twin.
+HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem")
 
 
 def run_id(config: RunConfig) -> str:
     """A short content hash of the result-relevant part of the config."""
     payload = config.model_dump(mode="json", exclude=set(HASH_EXCLUDED))
-    # The one runtime key that changes results: a bf16 run is another experiment than its fp32 twin.
-    # Added only when not fp32, so fp32 runs keep the ids they had before the switch existed.
-    if config.runtime.precision != "fp32":
-        payload["precision"] = config.runtime.precision
+    for key in HASHED_WHEN_SET:
+        name, leaf = key.split(".")
+        section = getattr(config, name)
+        payload.get(name, {}).pop(leaf, None)
+        if getattr(section, leaf) != type(section).model_fields[leaf].default:
+            payload[leaf] = getattr(section, leaf)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -19,10 +19,14 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from harness.config import METHOD_NAMES, RunConfig
+from harness import plugins
+from harness.config import METHOD_NAMES, RunConfig, method_section
 from harness.presets import DEFAULT_PRESET, PRESETS
 from harness.recipes import RECIPES
-from harness.spec import SpecError, StudySpec, check_keys, flatten, read_spec, same, shown
+from harness.spec import SpecError, StudySpec, check_keys, did_you_mean, flatten, read_spec, same, shown
+
+
+METHOD_TAGS = (*METHOD_NAMES, "plugin")  # RunConfig.method's union members
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,9 @@ def load_study(
     """Read, validate and expand a study file into its planned runs (variants x grid x seeds).
     With `max_runs`, a study that expands to more runs is refused before anything is expanded."""
     path = Path(path)
-    return expand(read_spec(path), path, preset, overrides, max_runs)
+    spec = read_spec(path)
+    plugins.search_beside(path)  # a plug-in method's package may sit beside the study
+    return expand(spec, path, preset, overrides, max_runs)
 
 
 def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: dict[str, Any] | None = None,
@@ -159,13 +165,19 @@ def resolve(layers: list[Layer]) -> RunConfig:
         first = err.errors()[0]
         parts = [str(p) for p in first["loc"]]
         method = ""
-        if parts[:1] == ["method"] and len(parts) > 2 and parts[1] in METHOD_NAMES:
-            method = f" for method.name={parts.pop(1)!r}"  # the union's tag, not a key
+        if parts[:1] == ["method"] and len(parts) > 1 and parts[1] in METHOD_TAGS:
+            parts.pop(1)  # the union's tag, not a key
+            method = f" for method.name={tree['method'].get('name', 'simsiam')!r}"
         value = first.get("input")
         if first["type"] == "unknown_method":  # the tag's own key, and its value
             parts.append("name")
             value = value.get("name") if isinstance(value, dict) else value
+            method = ""
         key = ".".join(parts)
+        if first["type"] == "extra_forbidden" and parts[0] == "method":  # spec.check_keys left it to the method
+            where = next(layer.where for layer in reversed(layers) if key in layer.values)
+            hint = did_you_mean(method_section(tree["method"].get("name", "simsiam")), tuple(parts[1:]))
+            raise SpecError(f"{where}: unknown key {key!r}{method}{hint}") from None
         if not key:  # a check across sections (RunConfig's validator): its message names the keys
             where = next((layer.where for layer in reversed(layers) if layer.values and layer.ablation),
                          layers[-1].where if layers else "defaults")

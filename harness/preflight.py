@@ -7,6 +7,8 @@ Checked, for the runs to train or submit (not those done):
 - the dataset at runtime.data_root (--data-root): CIFAR's batch files, or an ImageFolder tree with
   the same class folders in train/ and val/, an image in each, and a training batch's worth; with
   --download, a data root that can be created;
+- a registry's backbone (backbone.name torchvision:<model>, timm:<model>): that the registry has
+  it (else the close matches), and that a CIFAR stem has a ResNet stem to replace;
 - runtime.device (--device): a device torch knows, and here, one this machine has (on SLURM the
   device is the node's: only the name is checked);
 - the results and reports folders: writable, or creatable under a writable folder;
@@ -39,6 +41,7 @@ def check(configs: Iterable[RunConfig], slurm: SlurmSpec | None = None, data: bo
         return
     if data:
         check_data(configs)
+    check_backbones(configs)
     for device in sorted({c.runtime.device for c in configs}):
         check_device(device, here=slurm is None)
     if slurm is not None:
@@ -70,6 +73,17 @@ def check_writable(path: Path, what: str) -> None:
     except OSError as err:
         why = err.strerror or err
         raise PreflightError(f"{what} {Path(path).absolute()}: cannot write in {existing} ({why})") from None
+
+
+def check_backbones(configs: list[RunConfig]) -> None:
+    """A registry's backbone (torchvision:<name>, timm:<name>) is one the registry has."""
+    for name, cifar_stem in sorted({(c.backbone.name, c.backbone.cifar_stem) for c in configs}):
+        if ":" in name:
+            from harness.nets import registry
+
+            why = registry.problem(name, cifar_stem)
+            if why:
+                raise PreflightError(why)
 
 
 def check_data(configs: list[RunConfig]) -> None:

@@ -336,6 +336,10 @@ def all_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
 
 def check_keys(flat: dict[str, Any], where: str) -> None:
     for key in flat:
+        if key.startswith("method.") and key != "method.name":
+            # The method's own section checks its keys, knowing which method it is: a plug-in's keys
+            # are known only to it, and a key of another method names the method (plan.resolve).
+            continue
         if _field_at(key) is None or _is_section(key):
             close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -371,11 +375,11 @@ def invalid(err: ValidationError, where: str, model: type[BaseModel], prefix: st
     first = err.errors()[0]
     key = prefix + ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
-        return SpecError(f"{where}: unknown key {key!r}{_did_you_mean(model, first['loc'])}")
+        return SpecError(f"{where}: unknown key {key!r}{did_you_mean(model, first['loc'])}")
     return SpecError(f"{where}: {key}: {first['msg']} (got {shown(first.get('input'))})")
 
 
-def _did_you_mean(model: type[BaseModel], loc: tuple) -> str:
+def did_you_mean(model: type[BaseModel], loc: tuple) -> str:
     """A near miss among the keys allowed where `loc` points in `model` (and its sections)."""
     for part in loc[:-1]:
         field = model.model_fields.get(str(part)) if isinstance(part, str) else None

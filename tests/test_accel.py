@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness import accel, store
-from harness.config import HASH_EXCLUDED, RunConfig
+from harness.config import HASH_EXCLUDED, HASHED_WHEN_SET, RunConfig
 from harness.methods import build_method
 from harness.plan import load_study
 from harness.spec import parse_set
@@ -34,8 +34,11 @@ def with_runtime(c: RunConfig, **runtime) -> RunConfig:
 
 def test_only_precision_enters_the_run_id():
     base = RunConfig()
-    # fp32 runs keep the id of the formula before the switches existed
+    # fp32 runs keep the id of the formula before the switches existed (and the keys added since)
     payload = base.model_dump(mode="json", exclude=set(HASH_EXCLUDED))
+    for key in HASHED_WHEN_SET:
+        section, leaf = key.split(".")
+        payload.get(section, {}).pop(leaf, None)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     assert base.run_id() == hashlib.sha256(canonical.encode()).hexdigest()[:12]
     assert with_runtime(base, channels_last=True, compile=True).run_id() == base.run_id()

@@ -1,4 +1,5 @@
-"""Encoders. Each returns (module, feature_dim); the module maps images to flat features."""
+"""Encoders. Each returns (module, feature_dim); the module maps images to flat features. The built-in
+names are here; a registry's models (torchvision:<name>, timm:<name>) are registry.py's."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import torch.nn as nn
 import torchvision
 
 from harness.config import Backbone
+from harness.nets.registry import registry_backbone
 from harness.nets.vit import vit
 
 
@@ -51,4 +53,6 @@ def build_encoder(backbone: Backbone, in_channels: int, image_size: int) -> tupl
     """The encoder a run's config names, with its feature dimension."""
     if backbone.name == "vit":
         return vit(backbone.vit, in_channels, image_size)
+    if ":" in backbone.name:  # torchvision:<model>, timm:<model>
+        return registry_backbone(backbone.name, in_channels, image_size, backbone.cifar_stem)
     return build_backbone(backbone.name, in_channels, backbone.width, backbone.zero_init_residual)
