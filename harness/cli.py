@@ -26,7 +26,8 @@ exit status:
      or in another process's hands); status and report: they answered
   1  a SLURM command failed
   {BAD_INPUT}  bad input (study file, --set, an option) or a failed preflight: one line, nothing written
-  {FAILED_RUNS}  run, or --wait: runs failed (the report is written; the next run retries them)
+  {FAILED_RUNS}  run, or --wait: runs failed, or were lost with a killed worker process (the report
+     is written; the next run retries or resumes them)
   {DIVERGED_RUNS}  run, or --wait: runs diverged and none failed (the report is written)
 """
 

@@ -118,7 +118,7 @@ def run(args) -> int:
     else:
         on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
         print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
-        from harness.launch.local import default_jobs, run_local
+        from harness.launch.local import LOST, default_jobs, run_local
         from harness.launch.run_one import TAKEN
 
         jobs = min(args.jobs or default_jobs(todo), len(todo))  # no idle worker processes
@@ -128,6 +128,12 @@ def run(args) -> int:
         failed = [r for r in todo if states[r.run_id] == RunState.FAILED]
         for r in failed:
             print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
+        lost = [r for r in todo if states[r.run_id] == LOST]
+        if lost:
+            print(f"{study.name}: {len(lost)} runs lost: a worker process was killed (out of memory?); "
+                  "run this again to resume them", file=sys.stderr)
+        exit_status = _summary_and_report(study, study_status(study, args.results), args)
+        return exit_status or (FAILED_RUNS if lost else 0)
     return _summary_and_report(study, study_status(study, args.results), args)
 
 

@@ -1,5 +1,5 @@
 """The harness command line with a fault injected: HARNESS_KILL_DURING_WRITE="NAME:N" kills `harness run`
-(SIGKILL; from a worker process, its parent and itself) half-way through a process's N-th write of a
+(SIGKILL; from a worker process, its parent and itself, or with NAME:N:worker the worker alone) half-way through a process's N-th write of a
 file called NAME, leaving the half-written temporary behind as a killed writer would
 (tests/fault_injection.py). Run as a script:
 
@@ -20,7 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, as `python -m harness` from its root
 from harness import store  # noqa: E402
 
+# NAME:N, or NAME:N:worker to kill the worker process alone (as the system's OOM killer would).
 TARGET, _, NTH = os.environ.get("HARNESS_KILL_DURING_WRITE", "").partition(":")
+NTH, _, WHO = NTH.partition(":")
 _writes: Counter = Counter()
 _write = store.atomic_write_bytes
 
@@ -33,7 +35,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         fd, _ = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # as store names it
         os.write(fd, data[: len(data) // 2])
         os.fsync(fd)
-        if multiprocessing.parent_process() is not None:  # a worker of `harness run`: the run dies
+        if multiprocessing.parent_process() is not None and WHO != "worker":  # `harness run` dies too
             os.kill(os.getppid(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
     _write(path, data)

@@ -99,3 +99,26 @@ def test_the_exit_statuses_are_in_the_help(capsys):
         main(["run", "--help"])
     out = capsys.readouterr().out
     assert "exit status:" in out and "3  run, or --wait: runs failed" in out and "4  run, or --wait: runs diverged" in out
+
+
+def test_a_worker_killed_under_its_run_gives_one_line_status_3_and_the_next_run_resumes_it(tiny_study, tmp_path):
+    # A worker process of --jobs 2 killed by the system (here: SIGKILL half-way through its second
+    # checkpoint) broke the pool and `harness run` died with a BrokenProcessPool traceback.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    faults = Path(__file__).parent / "harness_with_faults.py"
+    command = [sys.executable, str(faults), "run", str(tiny_study), "--results", str(tmp_path / "results"),
+               "--reports", str(tmp_path / "reports"), "--quiet", "--jobs", "2", *fast_overrides()]
+    env = {**os.environ, "HARNESS_KILL_DURING_WRITE": "checkpoint.pt:2:worker"}
+    killed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 3, killed.stderr
+    assert "Traceback" not in killed.stderr + killed.stdout
+    assert "runs lost: a worker process was killed" in killed.stderr
+    assert "report: " in killed.stdout  # the report of what there is, as for failed runs
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "tiny_test: 2 done" in again.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from harness import store
 from harness.machine import usable_cpus
 from harness.launch.run_one import run_one
 from harness.plan import PlannedRun
+
+# What run_local returns for a run whose worker process died under it (killed by the system, e.g.
+# out of memory): the pool is broken and every run not finished by then is lost with it. Their
+# directories hold what a killed run leaves, so the next `harness run` resumes them.
+LOST = "lost with its worker process"
 
 
 def _worker_init(threads: int, parent: int) -> None:
@@ -79,7 +85,10 @@ def run_local(runs: list[PlannedRun], study: str, results: Path, jobs: int = 1, 
             }
             for future in as_completed(futures):
                 planned = futures[future]
-                states[planned.run_id] = future.result()
+                try:
+                    states[planned.run_id] = future.result()
+                except BrokenProcessPool:
+                    states[planned.run_id] = LOST
                 bar.set_postfix_str(f"{planned.label}: {states[planned.run_id]}")
                 bar.update()
     bar.close()
