@@ -259,8 +259,21 @@ class Augment(Section):
     solarize_p: PerView = (0.0, 0.0)
 
 
+BUILT_IN_DATASETS = ("digits", "cifar10", "cifar100", "imagefolder")
+# The user's own dataset (harness/data/plugin.py): a callable named module.path:name (or an entry point
+# of the group harness.datasets). Importing it is preflight's to check, as it may import torch.
+PLUGIN_NAME = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+def _dataset_name(value: str) -> str:
+    if value in BUILT_IN_DATASETS or PLUGIN_NAME.fullmatch(value):
+        return value
+    raise ValueError(f"unknown dataset (built in: {', '.join(BUILT_IN_DATASETS)}; "
+                     "or your own: module.path:function, returning a torch Dataset of (image, label))")
+
+
 class Data(Section):
-    dataset: Literal["digits", "cifar10", "cifar100", "imagefolder"] = "imagefolder"
+    dataset: Annotated[str, AfterValidator(_dataset_name)] = "imagefolder"
     image_size: int = Field(224, gt=0)
     augment: Augment = Augment()
 

@@ -6,7 +6,8 @@ GPU node).
 Checked, for the runs to train or submit (not those done):
 - the dataset at runtime.data_root (--data-root): CIFAR's batch files, or an ImageFolder tree with
   the same class folders in train/ and val/, an image in each, and a training batch's worth; with
-  --download, a data root that can be created;
+  --download, a data root that can be created; the user's own dataset (data.dataset module:function):
+  that it imports and gives train and test splits of (image, label), and a training batch's worth;
 - a registry's backbone (backbone.name torchvision:<model>, timm:<model>): that the registry has
   it (else the close matches), and that a CIFAR stem has a ResNet stem to replace;
 - runtime.device (--device): a device torch knows, and here, one this machine has (on SLURM the
@@ -25,7 +26,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.config import RunConfig
+from harness.config import BUILT_IN_DATASETS, RunConfig
 from harness.spec import SlurmSpec, SpecError
 
 
@@ -89,11 +90,17 @@ def check_backbones(configs: list[RunConfig]) -> None:
 def check_data(configs: list[RunConfig]) -> None:
     # One check per dataset and folder; an ImageFolder's against the largest batch drawn from it.
     needs: dict[tuple, int] = {}
+    example: dict[tuple, RunConfig] = {}
     for c in configs:
         key = (c.data.dataset, c.runtime.data_root, c.runtime.download)
         needs[key] = max(needs.get(key, 0), c.optim.batch_size)
-    for (dataset, root, download), batch_size in needs.items():
+        example.setdefault(key, c)
+    for key, batch_size in needs.items():
+        dataset, root, download = key
         if dataset == "digits":  # built in (scikit-learn)
+            continue
+        if dataset not in BUILT_IN_DATASETS:  # the user's own: its function gives both splits, or says why not
+            _check_plugin(example[key], batch_size)
             continue
         if root is None:
             raise PreflightError(f"dataset {dataset} needs a data folder: pass --data-root (runtime.data_root)")
@@ -101,6 +108,20 @@ def check_data(configs: list[RunConfig]) -> None:
             _check_imagefolder(Path(root), batch_size)
         else:
             _check_cifar(dataset, Path(root), download)
+
+
+def _check_plugin(config: RunConfig, batch_size: int) -> None:
+    from harness.data.plugin import load_splits
+
+    try:
+        train = load_splits(config)["train"]
+    except ValueError as err:
+        raise PreflightError(str(err)) from None
+    except Exception as err:  # noqa: BLE001 - the user's function raised: say which, and what
+        raise PreflightError(f"data.dataset={config.data.dataset!r} raised {type(err).__name__}: {err}") from None
+    if len(train) < batch_size:
+        raise PreflightError(f"data.dataset={config.data.dataset!r}: its train split has {len(train)} images, "
+                             f"fewer than a batch (optim.batch_size={batch_size})")
 
 
 def _check_cifar(dataset: str, root: Path, download: bool) -> None:

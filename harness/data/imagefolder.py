@@ -1,4 +1,5 @@
-"""ImageNet-style trees (<data_root>/train/<class>/*.jpg, <data_root>/val/<class>/*.jpg).
+"""Datasets read an image at a time: ImageNet-style trees (<data_root>/train/<class>/*.jpg,
+<data_root>/val/<class>/*.jpg) and the user's own datasets (harness/data/plugin.py).
 
 Too big for memory: images are decoded and augmented one at a time by torchvision.transforms.v2
 in DataLoader workers. Every training item carries its own seed, drawn from the epoch's generator,
@@ -9,6 +10,7 @@ and is augmented under it: the views depend on (config.seed, epoch) and not on r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -58,14 +60,14 @@ def train_transform(
     return v2.Compose(ops)
 
 
-def center_crop(size: int) -> v2.Compose:
+def center_crop(size: int, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> v2.Compose:
     """The standard ImageNet evaluation view: resize the short side to size*256/224, center crop."""
     return v2.Compose([
         v2.ToImage(),
         v2.Resize(int(size * 256 / 224), antialias=True),
         v2.CenterCrop(size),
         v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        v2.Normalize(mean, std),
     ])  # fmt: skip
 
 
@@ -73,7 +75,7 @@ class MultiViewDataset(Dataset):
     """Items are (index, seed) pairs; each returns one augmentation of image `index` per view
     transform (the views' recipes differ in blur and solarize)."""
 
-    def __init__(self, folder: ImageFolder, transforms: list[v2.Compose]):
+    def __init__(self, folder: Dataset, transforms: list[v2.Compose]):
         self.folder, self.transforms = folder, transforms
 
     def __len__(self) -> int:
@@ -90,7 +92,7 @@ class MultiViewDataset(Dataset):
 
 
 class EvalDataset(Dataset):
-    def __init__(self, folder: ImageFolder, transform: v2.Compose):
+    def __init__(self, folder: Dataset, transform: v2.Compose):
         self.folder, self.transform = folder, transform
 
     def __len__(self) -> int:
@@ -101,18 +103,36 @@ class EvalDataset(Dataset):
         return self.transform(image), label
 
 
-class ImageFolderPipeline(DataPipeline):
-    def __init__(self, config: RunConfig, n_views: int, device: torch.device):
-        root = require_data_root(config)
-        self.folders = {"train": _folder(root / "train"), "test": _folder(root / "val")}
-        if self.folders["train"].classes != self.folders["test"].classes:
-            raise ValueError(f"{root}/train and {root}/val have different class folders")
-        check_batch_size(config.optim.batch_size, len(self.folders["train"]))
-        self.num_classes = len(self.folders["train"].classes)
-        self.channels = 3  # ImageFolder's loader converts every image to RGB
-        size = config.data.image_size
-        self.train_transforms = [train_transform(config.data.augment, size, view) for view in range(n_views)]
-        self.eval_view = center_crop(size)
+@dataclass(frozen=True)
+class Splits:
+    """A dataset's train and test splits, items (image, label), and what normalizes its images."""
+
+    train: Dataset
+    test: Dataset
+    num_classes: int
+    channels: int
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+
+def imagefolder_splits(config: RunConfig) -> Splits:
+    root = require_data_root(config)
+    train, test = _folder(root / "train"), _folder(root / "val")
+    if train.classes != test.classes:
+        raise ValueError(f"{root}/train and {root}/val have different class folders")
+    return Splits(train, test, len(train.classes), channels=3)  # ImageFolder's loader makes every image RGB
+
+
+class PerImagePipeline(DataPipeline):
+    def __init__(self, config: RunConfig, n_views: int, device: torch.device, splits: Splits):
+        self.folders = {"train": splits.train, "test": splits.test}
+        check_batch_size(config.optim.batch_size, len(splits.train))
+        self.num_classes, self.channels = splits.num_classes, splits.channels
+        size, augment = config.data.image_size, config.data.augment
+        self.train_transforms = [
+            train_transform(augment, size, view, splits.mean, splits.std) for view in range(n_views)
+        ]
+        self.eval_view = center_crop(size, splits.mean, splits.std)
         self.batch_size = config.optim.batch_size
         self.n_views = n_views
         self.seed = config.seed

@@ -1,8 +1,8 @@
 """DataPipeline: what the training loop and the kNN monitor see of a dataset.
 
 Two implementations: InMemoryPipeline (digits, CIFAR: the whole dataset as one uint8 tensor on the
-device, augmented a batch at a time by BatchAugment) and ImageFolderPipeline (imagefolder.py: a
-per-image DataLoader for datasets too big for memory).
+device, augmented a batch at a time by BatchAugment) and PerImagePipeline (imagefolder.py: a
+per-image DataLoader for ImageFolder trees too big for memory and for the user's own datasets).
 
 Training batches are a function of (config.seed, epoch) alone: each epoch makes a fresh generator
 from both for its shuffle and its augmentations, so a run resumed at epoch e in a new process sees
