@@ -172,21 +172,26 @@ class ViT(Section):
         return self
 
 
+def built_in_or(built_in: tuple[str, ...], pattern: re.Pattern, what: str, otherwise: str) -> AfterValidator:
+    """A name that is one of `built_in`, or of the form `pattern` (what it names, preflight checks:
+    asking imports the user's code or torch, and planning imports neither)."""
+
+    def check(value: str) -> str:
+        if value in built_in or pattern.fullmatch(value):
+            return value
+        raise ValueError(f"unknown {what} (built in: {', '.join(built_in)}; or {otherwise})")
+
+    return AfterValidator(check)
+
+
 BUILT_IN_BACKBONES = ("small_cnn", "resnet18_cifar", "resnet18", "resnet50", "vit")
-# A model of a registry by its name there (harness/nets/registry.py): whether the registry has it is
-# preflight's to check, since asking it imports torch and planning does not.
+# A model of a registry by its name there (harness/nets/registry.py).
 REGISTRY_NAME = re.compile(r"(torchvision|timm):[A-Za-z0-9_.]+")
 
 
-def _backbone_name(value: str) -> str:
-    if value in BUILT_IN_BACKBONES or REGISTRY_NAME.fullmatch(value):
-        return value
-    raise ValueError(f"unknown backbone (built in: {', '.join(BUILT_IN_BACKBONES)}; "
-                     "or a registry's model: torchvision:<name>, timm:<name>)")
-
-
 class Backbone(Section):
-    name: Annotated[str, AfterValidator(_backbone_name)] = "resnet50"
+    name: Annotated[str, built_in_or(BUILT_IN_BACKBONES, REGISTRY_NAME, "backbone",
+                                     "a registry's model: torchvision:<name>, timm:<name>")] = "resnet50"
     width: int = Field(32, gt=0, description="channels of the first small_cnn layer")
     # ResNets only: each residual block's last BN starts with a zero scale, so every block starts as
     # the identity (Goyal et al.). The official code of all four methods does so.
@@ -260,20 +265,13 @@ class Augment(Section):
 
 
 BUILT_IN_DATASETS = ("digits", "cifar10", "cifar100", "imagefolder")
-# The user's own dataset (harness/data/plugin.py): a callable named module.path:name (or an entry point
-# of the group harness.datasets). Importing it is preflight's to check, as it may import torch.
+# The user's own dataset (harness/data/plugin.py): a function named module.path:function.
 PLUGIN_NAME = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
-def _dataset_name(value: str) -> str:
-    if value in BUILT_IN_DATASETS or PLUGIN_NAME.fullmatch(value):
-        return value
-    raise ValueError(f"unknown dataset (built in: {', '.join(BUILT_IN_DATASETS)}; "
-                     "or your own: module.path:function, returning a torch Dataset of (image, label))")
-
-
 class Data(Section):
-    dataset: Annotated[str, AfterValidator(_dataset_name)] = "imagefolder"
+    dataset: Annotated[str, built_in_or(BUILT_IN_DATASETS, PLUGIN_NAME, "dataset", "your own: module.path:function, "
+                                        "returning a torch Dataset of (image, label)")] = "imagefolder"
     image_size: int = Field(224, gt=0)
     augment: Augment = Augment()
 
