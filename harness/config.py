@@ -240,6 +240,13 @@ class Heads(Section):
     # and MoCo v3's heads have none.
     output_bias: bool = True
 
+    @property
+    def output_bn_fixes_std(self) -> bool:
+        """The projector's output BN has no learnable scale: each channel of z has unit batch
+        variance, so the std of z/||z|| reads about 1/sqrt(d) whatever the network computes, and a
+        collapse shows only behind that BN (the collapse claims read there: report/claims.py)."""
+        return self.bn in ("hidden_and_projector_output", "all") and not self.output_bn_affine
+
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 PerView = Annotated[tuple[Probability, Probability], Field(strict=False)]  # YAML gives a list

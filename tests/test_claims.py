@@ -272,6 +272,35 @@ def test_collapse_reads_its_measure_and_shows_the_others():
         rows).outcome == NOT_REPRODUCED
 
 
+def test_by_default_a_collapse_claim_reads_behind_an_output_bn_without_a_scale():
+    # Issue 11 / FIDELITY: behind a non-affine output BN (MoCo v3's heads) the std of z/||z|| reads
+    # ~1/sqrt(d) whatever the network does, so a no-collapse claim on it held whatever happened.
+    collapsed = dict(output_std=0.06, output_std_pre_bn=0.001, knn_top1_k200=0.5)
+    no_collapse = claim({"kind": "no_collapse", "run": "a", "text": "t"})
+    fixed = finals(*seeds("a", (0, 0, 0), output_bn_fixes_std=True, **collapsed))
+    v = no_collapse.evaluate(fixed)
+    assert v.outcome == NOT_REPRODUCED and "output std before the output BN = 0.016 x 1/sqrt(d)" in v.evidence
+    # An affine output BN (or none) leaves the paper's measure meaningful: the default reads it.
+    scaled = finals(*seeds("a", (0, 0, 0), output_bn_fixes_std=False, **collapsed))
+    assert no_collapse.evaluate(scaled).outcome == REPRODUCED
+    # A claim that names its measure reads that one.
+    named = claim({"kind": "no_collapse", "run": "a", "text": "t", "measure": "output_std"})
+    assert named.evaluate(fixed).outcome == REPRODUCED
+    not_converge = claim({"kind": "not_converge", "run": "a", "baseline": "b", "text": "t"})
+    rows = finals(*seeds("a", (0, 0, 0), output_bn_fixes_std=True, loss=-0.2, **collapsed),
+                  *seeds("b", (0, 0, 0), output_bn_fixes_std=True, loss=-0.9, **collapsed))
+    assert not_converge.evaluate(rows).outcome == NOT_REPRODUCED  # it collapsed behind the BN
+
+
+def test_which_heads_fix_the_output_std():
+    from harness.config import Heads
+
+    assert Heads(bn="all", output_bn_affine=False).output_bn_fixes_std  # MoCo v3
+    assert Heads(bn="hidden_and_projector_output", output_bn_affine=False).output_bn_fixes_std
+    assert not Heads(bn="hidden_and_projector_output", output_bn_affine=True).output_bn_fixes_std  # SimSiam's paper
+    assert not Heads(bn="hidden", output_bn_affine=False).output_bn_fixes_std  # BYOL: no output BN
+
+
 def test_ordering_between_two_grid_points_of_one_variant():
     rows = finals(*seeds("default", **{"optim.base_lr": 1e-4, "linear_top1": 0.75}),
                   *seeds("default", **{"optim.base_lr": 0.5e-4, "linear_top1": 0.70}))

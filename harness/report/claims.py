@@ -139,13 +139,24 @@ def _per_seed(text: str, rows: pd.DataFrame, holds: pd.Series, what: str, eviden
 
 
 # The collapse monitors a collapse claim may read (harness/monitor.py): the std of z/||z|| (SimSiam's
-# measure) or the same std before the projector's output BN (a non-affine output BN keeps the first
-# near 1/sqrt(d) whatever the network computes).
-STD_MEASURES = Literal["output_std", "output_std_pre_bn"]
+# measure) or the same std before the projector's output BN. "auto" (the default) reads the first,
+# except on runs whose output BN has no learnable scale (config.Heads.output_bn_fixes_std: MoCo v3's
+# heads): that BN keeps the first near 1/sqrt(d) whatever the network computes, so it reads the second.
+STD_MEASURES = Literal["auto", "output_std", "output_std_pre_bn"]
 MEASURE_LABELS = {"output_std": "output std", "output_std_pre_bn": "output std before the output BN"}
 
 
-def _std_ratios(rows: pd.DataFrame, measure: str = "output_std") -> pd.Series:
+def _measure(rows: pd.DataFrame, measure: str) -> str:
+    """The monitor an "auto" claim reads on these runs (they share their heads in every study;
+    where they do not, the std before the BN, which sees a collapse either way)."""
+    if measure != "auto":
+        return measure
+    fixed = rows["output_bn_fixes_std"] if "output_bn_fixes_std" in rows else pd.Series(False, index=rows.index)
+    return "output_std_pre_bn" if fixed.astype(bool).any() else "output_std"
+
+
+def _std_ratios(rows: pd.DataFrame, measure: str = "auto") -> pd.Series:
+    measure = _measure(rows, measure)
     if measure not in rows:
         return pd.Series(math.nan, index=rows.index)
     return pd.to_numeric(rows[measure]) / pd.to_numeric(rows["output_std_ref"])
@@ -153,6 +164,7 @@ def _std_ratios(rows: pd.DataFrame, measure: str = "output_std") -> pd.Series:
 
 def _collapse_evidence(rows: pd.DataFrame, measure: str, rule: str) -> str:
     """The claim's measure (mean, and per seed) against its rule, then the other monitors."""
+    measure = _measure(rows, measure)
     ratios = _std_ratios(rows, measure)
     per_seed = ", ".join(f"{r:.3f}" for r in ratios)
     others = [f"{MEASURE_LABELS[m]} {_std_ratios(rows, m).mean():.3f}" for m in MEASURE_LABELS if m != measure]
@@ -168,7 +180,7 @@ class Collapse(_Claim):
 
     kind: Literal["collapse"]
     run: str
-    measure: STD_MEASURES = "output_std"
+    measure: STD_MEASURES = "auto"
     std_below: float = Field(0.1, gt=0)
     knn_near_chance: float | None = Field(0.05, ge=0)
     metric: str = "knn_top1_k200"
@@ -196,7 +208,7 @@ class NoCollapse(_Claim):
 
     kind: Literal["no_collapse"]
     run: str
-    measure: STD_MEASURES = "output_std"
+    measure: STD_MEASURES = "auto"
     std_above: float = Field(0.5, gt=0)
 
     def variants(self):

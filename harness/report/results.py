@@ -76,6 +76,7 @@ def load_finals(study, results: Path) -> pd.DataFrame:
         row.update(summary.get("final", {}))
         for key in ("chance", "output_std_ref", "wall_seconds", "epochs_completed", "finished_at", "code_revision"):
             row[key] = summary.get(key)
+        row["output_bn_fixes_std"] = planned.config.heads.output_bn_fixes_std  # which std a collapse claim reads
         row["note"] = _note(directory, state, summary)
         rows.append(row)
     finals = pd.DataFrame(rows)
