@@ -162,6 +162,13 @@ class ViT(Section):
     mlp_ratio: int = Field(4, gt=0)
     # MoCo v3 Sec. 4.1 / Fig. 5: the patch projection frozen at its random init stabilizes training.
     frozen_patch_projection: bool = False
+    # MoCo v3 Sec. 6.2, "Position embedding": the fixed 2-D sin-cos one (vits.py, the default), a
+    # learned one (timm's: trained, trunc-normal std 0.02 at init), or none at all.
+    pos_embed: Literal["sincos", "learned", "none"] = "sincos"
+    # MoCo v3 Sec. 6.2, "Class token": the class token after the final LayerNorm (vits.py, the
+    # default), or no class token and the patch tokens' global average (timm's global_pool="avg":
+    # the LayerNorm moves after the pooling, as timm's fc_norm).
+    pool: Literal["token", "avg"] = "token"
 
     @model_validator(mode="after")
     def _heads_divide_dim(self):
@@ -422,18 +429,20 @@ class RunConfig(Section):
 HASH_EXCLUDED = ("runtime",)
 # Keys added after run ids were first given out: each enters the hash only when it differs from its
 # default, at the payload's top level under its last name (as runtime.precision first did), so every
-# run from before it existed keeps its id. runtime.precision is the one runtime key that changes
+# run from before it existed keeps its id (the last names must differ from each other and from the sections'). runtime.precision is the one runtime key that changes
 # results: a bf16 run is another experiment than its fp32 twin.
-HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem")
+HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem", "backbone.vit.pos_embed", "backbone.vit.pool")
 
 
 def run_id(config: RunConfig) -> str:
     """A short content hash of the result-relevant part of the config."""
     payload = config.model_dump(mode="json", exclude=set(HASH_EXCLUDED))
     for key in HASHED_WHEN_SET:
-        name, leaf = key.split(".")
-        section = getattr(config, name)
-        payload.get(name, {}).pop(leaf, None)
+        *path, leaf = key.split(".")
+        section, dumped = config, payload
+        for name in path:  # e.g. backbone.vit.pos_embed: the section backbone.vit
+            section, dumped = getattr(section, name), dumped.get(name, {})
+        dumped.pop(leaf, None)
         if getattr(section, leaf) != type(section).model_fields[leaf].default:
             payload[leaf] = getattr(section, leaf)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))

@@ -37,8 +37,11 @@ def test_only_precision_enters_the_run_id():
     # fp32 runs keep the id of the formula before the switches existed (and the keys added since)
     payload = base.model_dump(mode="json", exclude=set(HASH_EXCLUDED))
     for key in HASHED_WHEN_SET:
-        section, leaf = key.split(".")
-        payload.get(section, {}).pop(leaf, None)
+        *path, leaf = key.split(".")
+        dumped = payload
+        for name in path:
+            dumped = dumped.get(name, {})
+        dumped.pop(leaf, None)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     assert base.run_id() == hashlib.sha256(canonical.encode()).hexdigest()[:12]
     assert with_runtime(base, channels_last=True, compile=True).run_id() == base.run_id()

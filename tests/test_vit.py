@@ -119,3 +119,72 @@ def test_first_layer_of_the_small_cnn():
 def test_image_size_must_be_a_multiple_of_the_patch_size():
     with pytest.raises(ValueError, match="not a multiple of the ViT's patch_size"):
         config(backbone={**VIT, "vit": {**VIT["vit"], "patch_size": 3}})
+
+
+# MoCo v3 Sec. 6.2's design switches: position embedding (sin-cos / learned / none) and pooling
+# (class token / global average). Each test fails if its switch leaves the network as the default.
+
+def design(pos_embed="sincos", pool="token"):
+    torch.manual_seed(0)
+    return vit(ViT(patch_size=4, dim=48, depth=2, heads=3, pos_embed=pos_embed, pool=pool), 1, 16)[0].eval()
+
+
+def shuffled_patches(x, order):
+    """x [B, 1, 16, 16] with its 4x4 patches (row-major, 16 of them) put in `order`."""
+    patches = x.unfold(2, 4, 4).unfold(3, 4, 4).reshape(x.shape[0], 1, 16, 4, 4)[:, :, order]
+    return patches.reshape(x.shape[0], 1, 4, 4, 4, 4).permute(0, 1, 2, 4, 3, 5).reshape(x.shape)
+
+
+def test_learned_position_embedding_is_a_trained_parameter():
+    learned, fixed = design("learned"), design("sincos")
+    assert learned.pos_embed.requires_grad and learned.pos_embed.shape == (1, 17, 48)
+    assert not torch.allclose(learned.pos_embed[0, 1:], sincos_2d(4, 4, 48))  # timm's random init
+    assert not fixed.pos_embed.requires_grad
+    torch.manual_seed(0)
+    vit_cfg = {**VIT, "vit": {**VIT["vit"], "pos_embed": "learned"}}
+    m = build_method(config(method={"name": "mocov3"}, backbone=vit_cfg, optim={"name": "adamw"}), 1)
+    before = m.encoder.pos_embed.detach().clone()
+    opt = train_steps(m, 2, total_steps=10)
+    assert any(p is m.encoder.pos_embed for g in opt.param_groups for p in g["params"])
+    assert not torch.equal(before, m.encoder.pos_embed)  # it learns
+
+
+def test_no_position_embedding_makes_the_class_token_blind_to_patch_order():
+    x = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    order = torch.randperm(16, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(shuffled_patches(x, torch.arange(16)), x)
+    none, fixed = design("none"), design("sincos")
+    assert none.pos_embed is None
+    with torch.no_grad():
+        assert torch.allclose(none(shuffled_patches(x, order)), none(x), atol=1e-5)
+        assert not torch.allclose(fixed(shuffled_patches(x, order)), fixed(x), atol=1e-3)
+
+
+def test_average_pooling_has_no_class_token_and_averages_the_patch_tokens():
+    avg, token = design(pool="avg"), design(pool="token")
+    assert avg.cls_token is None and token.cls_token is not None
+    assert torch.equal(avg.pos_embed[0], sincos_2d(4, 4, 48))  # no class token, no zero row
+    x = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        tokens = avg.forward_features(x)
+        assert tokens.shape == (4, 16, 48)  # the patch tokens only
+        # the mean over tokens, then the LayerNorm (timm's fc_norm), not the first token
+        assert torch.allclose(avg(x), avg.fc_norm(tokens.mean(1)), atol=1e-6)
+        assert not torch.allclose(avg(x), avg.fc_norm(tokens[:, 0]), atol=1e-3)
+        assert torch.equal(token(x), token.forward_features(x)[:, 0])
+    # The same weights pooled the other way: the outputs differ
+    token_as_avg = design(pool="token")
+    token_as_avg.global_pool = "avg"
+    with torch.no_grad():
+        assert not torch.allclose(token_as_avg(x), token(x), atol=1e-3)
+
+
+def test_the_design_switches_enter_the_run_id_only_when_set():
+    from harness.config import RunConfig
+    base = RunConfig(backbone={"name": "vit"})
+    same = RunConfig(backbone={"name": "vit", "vit": {"pos_embed": "sincos", "pool": "token"}})
+    assert same.run_id() == base.run_id()
+    assert RunConfig().run_id() == "e09a253ce9c5"  # as tests/test_registry.py pins it
+    ids = {RunConfig(backbone={"name": "vit", "vit": v}).run_id()
+           for v in ({"pos_embed": "learned"}, {"pos_embed": "none"}, {"pool": "avg"})}
+    assert len(ids | {base.run_id()}) == 4

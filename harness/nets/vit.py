@@ -8,6 +8,11 @@ embedding (a zero one for the class token), Xavier-uniform init of every Linear 
 square matrix; timm's `moco` init) and of the patch projection, the class token at std 1e-6.
 MoCo v3's stability fix is a switch: the patch projection frozen at its random init (`stop_grad_conv1`),
 so it gets no gradient and no optimizer update.
+
+Sec. 6.2's design ablations are switches on timm's own options: `pos_embed` learned (timm's trained
+embedding, its init) or none (timm's pos_embed="none": no position at all) instead of the sin-cos
+one, and `pool` avg (timm's class_token=False, global_pool="avg": the mean of the patch tokens, then
+the LayerNorm, timm's fc_norm) instead of the class token.
 """
 
 from __future__ import annotations
@@ -45,10 +50,16 @@ def vit(cfg: ViT, in_channels: int, image_size: int) -> tuple[nn.Module, int]:
         qkv_bias=True,
         norm_layer=partial(nn.LayerNorm, eps=1e-6),
         weight_init="moco",  # vits.py's Linear init; the patch projection and position embedding below
+        # The defaults (class token, timm's learned embedding replaced below by the sin-cos one) build
+        # the same modules from the same random draws as before these switches existed.
+        **({} if cfg.pool == "token" else {"class_token": False, "global_pool": "avg"}),
+        **({"pos_embed": "none"} if cfg.pos_embed == "none" else {}),
     )
-    # Fixed position embedding; the class token's is zero (no position).
-    pos = sincos_2d(*net.patch_embed.grid_size, cfg.dim)
-    net.pos_embed = nn.Parameter(torch.cat([torch.zeros(1, cfg.dim), pos])[None], requires_grad=False)
+    if cfg.pos_embed == "sincos":
+        # Fixed position embedding; the class token's, where there is one, is zero (no position).
+        pos = sincos_2d(*net.patch_embed.grid_size, cfg.dim)
+        cls = [torch.zeros(1, cfg.dim)] if net.cls_token is not None else []
+        net.pos_embed = nn.Parameter(torch.cat([*cls, pos])[None], requires_grad=False)
     # Xavier uniform for the patch projection as a Linear of in_channels * p * p -> dim. vits.py writes
     # 3 * p * p (RGB); here the real channel count, so 1-channel images get the same rule.
     proj = net.patch_embed.proj
