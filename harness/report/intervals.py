@@ -35,7 +35,7 @@ class Interval:
 
 def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Interval | None:
     """The `level` confidence interval of mean(a) - mean(b); None with fewer than 2 values on a side."""
-    from scipy import stats  # scikit-learn's dependency; imported here: only reports need it
+    from scipy import stats  # imported here: only reports need it
 
     a, b = [float(x) for x in a], [float(x) for x in b]
     if len(a) < 2 or len(b) < 2:
