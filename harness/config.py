@@ -429,8 +429,9 @@ class RunConfig(Section):
 HASH_EXCLUDED = ("runtime",)
 # Keys added after run ids were first given out: each enters the hash only when it differs from its
 # default, at the payload's top level under its last name (as runtime.precision first did), so every
-# run from before it existed keeps its id (the last names must differ from each other and from the sections'). runtime.precision is the one runtime key that changes
-# results: a bf16 run is another experiment than its fp32 twin.
+# run from before it existed keeps its id (the last names must differ from each other and from the
+# sections'). runtime.precision is the one runtime key that changes results: a bf16 run is another
+# experiment than its fp32 twin.
 HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem", "backbone.vit.pos_embed", "backbone.vit.pool")
 
 

@@ -60,7 +60,9 @@ def train_transform(
     return v2.Compose(ops)
 
 
-def center_crop(size: int, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> v2.Compose:
+def center_crop(
+    size: int, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD
+) -> v2.Compose:
     """The standard ImageNet evaluation view: resize the short side to size*256/224, center crop."""
     return v2.Compose([
         v2.ToImage(),
