@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,8 +78,9 @@ class _Session:
 
 
 def _start(binary: str, profile: Path) -> tuple[subprocess.Popen, int]:
+    # Its own process group: chromium's helpers (renderer, zygote, crash handler) go with it at the end.
     process = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     port_file = profile / "DevToolsActivePort"
     deadline = time.monotonic() + 60
     while not (port_file.exists() and port_file.read_text().strip()):
@@ -93,7 +96,9 @@ def visit(page: Path, probe: str = "({})", binary: str | None = None) -> PageVis
     binary = binary or find_chromium()
     if binary is None:
         raise FileNotFoundError("no chromium on PATH")
-    with tempfile.TemporaryDirectory(prefix="harness-chromium-") as profile:
+    # A helper may still be writing to the profile while it is removed (CI once saw "Directory not
+    # empty: 'Default'"); what is left in /tmp then is no reason to fail the test.
+    with tempfile.TemporaryDirectory(prefix="harness-chromium-", ignore_cleanup_errors=True) as profile:
         process, port = _start(binary, Path(profile))
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as reply:
@@ -113,7 +118,12 @@ def visit(page: Path, probe: str = "({})", binary: str | None = None) -> PageVis
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                pass
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the helpers left behind, and the browser if it hung
+            except ProcessLookupError:
+                pass
+            process.wait()
     out = PageVisit(checks=json.loads(result["result"]["value"]), screenshot=base64.b64decode(shot["data"]))
     for event in session.events:
         method, params = event.get("method"), event.get("params", {})
