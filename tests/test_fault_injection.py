@@ -1,9 +1,11 @@
 from fault_injection import inject
 
 
-def test_twenty_kills_lose_nothing():
-    result = inject(kills=20, seed=1)
-    assert result["kills"] == 20
+def test_a_dozen_kills_lose_nothing():
+    # 12 kills keep the suite's time (each kill restarts a process that imports torch: ~10 s a kill);
+    # the long run, `python tests/fault_injection.py --kills 200`, is the same test at length.
+    result = inject(kills=12, seed=1)
+    assert result["kills"] == 12
     assert result["mismatches"] == 0
     assert result["temporaries_left"] == []
     assert result["studies_checked"] >= 1  # every stretch of kills ends in a checked, finished study
