@@ -111,6 +111,7 @@ def run(args) -> int:
     # Runs queued or running on SLURM or in another process are skipped: never two trainings at once.
     on_slurm = sum(s.state in ACTIVE for s in statuses)
     finished = len(study.runs) - len(todo) - on_slurm
+    lost = []  # runs whose worker process was killed under them (launch/local.py)
     if not todo and not on_slurm:
         print(f"{study.name}: all {len(study.runs)} runs already finished; nothing to train")
     elif not todo:
@@ -132,9 +133,8 @@ def run(args) -> int:
         if lost:
             print(f"{study.name}: {len(lost)} runs lost: a worker process was killed (out of memory?); "
                   "run this again to resume them", file=sys.stderr)
-        exit_status = _summary_and_report(study, study_status(study, args.results), args)
-        return exit_status or (FAILED_RUNS if lost else 0)
-    return _summary_and_report(study, study_status(study, args.results), args)
+    # Lost runs read as partial in their folders: the exit status says they did not finish.
+    return _summary_and_report(study, study_status(study, args.results), args) or (FAILED_RUNS if lost else 0)
 
 
 def _preflight(study, args) -> None:
