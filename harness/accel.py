@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from harness.config import Runtime
+from harness.data.pipeline import Batch
 
 
 def autocast(runtime: Runtime) -> torch.autocast:
@@ -44,4 +45,4 @@ def to_memory_format(views: list[torch.Tensor], runtime: Runtime) -> list[torch.
     """The training views in the model's memory format."""
     if not runtime.channels_last:
         return views
-    return [v.contiguous(memory_format=torch.channels_last) for v in views]
+    return Batch([v.contiguous(memory_format=torch.channels_last) for v in views], getattr(views, "indices", None))

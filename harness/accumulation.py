@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
+from harness.data.pipeline import Batch
 from harness.methods.base import StepOutput
 
 CAVEAT = (
@@ -27,15 +28,22 @@ CAVEAT = (
 )
 
 
+def micro_batches(views: list[torch.Tensor], steps: int) -> list[Batch]:
+    """`views` in `steps` equal micro-batches, each with its images' indices when the batch has them."""
+    indices = getattr(views, "indices", None)  # a plain list of views (harness bench's) has none
+    index_chunks = indices.chunk(steps) if indices is not None else [None] * steps
+    return [Batch(list(chunk), i) for chunk, i in zip(zip(*(v.chunk(steps) for v in views)), index_chunks)]
+
+
 def accumulate_gradients(model: nn.Module, views: list[torch.Tensor], steps: int) -> StepOutput:
     """Forward and backward over `steps` equal micro-batches of `views`, through `model`: the method,
     or DDP around it. Returns the mean loss (detached) and the embeddings of every micro-batch, in
     batch order."""
     ddp = isinstance(model, DistributedDataParallel)
     losses, embeddings, pre_bn = [], [], []
-    for i, chunk in enumerate(zip(*(v.chunk(steps) for v in views))):
+    for i, chunk in enumerate(micro_batches(views, steps)):
         with model.no_sync() if ddp and i < steps - 1 else contextlib.nullcontext():
-            out = model(list(chunk))
+            out = model(chunk)
             (out.loss / steps).backward()
         losses.append(out.loss.detach())
         embeddings.append(out.embedding.detach())

@@ -43,6 +43,27 @@ class SimSiamMethod(Section):
     loss: Literal["symmetric", "asymmetric", "asymmetric_2x"] = "symmetric"
     # SimSiam Sec. 4.5: D(p, z) as negative cosine, or -softmax(z) . log softmax(p).
     similarity: Literal["cosine", "cross_entropy"] = "cosine"
+    # SimSiam Sec. 5.2, "Multi-step alternation": the target eta is computed by the network as it was
+    # at the start of each alternation (a snapshot of the encoder and projector, no gradient) and held
+    # for the next k SGD steps. 1 is SimSiam (the current network's detached output); "epoch" is the
+    # steps of one epoch (the paper's "1-epoch" row).
+    eta_every: Annotated[int, Field(ge=1)] | Literal["epoch"] = 1
+    # SimSiam Sec. 5.2, "Expectation over augmentations": eta_x kept per training image as a moving
+    # average, eta_x <- m * eta_x + (1 - m) * F(T'(x)) (no gradient), and the loss is D(p, eta_x).
+    # None: off (SimSiam). The paper runs it without the predictor at m = 0.8; m = 0 is "without the
+    # moving average" (SimSiam without a predictor, Table 1a). The cache is (training images, d)
+    # float32: at ImageNet with d = 2048, 1.28M x 2048 x 4 B = 10.5 GB on the device. One process only.
+    eta_momentum: float | None = Field(None, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        if self.eta_every != 1 and self.eta_momentum is not None:
+            raise ValueError("method.eta_every and method.eta_momentum are two ways to form the target "
+                             "eta (Sec. 5.2): set one of them")
+        if (self.eta_every != 1 or self.eta_momentum is not None) and not self.stop_gradient:
+            raise ValueError("method.eta_every > 1 and method.eta_momentum compute eta without gradient: "
+                             "they need method.stop_gradient: true")
+        return self
 
 
 class BYOLMethod(Section):
@@ -432,7 +453,8 @@ HASH_EXCLUDED = ("runtime",)
 # run from before it existed keeps its id (the last names must differ from each other and from the
 # sections'). runtime.precision is the one runtime key that changes results: a bf16 run is another
 # experiment than its fp32 twin.
-HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem", "backbone.vit.pos_embed", "backbone.vit.pool")
+HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem", "backbone.vit.pos_embed", "backbone.vit.pool",
+                   "method.eta_every", "method.eta_momentum")
 
 
 def run_id(config: RunConfig) -> str:
@@ -443,6 +465,8 @@ def run_id(config: RunConfig) -> str:
         section, dumped = config, payload
         for name in path:  # e.g. backbone.vit.pos_embed: the section backbone.vit
             section, dumped = getattr(section, name), dumped.get(name, {})
+        if leaf not in type(section).model_fields:  # a key of another method's section
+            continue
         dumped.pop(leaf, None)
         if getattr(section, leaf) != type(section).model_fields[leaf].default:
             payload[leaf] = getattr(section, leaf)

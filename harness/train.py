@@ -101,7 +101,9 @@ def set_up(config: RunConfig, make_data: Callable[..., DataPipeline] = build_dat
     device = dist.device(config.runtime.device)
     data = make_data(config, n_views(config), device)
     data.shard(dist.rank, dist.world_size)  # with several ranks, each trains on its share of every batch
-    method = accel.prepare_model(build_method(config, data.channels).to(device), config.runtime)
+    method = build_method(config, data.channels)
+    method.attach_data(data.train_size())  # a per-image state (SimSiam Sec. 5.2's eta), if it keeps one
+    method = accel.prepare_model(method.to(device), config.runtime)
     model = dist.wrap(method, config.optim.sync_bn, device)  # DDP (and SyncBN), or the method itself
     return Training(config, dist, device, data, method, model, build_optimizer(method, config.optim),
                     lr_schedule(config.optim, data.steps_per_epoch()), peak_lr(config.optim),

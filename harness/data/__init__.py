@@ -13,10 +13,11 @@ from harness.data.digits import NUM_CLASSES as DIGITS_CLASSES
 from harness.data.digits import channel_stats, load_digits
 from harness.data.imagefolder import PerImagePipeline, imagefolder_splits
 from harness.data.plugin import plugin_splits
-from harness.data.pipeline import DataPipeline, InMemoryPipeline, LabeledImages, epoch_generator
+from harness.data.pipeline import Batch, DataPipeline, InMemoryPipeline, LabeledImages, epoch_generator
 
 __all__ = [
     "AugmentParams",
+    "Batch",
     "BatchAugment",
     "DataPipeline",
     "PerImagePipeline",

@@ -22,7 +22,7 @@ from torchvision.transforms import v2
 from harness.config import Augment, RunConfig
 from harness.machine import usable_cpus
 from harness.data.augment import BLUR_SIGMA, SOLARIZE_THRESHOLD, blur_kernel_size
-from harness.data.pipeline import DataPipeline, check_batch_size, epoch_generator, require_data_root
+from harness.data.pipeline import Batch, DataPipeline, check_batch_size, epoch_generator, require_data_root
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -142,10 +142,13 @@ class PerImagePipeline(DataPipeline):
         self.device = device
         self.pin = device.type == "cuda"  # page-locked batches copy asynchronously to the GPU
 
-    def steps_per_epoch(self) -> int:
-        return len(self.folders["train"]) // self.batch_size
+    def train_size(self) -> int:
+        return len(self.folders["train"])
 
-    def train_batches(self, epoch: int) -> Iterator[list[Tensor]]:
+    def steps_per_epoch(self) -> int:
+        return self.train_size() // self.batch_size
+
+    def train_batches(self, epoch: int) -> Iterator[Batch]:
         generator = epoch_generator(self.seed, epoch)
         n = len(self.folders["train"])
         order = torch.randperm(n, generator=generator).tolist()
@@ -162,8 +165,10 @@ class PerImagePipeline(DataPipeline):
             pin_memory=self.pin,
             generator=generator,  # worker base seeds come from here, not from the global RNG
         )
-        for views in loader:
-            yield [v.to(self.device, non_blocking=True) for v in views]
+        b = size // self.world_size
+        for k, views in enumerate(loader):
+            indices = torch.tensor([index for index, _ in shares[k * b : (k + 1) * b]], device=self.device)
+            yield Batch([v.to(self.device, non_blocking=True) for v in views], indices)
 
     def eval_batches(self, split: str) -> Iterator[tuple[Tensor, Tensor]]:
         if split not in self.folders:

@@ -54,6 +54,17 @@ def check_batch_size(batch_size: int, train_size: int) -> None:
         )
 
 
+class Batch(list):
+    """A training batch as every method's forward takes it: the list of views [B,C,S,S], and
+    `indices`, the positions in the training split of its B images (int64, on the device; this rank's
+    share), for a method that keeps a state per image (SimSiam Sec. 5.2's eta). Batches that come from
+    elsewhere (harness bench's, a plain list) have none."""
+
+    def __init__(self, views: list[Tensor], indices: Tensor | None = None):
+        super().__init__(views)
+        self.indices = indices
+
+
 @dataclass(frozen=True)
 class LabeledImages:
     images: Tensor  # uint8 [N,C,H,W]
@@ -86,12 +97,17 @@ class DataPipeline(ABC):
         return slice(self.rank * b, (self.rank + 1) * b)
 
     @abstractmethod
+    def train_size(self) -> int:
+        """Images in the training split."""
+
+    @abstractmethod
     def steps_per_epoch(self) -> int:
         """Training batches per epoch (drop_last over the train split)."""
 
     @abstractmethod
-    def train_batches(self, epoch: int) -> Iterator[list[Tensor]]:
-        """Per batch, a list of n_views augmented views [B,C,S,S], float, on the device."""
+    def train_batches(self, epoch: int) -> Iterator[Batch]:
+        """Per batch, a list of n_views augmented views [B,C,S,S], float, on the device, with the
+        images' indices in the training split (Batch)."""
 
     @abstractmethod
     def eval_batches(self, split: str) -> Iterator[tuple[Tensor, Tensor]]:
@@ -127,20 +143,24 @@ class InMemoryPipeline(DataPipeline):
         self.seed = seed
         self.device = device
 
-    def steps_per_epoch(self) -> int:
-        return len(self.splits["train"]) // self.batch_size
+    def train_size(self) -> int:
+        return len(self.splits["train"])
 
-    def train_batches(self, epoch: int) -> Iterator[list[Tensor]]:
+    def steps_per_epoch(self) -> int:
+        return self.train_size() // self.batch_size
+
+    def train_batches(self, epoch: int) -> Iterator[Batch]:
         generator = epoch_generator(self.seed, epoch)
         images = self.splits["train"].images
         order = torch.randperm(len(images), generator=generator).to(self.device)
         mine, size = self.share(), self.batch_size
         for step in range(self.steps_per_epoch()):
-            batch = images[order[step * size : (step + 1) * size][mine]]
+            indices = order[step * size : (step + 1) * size][mine]
+            batch = images[indices]
             # Every rank draws the whole global batch's augmentations (the generator's stream stays
             # the one a single process sees) and applies its own share of them.
-            yield [self.augment.apply(batch, self.augment.sample_params(size, generator, view)[mine])
-                   for view in range(self.n_views)]
+            yield Batch([self.augment.apply(batch, self.augment.sample_params(size, generator, view)[mine])
+                         for view in range(self.n_views)], indices)
 
     def eval_batches(self, split: str) -> Iterator[tuple[Tensor, Tensor]]:
         if split not in self.splits:

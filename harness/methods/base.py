@@ -93,6 +93,11 @@ class Method(nn.Module):
             )
         return groups
 
+    def attach_data(self, train_size: int) -> None:
+        """Called once by the loop's set-up with the number of training images, before the method
+        moves to its device and before a checkpoint loads: a method with a state per image (SimSiam
+        Sec. 5.2's eta cache) allocates it here; a batch's images are its views' `indices`."""
+
     def after_step(self, step: int, total_steps: int) -> None:
         """Called after each optimizer step (e.g. to update a momentum target)."""
 
