@@ -1,5 +1,6 @@
-"""Momentum (EMA) targets, shared by BYOL's target network and MoCo v3's momentum encoder: the EMA
-rate's schedule, the update, and MomentumTarget, the method that keeps one."""
+"""Momentum (EMA) targets, shared by BYOL's target network and MoCo v3's momentum encoder (and SimSiam
+Sec. 5.2's snapshot, an EMA of rate 0 every k-th step and 1 otherwise): the EMA rate's schedule, the
+update, and MomentumTarget, the method that keeps one."""
 
 from __future__ import annotations
 
