@@ -83,6 +83,19 @@ class BYOLMethod(Section):
     # The target network at step 0: a copy of the online one, or initialized on its own (the official
     # code: "we did not notice a significant difference"; with tau = 1 the target stays that init).
     target_init: Literal["copy", "independent"] = "copy"
+    # Table 5b / App. F.4 (Table 19): without a target network the prediction target is the online
+    # network itself, "flowing the gradient through it" (Table 5b's rows: SimCLR's psi = z_theta), or
+    # its stop-gradient (Table 19's sg(theta) rows). False makes the target the online projection,
+    # differentiated: only meaningful when the target is the online network (tau 0, constant).
+    stop_gradient: bool = True
+
+    @model_validator(mode="after")
+    def _gradient_only_through_the_online_network(self):
+        if not self.stop_gradient and (self.tau_base != 0 or self.tau_schedule != "constant"):
+            raise ValueError(f"method.stop_gradient false needs method.tau_base 0 and method.tau_schedule constant "
+                             f"(the target must be the online network itself; got tau_base {self.tau_base}, "
+                             f"tau_schedule {self.tau_schedule})")
+        return self
 
 
 class SimCLRMethod(Section):
@@ -241,6 +254,8 @@ class Projector(Section):
     layers: int = Field(3, ge=1)
     hidden_dim: int = Field(2048, gt=0)
     out_dim: int = Field(2048, gt=0)
+    # BYOL Table 22 (App. I.1): the projector's lr multiplier mu, against the predictor's lambda.
+    lr_mult: float = Field(1.0, ge=0, description="projector lr multiplier (BYOL Table 22)")
 
 
 class Predictor(Section):
@@ -454,7 +469,10 @@ HASH_EXCLUDED = ("runtime",)
 # sections'). runtime.precision is the one runtime key that changes results: a bf16 run is another
 # experiment than its fp32 twin.
 HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem", "backbone.vit.pos_embed", "backbone.vit.pool",
-                   "method.eta_every", "method.eta_momentum")
+                   "projector.lr_mult")
+# A method's switches added after its runs were first given ids: hashed only when set, in place under
+# `method` (another method may have a switch of the same name, e.g. SimSiam's stop_gradient).
+METHOD_HASHED_WHEN_SET = {"simsiam": ("eta_every", "eta_momentum"), "byol": ("stop_gradient",)}
 
 
 def run_id(config: RunConfig) -> str:
@@ -465,10 +483,12 @@ def run_id(config: RunConfig) -> str:
         section, dumped = config, payload
         for name in path:  # e.g. backbone.vit.pos_embed: the section backbone.vit
             section, dumped = getattr(section, name), dumped.get(name, {})
-        if leaf not in type(section).model_fields:  # a key of another method's section
-            continue
         dumped.pop(leaf, None)
         if getattr(section, leaf) != type(section).model_fields[leaf].default:
             payload[leaf] = getattr(section, leaf)
+    method = config.method
+    for leaf in METHOD_HASHED_WHEN_SET.get(method.name, ()):
+        if getattr(method, leaf) == type(method).model_fields[leaf].default:
+            payload["method"].pop(leaf)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -77,7 +77,7 @@ def test_fixed_predictor_is_frozen_and_not_optimized():
 def test_no_predictor_is_identity():
     m = build_method(config(predictor={"kind": "none"}), 1)
     assert isinstance(m.predictor, nn.Identity)
-    assert [g["name"] for g in m.param_groups()] == ["encoder_projector"]
+    assert [g["name"] for g in m.param_groups()] == ["encoder", "projector"]
 
 
 def test_constant_predictor_lr_and_multiplier_read_back_from_the_optimizer():
@@ -87,7 +87,7 @@ def test_constant_predictor_lr_and_multiplier_read_back_from_the_optimizer():
     peak = peak_lr(cfg.optim)
     set_lr(opt, 0.001, peak)
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
-    assert lrs["encoder_projector"] == 0.001
+    assert lrs["encoder"] == lrs["projector"] == 0.001
     assert lrs["predictor"] == peak * 10.0
     cosine = build_optimizer(build_method(config(), 1), cfg.optim)
     set_lr(cosine, 0.001, peak)

@@ -49,15 +49,15 @@ def test_predictor_lr_multiplier_and_constant_lr_read_back_from_the_optimizer(me
     cfg = config(method={"name": method}, optim={"name": "lars"}, predictor={"lr_mult": 10.0})
     opt, lrs = groups(cfg)
     assert isinstance(opt, LARS)
-    assert lrs == {"encoder_projector": 0.001, "predictor": 0.01}  # BYOL Table 21's lambda
+    assert lrs == {"encoder": 0.001, "projector": 0.001, "predictor": 0.01}  # BYOL Table 21's lambda
     cfg = config(method={"name": method}, predictor={"lr": "constant", "lr_mult": 2.0})
     _, lrs = groups(cfg)
-    assert lrs == {"encoder_projector": 0.001, "predictor": peak_lr(cfg.optim) * 2.0}
+    assert lrs == {"encoder": 0.001, "projector": 0.001, "predictor": peak_lr(cfg.optim) * 2.0}
 
 
 def test_simclr_has_no_predictor_group_and_rejects_one():
     _, lrs = groups(config(method={"name": "simclr"}, predictor={"kind": "none"}))
-    assert list(lrs) == ["encoder_projector"]
+    assert list(lrs) == ["encoder", "projector"]
     with pytest.raises(ValueError, match="simclr has no predictor"):
         config(method={"name": "simclr"})
 

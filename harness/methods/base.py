@@ -73,24 +73,17 @@ class Method(nn.Module):
     def param_groups(self) -> list[dict]:
         """Optimizer groups: {"name", "params", "fixed_lr": bool, "lr_mult": float}.
         A fixed_lr group keeps the peak lr instead of following the schedule (SimSiam's constant
-        predictor lr); lr_mult scales a group's lr (BYOL Table 21's lambda on the predictor)."""
+        predictor lr); lr_mult scales a group's lr: each head's own multiplier (BYOL Table 21's
+        lambda on the predictor, Table 22's mu on the projector), the encoder's 1."""
+        c = self.config
         groups = [
-            {
-                "name": "encoder_projector",
-                "params": list(self.encoder.parameters()) + list(self.projector.parameters()),
-                "fixed_lr": False,
-                "lr_mult": 1.0,
-            }
+            {"name": "encoder", "params": list(self.encoder.parameters()), "fixed_lr": False, "lr_mult": 1.0},
+            {"name": "projector", "params": list(self.projector.parameters()), "fixed_lr": False,
+             "lr_mult": c.projector.lr_mult},
         ]
-        if self.config.predictor.kind == "mlp":
-            groups.append(
-                {
-                    "name": "predictor",
-                    "params": list(self.predictor.parameters()),
-                    "fixed_lr": self.config.predictor.lr == "constant",
-                    "lr_mult": self.config.predictor.lr_mult,
-                }
-            )
+        if c.predictor.kind == "mlp":
+            groups.append({"name": "predictor", "params": list(self.predictor.parameters()),
+                           "fixed_lr": c.predictor.lr == "constant", "lr_mult": c.predictor.lr_mult})
         return groups
 
     def attach_data(self, train_size: int) -> None:

@@ -5,7 +5,9 @@ Switches: the EMA rate tau, constant or on the cosine schedule (Table 5a: 1 keep
 0 makes it the stop-gradient of the online network); the target's init, a copy of the online network
 or its own (the official code); the predictor and its lr multiplier (Table 21); the contrastive
 mixing beta (Table 5b), its negatives from the global batch; symmetric (the paper's sum over both
-view orders) or not. Each view goes through the networks on its own, as in the official code.
+view orders) or not; without a target network (tau 0), whether the gradient flows through the
+target branch (Table 5b: it does; App. F.4's sg(theta) rows: it does not). Each view goes through
+the networks on its own, as in the official code.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ class BYOL(MomentumTarget):
     def forward(self, views):
         m = self.config.method
         z, pre_bn = zip(*(self.project(v) for v in views))
-        t = self.target(views)
+        # Table 5b's rows without a target network: the online projections themselves, the gradient
+        # flowing through them (SimCLR's psi = z_theta); otherwise the target network's, detached.
+        t = self.target(views) if m.stop_gradient else z
         loss = 0
         for i, j in VIEW_PAIRS[m.loss]:  # a sum over view orders, as in the paper
             p = self.predictor(z[i])

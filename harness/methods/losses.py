@@ -56,7 +56,8 @@ def byol_contrastive_term(q: torch.Tensor, t_same: torch.Tensor, t_other: torch.
     """BYOL Sec. 5 (Table 5b), the negatives of InfoNCE_{alpha,beta}: for each online prediction q_i,
     2 alpha * log( sum_{j != i} exp(cos(q_i, t_same_j) / alpha) + sum_j exp(cos(q_i, t_other_j) / alpha) ),
     mean over i, j over the global batch. t_same: targets of q's own view; t_other: of the other view
-    (its positive among them). The targets carry no gradient."""
+    (its positive among them). The targets carry a gradient only where the caller's do (BYOL's
+    method.stop_gradient false: Table 5b's rows without a target network)."""
     q, t_same, t_other = (F.normalize(x, dim=1) for x in (q, t_same, t_other))
     (t_same, offset), (t_other, _) = gather(t_same), gather(t_other)
     rows = torch.arange(len(q), device=q.device)
