@@ -5,7 +5,8 @@
     train_one_epoch  each batch through train_step (the update and its per-step monitors), then the
                      epoch's monitors: one row of curves.parquet (and rows of steps.parquet)
     write            curves and steps every epoch, the checkpoint every runtime.checkpoint_every
-    finish           the linear probe (or fine-tuning) after the last epoch; summary.json last: it marks the run finished
+    finish           the linear probe (or fine-tuning) after the last epoch; summary.json last: it marks
+                     the run finished
 
 A non-finite loss ends the run as `diverged`. `harness bench` times set_up's run and train_step
 themselves (harness/bench/workload.py), never a copy of them.

@@ -204,7 +204,8 @@ class PerImagePipeline(DataPipeline):
             return torch.as_tensor(folder.targets)
         return torch.cat([labels.cpu() for _, labels in self.eval_batches("train")])
 
-    def labeled_batches(self, indices: Tensor, batch_size: int, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+    def labeled_batches(self, indices: Tensor, batch_size: int,
+                        generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
         order = indices.cpu()[torch.randperm(len(indices), generator=generator)].tolist()
         seeds = torch.randint(2**62, (len(order),), generator=generator).tolist()
         loader = DataLoader(

@@ -103,7 +103,8 @@ class DataPipeline(ABC):
         """The train split's labels in eval_batches' order: what labeled_subset (probe.py) indexes."""
 
     @abstractmethod
-    def labeled_batches(self, indices: Tensor, batch_size: int, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+    def labeled_batches(self, indices: Tensor, batch_size: int,
+                        generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
         """One pass over the train split's samples `indices`, in an order drawn from `generator`:
         batches of `batch_size` (a last partial one dropped) of images augmented by
         crop_and_flip(data.augment) and their labels, on the device. Fine-tuning's data (finetune.py)."""
@@ -166,7 +167,8 @@ class InMemoryPipeline(DataPipeline):
     def train_labels(self) -> Tensor:
         return self.splits["train"].labels
 
-    def labeled_batches(self, indices: Tensor, batch_size: int, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+    def labeled_batches(self, indices: Tensor, batch_size: int,
+                        generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
         train = self.splits["train"]
         order = indices.cpu()[torch.randperm(len(indices), generator=generator)].to(self.device)
         for step in range(len(order) // batch_size):
