@@ -393,10 +393,15 @@ class Monitor(Section):
 
 
 class Probe(Section):
-    """A linear classifier on frozen features at the end of training (harness/probe.py): trained on
-    the train split, top-1 on the test split, as `linear_top1` in the last curves row and summary."""
+    """The evaluation at the end of training, on the train split's labels, top-1 on the test split,
+    into the last curves row and summary: a linear classifier on frozen features (harness/probe.py,
+    `linear_top1`), or fine-tuning (harness/finetune.py, `finetune_top1`)."""
 
     enabled: bool = True
+    # SimCLR v2 Sec. 2 and Fig. 5 / Table 1 fine-tune: a copy of the encoder and of the projector's
+    # first `layer` layers, with a new linear classifier, trained end to end on the labeled subset.
+    # The linear probe reads the same layer's frozen features instead (v2 Table 1's "linear eval").
+    mode: Literal["linear", "finetune"] = "linear"
     # 0: the backbone's features; k: the output of the projector's k-th layer (after its BN and ReLU).
     # SimCLR v2 keeps the first projector layer (Sec. 2, Fig. 5).
     layer: int = Field(0, ge=0)
@@ -405,6 +410,15 @@ class Probe(Section):
     lr: float = Field(0.1, gt=0)
     batch_size: int = Field(256, gt=0)
     weight_decay: float = Field(0.0, ge=0)
+    # Fine-tuning (mode finetune) as the SimCLR tf2 README's 1%-label command runs it: LARS with
+    # momentum 0.9, no weight decay, no warm-up, a cosine decay from lr = finetune_base_lr x
+    # sqrt(finetune_batch_size) (0.005 x sqrt(1024) = 0.16), 60 epochs on 1% of the labels (v2 App.
+    # B: 30 on 10%); crop and flip, no colour distortion. The classifier starts at zero and is not
+    # LARS-adapted (tf2/model.py excludes `head_supervised`). The probe's epochs/lr/batch_size above
+    # are the linear classifier's.
+    finetune_epochs: int = Field(60, gt=0)
+    finetune_base_lr: float = Field(0.005, gt=0)
+    finetune_batch_size: int = Field(1024, gt=0)
 
 
 def _workers(value):
@@ -469,7 +483,8 @@ HASH_EXCLUDED = ("runtime",)
 # sections'). runtime.precision is the one runtime key that changes results: a bf16 run is another
 # experiment than its fp32 twin.
 HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem", "backbone.vit.pos_embed", "backbone.vit.pool",
-                   "projector.lr_mult")
+                   "projector.lr_mult", "probe.mode", "probe.finetune_epochs", "probe.finetune_base_lr",
+                   "probe.finetune_batch_size")
 # A method's switches added after its runs were first given ids: hashed only when set, in place under
 # `method` (another method may have a switch of the same name, e.g. SimSiam's stop_gradient).
 METHOD_HASHED_WHEN_SET = {"simsiam": ("eta_every", "eta_momentum"), "byol": ("stop_gradient",)}

@@ -3,7 +3,9 @@ tensor is rescaled by the trust ratio eta * ||w|| / ||g + wd * w||.
 
 Biases and normalization parameters (every tensor with at most one dimension) are excluded from both
 weight decay and the trust ratio (BYOL App. C; SimCLR's `exclude_from_weight_decay`), so they follow
-plain SGD with momentum. The lr is applied outside the momentum buffer, as in torch.optim.SGD.
+plain SGD with momentum. So is every tensor of a parameter group with `adapt: False` (SimCLR's
+fine-tuning classifier, `head_supervised`). The lr is applied outside the momentum buffer, as in
+torch.optim.SGD.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class LARS(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 update = p.grad
-                if not excluded(p):
+                if not excluded(p) and group.get("adapt", True):
                     update = update.add(p, alpha=group["weight_decay"])
                     update = update.mul(self.trust_ratio(p, update, group["trust_coefficient"]))
                 state = self.state[p]

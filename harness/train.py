@@ -5,7 +5,8 @@
     train_one_epoch  each batch through train_step (the update and its per-step monitors), then the
                      epoch's monitors: one row of curves.parquet (and rows of steps.parquet)
     write            curves and steps every epoch, the checkpoint every runtime.checkpoint_every
-    finish           the linear probe after the last epoch; summary.json last: it marks the run finished
+    finish           the linear probe (or fine-tuning) after the last epoch; summary.json last: it marks
+                     the run finished
 
 A non-finite loss ends the run as `diverged`. `harness bench` times set_up's run and train_step
 themselves (harness/bench/workload.py), never a copy of them.
@@ -38,6 +39,7 @@ from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods import Method, build_method, n_views
 from harness.monitor import collapse_monitors, effective_rank, embed, knn_accuracies
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
+from harness.finetune import finetune
 from harness.probe import linear_probe
 from harness.provenance import code_revision, now, versions
 from harness.store import RunState
@@ -220,10 +222,19 @@ def train(
                 on_epoch(rows[-1])
         if stop:
             raise Interrupted(epoch)
-    # The linear probe on the frozen network, into the last curves row (and so the summary).
+    # The linear probe or fine-tuning, into the last curves row (and so the summary).
     if summary["status"] == RunState.DONE and t.dist.is_main and config.probe.enabled and rows and rows[-1]["epoch"]:
-        rows[-1]["linear_top1"] = linear_probe(t.method, t.data, config.probe, config.seed)
+        rows[-1].update(evaluate_probe(t))
     return finish(t, directory, summary, rows, step_rows, started)
+
+
+def evaluate_probe(t: Training) -> dict[str, float]:
+    """The end-of-training evaluation that probe.mode names: the linear probe on the frozen network
+    (`linear_top1`), or fine-tuning a copy of it (`finetune_top1`)."""
+    config = t.config
+    if config.probe.mode == "finetune":
+        return {"finetune_top1": finetune(t.method, t.data, config.probe, config.seed)}
+    return {"linear_top1": linear_probe(t.method, t.data, config.probe, config.seed)}
 
 
 def restart(t: Training, directory: Path) -> tuple[list[dict], list[dict], int, float]:
@@ -289,7 +300,7 @@ def finish(t: Training, directory: Path, summary: dict, rows: list[dict], step_r
         store.write_curves(directory / store.STEPS, step_rows)
     trained = [r for r in rows if r["epoch"] > 0]
     final = trained[-1] if trained else {}
-    knn_keys = sorted({k for r in rows for k in r if k.startswith(("knn_top1_", "linear_top1"))})
+    knn_keys = sorted({k for r in rows for k in r if k.startswith(("knn_top1_", "linear_top1", "finetune_top1"))})
     summary.update(
         epochs_completed=final.get("epoch", 0),
         final={k: v for k, v in final.items() if k not in ("epoch", "step", "epoch_seconds")},

@@ -22,6 +22,7 @@ SMALL = FAST + [
     "backbone.vit.depth=1",
     "backbone.vit.heads=2",
     "probe.epochs=10",
+    "probe.finetune_epochs=2",
 ]
 ALL = sorted(STUDIES.glob("*.yaml"))
 
@@ -53,7 +54,8 @@ def test_one_epoch_of_the_first_run(study, tmp_path):
     planned = load_study(study, overrides=parse_set(small_for(study) + ["optim.epochs=1"])).runs[0]
     summary = train(planned.config, tmp_path, planned.labels())
     assert summary["status"] == RunState.DONE and summary["epochs_completed"] == 1
-    assert summary["final"]["linear_top1"] is not None
+    probe = "finetune_top1" if planned.config.probe.mode == "finetune" else "linear_top1"
+    assert summary["final"][probe] is not None
     if planned.config.monitor.every_steps:
         assert (tmp_path / store.STEPS).exists()
 

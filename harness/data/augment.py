@@ -110,6 +110,12 @@ def normalize(x: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Ten
     return (x - mean_t) / std_t
 
 
+def crop_and_flip(recipe: Augment) -> Augment:
+    """The recipe's random resized crop and flip alone: supervised fine-tuning's augmentation (SimCLR
+    v2, tf2/data.py: the fine-tuning preprocess crops and flips, with no colour distortion or blur)."""
+    return recipe.model_copy(update={"jitter_p": 0.0, "gray_p": 0.0, "blur_p": (0.0, 0.0), "solarize_p": (0.0, 0.0)})
+
+
 def eval_transform(images: Tensor, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
     """No augmentation: to float, resized to size x size if needed, normalized."""
     with one_thread_on_cpu(images.device):

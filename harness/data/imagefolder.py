@@ -21,7 +21,7 @@ from torchvision.transforms import v2
 
 from harness.config import Augment, RunConfig
 from harness.machine import usable_cpus
-from harness.data.augment import BLUR_SIGMA, SOLARIZE_THRESHOLD, blur_kernel_size
+from harness.data.augment import BLUR_SIGMA, SOLARIZE_THRESHOLD, blur_kernel_size, crop_and_flip
 from harness.data.pipeline import Batch, DataPipeline, check_batch_size, epoch_generator, require_data_root
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -93,6 +93,24 @@ class MultiViewDataset(Dataset):
             return [transform(image) for transform in self.transforms]
 
 
+class LabeledViewDataset(Dataset):
+    """Items are (index, seed) pairs, as MultiViewDataset's; each returns (one augmentation of image
+    `index`, its label): fine-tuning's labeled batches."""
+
+    def __init__(self, folder: Dataset, transform: v2.Compose):
+        self.folder, self.transform = folder, transform
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, item: tuple[int, int]) -> tuple[Tensor, int]:
+        index, seed = item
+        image, label = self.folder[index]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.transform(image), label
+
+
 class EvalDataset(Dataset):
     def __init__(self, folder: Dataset, transform: v2.Compose):
         self.folder, self.transform = folder, transform
@@ -134,6 +152,7 @@ class PerImagePipeline(DataPipeline):
         self.train_transforms = [
             train_transform(augment, size, view, splits.mean, splits.std) for view in range(n_views)
         ]
+        self.labeled_transform = train_transform(crop_and_flip(augment), size, 0, splits.mean, splits.std)
         self.eval_view = center_crop(size, splits.mean, splits.std)
         self.batch_size = config.optim.batch_size
         self.n_views = n_views
@@ -179,6 +198,29 @@ class PerImagePipeline(DataPipeline):
             num_workers=self.num_workers,
             pin_memory=self.pin,
             generator=torch.Generator().manual_seed(0),  # worker seeds: not from the global RNG
+        )
+        for images, labels in loader:
+            yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+
+
+    def train_labels(self) -> Tensor:
+        folder = self.folders["train"]
+        if hasattr(folder, "targets"):  # ImageFolder's: no image decoded
+            return torch.as_tensor(folder.targets)
+        return torch.cat([labels.cpu() for _, labels in self.eval_batches("train")])
+
+    def labeled_batches(self, indices: Tensor, batch_size: int,
+                        generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+        order = indices.cpu()[torch.randperm(len(indices), generator=generator)].tolist()
+        seeds = torch.randint(2**62, (len(order),), generator=generator).tolist()
+        loader = DataLoader(
+            LabeledViewDataset(self.folders["train"], self.labeled_transform),
+            batch_size=batch_size,
+            sampler=list(zip(order, seeds)),
+            drop_last=True,
+            num_workers=self.num_workers,
+            pin_memory=self.pin,
+            generator=generator,
         )
         for images, labels in loader:
             yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)

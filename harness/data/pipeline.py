@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from harness.config import RunConfig
-from harness.data.augment import BatchAugment, eval_transform
+from harness.data.augment import BatchAugment, crop_and_flip, eval_transform
 
 # Images per evaluation batch (the kNN monitor's embeddings, no gradients). Not larger: on a CPU the
 # activations of bigger batches fall out of the caches, and the tiny preset's kNN evaluation took
@@ -114,6 +114,17 @@ class DataPipeline(ABC):
         """Un-augmented normalized images and their labels, on the device, in a fixed order.
         split "train" (the kNN bank) or "test" (the queries)."""
 
+    @abstractmethod
+    def train_labels(self) -> Tensor:
+        """The train split's labels in eval_batches' order: what labeled_subset (probe.py) indexes."""
+
+    @abstractmethod
+    def labeled_batches(self, indices: Tensor, batch_size: int,
+                        generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+        """One pass over the train split's samples `indices`, in an order drawn from `generator`:
+        batches of `batch_size` (a last partial one dropped) of images augmented by
+        crop_and_flip(data.augment) and their labels, on the device. Fine-tuning's data (finetune.py)."""
+
 
 class InMemoryPipeline(DataPipeline):
     """A dataset small enough to live on the device, augmented a whole batch at a time."""
@@ -138,6 +149,8 @@ class InMemoryPipeline(DataPipeline):
         self.num_classes = num_classes
         self.channels = train.images.shape[1]
         self.augment = augment
+        self.labeled_augment = BatchAugment(crop_and_flip(augment.recipe), augment.image_size, augment.channels,
+                                            augment.mean, augment.std)
         self.batch_size = batch_size
         self.n_views = n_views
         self.seed = seed
@@ -170,3 +183,15 @@ class InMemoryPipeline(DataPipeline):
         for start in range(0, len(data), EVAL_BATCH):
             images = data.images[start : start + EVAL_BATCH]
             yield eval_transform(images, a.image_size, a.mean, a.std), data.labels[start : start + EVAL_BATCH]
+
+    def train_labels(self) -> Tensor:
+        return self.splits["train"].labels
+
+    def labeled_batches(self, indices: Tensor, batch_size: int,
+                        generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+        train = self.splits["train"]
+        order = indices.cpu()[torch.randperm(len(indices), generator=generator)].to(self.device)
+        for step in range(len(order) // batch_size):
+            batch = order[step * batch_size : (step + 1) * batch_size]
+            params = self.labeled_augment.sample_params(batch_size, generator)
+            yield self.labeled_augment.apply(train.images[batch], params), train.labels[batch]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 KNN = "knn_top1_"  # + a kNN protocol's name: its top-1 (the config's monitor.knn)
 DIP = "_dip"  # a kNN metric + DIP: the curve's largest fall below its running maximum
+# The end-of-training evaluations (config.Probe.mode): the linear probe's and fine-tuning's top-1.
+PROBES = ("linear_top1", "finetune_top1")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Metric:
 
 NAMED = {
     "linear_top1": Metric("linear_top1", "linear top-1", "%", 1, True),
+    "finetune_top1": Metric("finetune_top1", "fine-tuned top-1", "%", 1, True),
     "chance": Metric("chance", "chance", "%", 1, True),
     "loss": Metric("loss", "training loss"),
     "output_std": Metric("output_std", "output std of z/‖z‖", digits=4),

@@ -21,7 +21,7 @@ from harness import __version__, store
 from harness.provenance import code_revision, now
 from harness.report import figures as fig
 from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
-from harness.report.metrics import DIP, metric
+from harness.report.metrics import DIP, PROBES, metric
 from harness.report.protocol import differences, show_value
 from harness.report.reference import PaperNumbers, citation
 from harness.report.results import load_results, matching
@@ -114,8 +114,7 @@ def _curves(study, spec, runs, data, path) -> tuple[str, list[str]]:
 
 def _sweep(study, spec, runs, data, path) -> tuple[str, list[str]]:
     hue = spec.hue or ("variant" if len(study.spec.variants) > 1 else None)
-    has_linear = "linear_top1" in runs and runs["linear_top1"].notna().any()
-    metrics = spec.metrics or [data["knn"]] + (["linear_top1"] if has_linear else [])
+    metrics = spec.metrics or [data["knn"]] + [p for p in PROBES if p in runs and runs[p].notna().any()]
     x_values = axis_values(study, spec.x)
     order = fig.hue_order(runs[hue]) if hue else []
     paper = _paper_points(study, spec, hue, order, x_values, data["paper"]) if spec.paper else None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import store
-from harness.report.metrics import KNN, Metric, metric
+from harness.report.metrics import KNN, PROBES, Metric, metric
 from harness.report.reference import PaperNumbers
 from harness.report.schema import ReportSpec, axis_values, paper_numbers, report_spec, study_axes
 from harness.store import FINISHED
@@ -34,8 +34,7 @@ def table_metrics(report, finals: pd.DataFrame, knn_names: list[str]) -> list[Me
     if report.metrics:
         return [metric(c) for c in report.metrics]
     columns = [f"{KNN}{name}" for name in knn_names]
-    if "linear_top1" in finals and finals["linear_top1"].notna().any():
-        columns.append("linear_top1")  # only where a linear probe ran
+    columns += [p for p in PROBES if p in finals and finals[p].notna().any()]  # only where a probe ran
     columns.append("output_std_ratio")
     if "output_std_pre_bn_ratio" in finals and not finals["output_std_pre_bn_ratio"].equals(finals["output_std_ratio"]):
         columns.append("output_std_pre_bn_ratio")  # only where some run has an output BN
