@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from harness import store
-from harness.config import RunConfig
+from harness.config import Backbone, RunConfig
 from harness.nets import build_encoder, registry
 from harness.plan import load_study
 from harness.spec import SpecError, parse_set
@@ -42,6 +42,16 @@ def test_the_same_seed_builds_the_same_weights():
         encoder, _ = registry.registry_backbone("torchvision:resnet18", 1, 16, cifar_stem=True)
         weights.append(encoder.conv1.weight.clone())
     assert torch.equal(*weights)
+
+
+@pytest.mark.parametrize("zero_init_residual", [True, False])
+def test_a_registry_resnet_honours_zero_init_residual(zero_init_residual):
+    # backbone.zero_init_residual (the papers' ResNet init) applies to torchvision's ResNets by name too:
+    # every block's last BN scale starts at 0, or at torchvision's 1.
+    config = Backbone(name="torchvision:resnet18", zero_init_residual=zero_init_residual)
+    encoder, _ = build_encoder(config, 3, 32)
+    scales = [block.bn2.weight for layer in (encoder.layer1, encoder.layer4) for block in layer]
+    assert all(bool((s == 0).all()) == zero_init_residual for s in scales)
 
 
 @pytest.mark.parametrize("name, expected", [

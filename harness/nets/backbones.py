@@ -54,5 +54,6 @@ def build_encoder(backbone: Backbone, in_channels: int, image_size: int) -> tupl
     if backbone.name == "vit":
         return vit(backbone.vit, in_channels, image_size)
     if ":" in backbone.name:  # torchvision:<model>, timm:<model>
-        return registry_backbone(backbone.name, in_channels, image_size, backbone.cifar_stem)
+        return registry_backbone(backbone.name, in_channels, image_size, backbone.cifar_stem,
+                                 backbone.zero_init_residual)
     return build_backbone(backbone.name, in_channels, backbone.width, backbone.zero_init_residual)

@@ -50,10 +50,12 @@ def problem(name: str, cifar_stem: bool = False) -> str | None:
     return None
 
 
-def registry_backbone(name: str, in_channels: int, image_size: int, cifar_stem: bool) -> tuple[nn.Module, int]:
-    """(encoder, feature dim) of the registry's model `name`, randomly initialized."""
+def registry_backbone(name: str, in_channels: int, image_size: int, cifar_stem: bool,
+                      zero_init_residual: bool = False) -> tuple[nn.Module, int]:
+    """(encoder, feature dim) of the registry's model `name`, randomly initialized; a torchvision
+    ResNet with `zero_init_residual` as the built-in ResNets (the four papers' official ResNets)."""
     source, model = split(name)
-    net = _create(source, model, in_channels, image_size)
+    net = _create(source, model, in_channels, image_size, zero_init_residual)
     if source == "timm":
         dim = net.num_features
     else:
@@ -67,11 +69,14 @@ def registry_backbone(name: str, in_channels: int, image_size: int, cifar_stem: 
     return net, dim
 
 
-def _create(source: str, model: str, in_channels: int, image_size: int) -> nn.Module:
+def _create(source: str, model: str, in_channels: int, image_size: int, zero_init_residual: bool = False) -> nn.Module:
     if source == "torchvision":
         import torchvision
 
-        return torchvision.models.get_model(model, weights=None)
+        try:  # torchvision's ResNets (resnet*, wide_resnet*, resnext*) take it; other families refuse it
+            return torchvision.models.get_model(model, weights=None, zero_init_residual=zero_init_residual)
+        except TypeError:
+            return torchvision.models.get_model(model, weights=None)
     import timm
 
     try:  # timm's ViTs are built for an image size; its CNNs take any and refuse the argument
