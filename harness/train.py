@@ -245,7 +245,11 @@ def restart(t: Training, directory: Path) -> tuple[list[dict], list[dict], int, 
         at_init = t.config.monitor.knn_at_init and t.dist.is_main
         return ([{"epoch": 0, "step": 0, **evaluate_knn(t)}] if at_init else []), [], 1, 0.0
     t.method.load_state_dict(state["model"])
-    t.optimizer.load_state_dict(state["optimizer"])
+    try:
+        t.optimizer.load_state_dict(state["optimizer"])
+    except ValueError as e:  # e.g. written before the encoder and projector had their own groups
+        raise RuntimeError(f"{directory}: its checkpoint's optimizer groups are not this harness's ({e}); "
+                           f"remove the folder to train the run anew") from None
     return state["curves"], state.get("steps", []), state["epoch"] + 1, state["elapsed"]
 
 

@@ -103,3 +103,23 @@ def test_non_finite_loss_marks_the_run_diverged(tiny_study, tmp_path):
     assert summary["status"] == RunState.DIVERGED
     assert "epoch" in summary["diverged_at"] and "step" in summary["diverged_at"]
     assert store.run_state(tmp_path) == RunState.DIVERGED
+
+
+def test_a_checkpoint_with_other_optimizer_groups_is_refused_naming_the_run(tiny_study, tmp_path):
+    # A checkpoint from before a change of the optimizer's groups cannot resume: one line says which
+    # run and what to do, instead of torch's bare ValueError.
+    run = first_run(tiny_study)
+
+    def crash_at_2(row):
+        if row["epoch"] == 2:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train(run.config, tmp_path, on_epoch=crash_at_2)
+    path = tmp_path / store.CHECKPOINT
+    state = checkpoint.load(path)
+    groups = state["optimizer"]["param_groups"]
+    state["optimizer"]["param_groups"] = [{**groups[0], "params": [p for g in groups for p in g["params"]]}]
+    checkpoint.save(path, state)
+    with pytest.raises(RuntimeError, match=f"{tmp_path}: its checkpoint's optimizer groups are not"):
+        train(run.config, tmp_path)
