@@ -27,7 +27,7 @@ variants:
 
 @pytest.mark.parametrize("variant, message", [
     ("{method.tau_base: 0.9}", "variants.a: unknown key 'method.tau_base' for method.name='simsiam'"),
-    ("{method.name: byol, method.stop_gradient: false}", "unknown key 'method.stop_gradient' for method.name='byol'"),
+    ("{method.name: byol, method.similarity: cosine}", "unknown key 'method.similarity' for method.name='byol'"),
     ("{method.name: moco}", "variants.a: method.name: unknown method (known: simsiam, byol, simclr, mocov3; "
                             "or module.path:Name, or an entry point of harness.methods) (got 'moco')"),
     ("{method.name: simclr, predictor.kind: mlp}", "variants.a: Value error, method simclr has no predictor: set predictor.kind: none"),
