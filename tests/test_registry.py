@@ -98,7 +98,7 @@ def test_an_unknown_model_is_refused_at_preflight_in_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["torchvision:resnet18", pytest.param("timm:resnet10t", marks=needs_timm)])
 def test_a_registry_backbone_runs_a_tiny_study(tiny_study, tmp_path, name):
-    assert run(tiny_study, tmp_path, "--set", f"backbone.name={name}", "--set", "optim.epochs=2") == 0
-    study_ = load_study(tiny_study, overrides=parse_set([*FAST, f"backbone.name={name}", "optim.epochs=2"]))
+    assert run(tiny_study, tmp_path, "--set", f"backbone.name={name}", "--set", "optim.epochs=1") == 0
+    study_ = load_study(tiny_study, overrides=parse_set([*FAST, f"backbone.name={name}", "optim.epochs=1"]))
     for planned in study_.runs:
         assert store.run_state(store.run_dir(tmp_path / "results", study_.name, planned.run_id)) == "done"
