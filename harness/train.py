@@ -35,11 +35,11 @@ from harness import accel, checkpoint, distributed, store
 from harness.accumulation import CAVEAT, accumulate_gradients
 from harness.config import RunConfig
 from harness.data import DataPipeline, build_data
+from harness.finetune import finetune
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods import Method, build_method, n_views
 from harness.monitor import collapse_monitors, effective_rank, embed, knn_accuracies
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
-from harness.finetune import finetune
 from harness.probe import linear_probe
 from harness.provenance import code_revision, now, versions
 from harness.store import RunState
