@@ -86,6 +86,9 @@ class MultiViewDataset(Dataset):
     def __getitem__(self, item: tuple[int, int]) -> list[Tensor]:
         index, seed = item
         image, _ = self.folder[index]
+        return self.views(image, seed)
+
+    def views(self, image, seed: int) -> list[Tensor]:
         # v2 draws from torch's global RNG. Seeding it per item makes the views reproducible;
         # fork_rng restores it afterwards, so with num_workers=0 the caller's RNG is untouched.
         with torch.random.fork_rng(devices=[]):
@@ -93,22 +96,18 @@ class MultiViewDataset(Dataset):
             return [transform(image) for transform in self.transforms]
 
 
-class LabeledViewDataset(Dataset):
+class LabeledViewDataset(MultiViewDataset):
     """Items are (index, seed) pairs, as MultiViewDataset's; each returns (one augmentation of image
     `index`, its label): fine-tuning's labeled batches."""
 
     def __init__(self, folder: Dataset, transform: v2.Compose):
-        self.folder, self.transform = folder, transform
-
-    def __len__(self) -> int:
-        return len(self.folder)
+        super().__init__(folder, [transform])
 
     def __getitem__(self, item: tuple[int, int]) -> tuple[Tensor, int]:
         index, seed = item
         image, label = self.folder[index]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return self.transform(image), label
+        [view] = self.views(image, seed)
+        return view, label
 
 
 class EvalDataset(Dataset):
@@ -169,7 +168,7 @@ class PerImagePipeline(DataPipeline):
 
     def train_batches(self, epoch: int) -> Iterator[Batch]:
         generator = epoch_generator(self.seed, epoch)
-        n = len(self.folders["train"])
+        n = self.train_size()
         order = torch.randperm(n, generator=generator).tolist()
         seeds = torch.randint(2**62, (n,), generator=generator).tolist()
         # This rank's share of each global batch (all of it in a single process): it loads only those.
@@ -201,7 +200,6 @@ class PerImagePipeline(DataPipeline):
         )
         for images, labels in loader:
             yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
-
 
     def train_labels(self) -> Tensor:
         folder = self.folders["train"]
