@@ -6,7 +6,8 @@ A run's config is built by layering override sets, later ones winning:
     < study `presets[<preset>]` < variant < grid point < `rules` that match the run < seed
     < command-line `--set`.
 The recipe (harness/recipes.py), registered with the run's method (harness/methods/registry.py),
-is its paper's setup, so a study states only its ablation. A layer that makes a config invalid is named in the error, with its key.
+is its paper's setup, so a study states only its ablation. A layer that makes a config invalid is
+named in the error, with its key.
 """
 
 from __future__ import annotations

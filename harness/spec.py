@@ -335,10 +335,10 @@ def _is_tagged_union(field) -> bool:
     return field.discriminator is not None or any(isinstance(m, Discriminator) for m in field.metadata)
 
 
-def key_of(loc: tuple) -> str:
-    """A location in RunConfig as pydantic gives it in an error, as a dotted key: without the tag it
+def key_of(loc: tuple, model: type[BaseModel] = RunConfig) -> str:
+    """A location in `model` as pydantic gives it in an error, as a dotted key: without the tag it
     puts after a tagged union's field ('method', 'byol', 'tau_base' -> 'method.tau_base')."""
-    parts, models, tagged = [], [RunConfig], False
+    parts, models, tagged = [], [model], False
     for part in loc:
         if tagged:  # the tag: the key goes on in any member that has it, as _field_at does
             tagged = False
