@@ -22,8 +22,7 @@ from pydantic import AfterValidator, Discriminator, Field, PlainValidator, Seria
 from pydantic_core import PydanticCustomError
 
 from harness.methods import registry
-# The shared switches a method's section may take, and the base of every section (harness/section.py):
-# a plug-in's section imports them from here or from harness/methods/sections.py.
+# Also here for the plug-ins written before harness/methods/sections.py, which import them from config.
 from harness.methods.sections import EMATarget, MethodSection, StopGradient, SymmetricLoss  # noqa: F401
 from harness.section import Section
 
