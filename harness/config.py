@@ -1,6 +1,7 @@
 """RunConfig: everything one training run needs, as one typed, frozen structure.
 
 Ablation switches live here as data (``method.stop_gradient``, ``predictor.kind``, ``heads.bn``...),
+each method's in its registered section (harness/methods/sections.py, registry.py),
 so that a study is a set of overrides on this structure and the code reads a switch in one place.
 Defaults are the SimSiam paper's ImageNet setup; presets (harness/presets.py) scale it down.
 
@@ -17,171 +18,41 @@ import json
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainValidator, SerializeAsAny, Tag,
-                      model_validator)
+from pydantic import AfterValidator, Discriminator, Field, PlainValidator, SerializeAsAny, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
-
-class Section(BaseModel):
-    # Unknown keys are errors (a typo must never fall back to a default), types are not coerced
-    # ("yes" is not a bool, "0.1" is not a number), numbers are finite (YAML's .inf and .nan, or
-    # 1e400, would train a run that diverges or never ends), and configs are immutable.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+from harness.methods import registry
+# Also here for the plug-ins written before harness/methods/sections.py, which import them from config.
+from harness.methods.sections import EMATarget, MethodSection, StopGradient, SymmetricLoss  # noqa: F401
+from harness.section import Section
 
 
-# -- the method: a union discriminated by `method.name`, so each method has its own switches and a
-# switch of another method (a BYOL tau on SimSiam) is an unknown key, not a silently ignored one.
+# -- the method: a union discriminated by `method.name`, each member the section of a registered
+# method (harness/methods/registry.py): a built-in's by its name, a plug-in's through its registration.
 
-
-class SimSiamMethod(Section):
-    """SimSiam (Chen & He, 2021)."""
-
-    name: Literal["simsiam"] = "simsiam"
-    # SimSiam Fig. 2: the target branch is detached; off, the network collapses.
-    stop_gradient: bool = True
-    # SimSiam Sec. 4.6: symmetric sums both (p1, z2) and (p2, z1); asymmetric_2x samples two pairs.
-    loss: Literal["symmetric", "asymmetric", "asymmetric_2x"] = "symmetric"
-    # SimSiam Sec. 4.5: D(p, z) as negative cosine, or -softmax(z) . log softmax(p).
-    similarity: Literal["cosine", "cross_entropy"] = "cosine"
-    # SimSiam Sec. 5.2, "Multi-step alternation": the target eta is computed by the network as it was
-    # at the start of each alternation (a snapshot of the encoder and projector, no gradient) and held
-    # for the next k SGD steps. 1 is SimSiam (the current network's detached output); "epoch" is the
-    # steps of one epoch (the paper's "1-epoch" row).
-    eta_every: Annotated[int, Field(ge=1)] | Literal["epoch"] = 1
-    # SimSiam Sec. 5.2, "Expectation over augmentations": eta_x kept per training image as a moving
-    # average, eta_x <- m * eta_x + (1 - m) * F(T'(x)) (no gradient), and the loss is D(p, eta_x).
-    # None: off (SimSiam). The paper runs it without the predictor at m = 0.8; m = 0 is "without the
-    # moving average" (SimSiam without a predictor, Table 1a). The cache is (training images, d)
-    # float32: at ImageNet with d = 2048, 1.28M x 2048 x 4 B = 10.5 GB on the device. One process only.
-    eta_momentum: float | None = Field(None, ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _one_target(self):
-        if self.eta_every != 1 and self.eta_momentum is not None:
-            raise ValueError("method.eta_every and method.eta_momentum are two ways to form the target "
-                             "eta (Sec. 5.2): set one of them")
-        if (self.eta_every != 1 or self.eta_momentum is not None) and not self.stop_gradient:
-            raise ValueError("method.eta_every > 1 and method.eta_momentum compute eta without gradient: "
-                             "they need method.stop_gradient: true")
-        return self
-
-
-class BYOLMethod(Section):
-    """BYOL (Grill et al., 2020): an online network regresses an EMA target network's projection."""
-
-    name: Literal["byol"] = "byol"
-    # EMA rate of the target, per step k of K: tau = 1 - (1 - tau_base)(cos(pi k / K) + 1) / 2
-    # (cosine) or tau_base throughout (constant). Table 5a: 1 keeps the random init target fixed;
-    # 0 makes the target the stop-gradient of the online network.
-    tau_base: float = Field(0.996, ge=0, le=1)
-    tau_schedule: Literal["cosine", "constant"] = "cosine"
-    # The paper sums the loss over both view orders; asymmetric keeps (view 1 -> view 2) only.
-    loss: Literal["symmetric", "asymmetric"] = "symmetric"
-    # Table 5b: beta mixes in a contrastive term (negatives from the batch, temperature); 0 is BYOL.
-    beta: float = Field(0.0, ge=0)
-    temperature: float = Field(0.1, gt=0, description="temperature of the beta term")
-    # The target network at step 0: a copy of the online one, or initialized on its own (the official
-    # code: "we did not notice a significant difference"; with tau = 1 the target stays that init).
-    target_init: Literal["copy", "independent"] = "copy"
-    # Table 5b / App. F.4 (Table 19): without a target network the prediction target is the online
-    # network itself, "flowing the gradient through it" (Table 5b's rows: SimCLR's psi = z_theta), or
-    # its stop-gradient (Table 19's sg(theta) rows). False makes the target the online projection,
-    # differentiated: only meaningful when the target is the online network (tau 0, constant).
-    stop_gradient: bool = True
-
-    @model_validator(mode="after")
-    def _gradient_only_through_the_online_network(self):
-        if not self.stop_gradient and (self.tau_base != 0 or self.tau_schedule != "constant"):
-            raise ValueError(f"method.stop_gradient false needs method.tau_base 0 and method.tau_schedule constant "
-                             f"(the target must be the online network itself; got tau_base {self.tau_base}, "
-                             f"tau_schedule {self.tau_schedule})")
-        return self
-
-
-class SimCLRMethod(Section):
-    """SimCLR (v2: Chen et al., 2020): NT-Xent over the 2N views of a batch; no predictor."""
-
-    name: Literal["simclr"] = "simclr"
-    temperature: float = Field(0.1, gt=0)
-
-
-class MoCoV3Method(Section):
-    """MoCo v3 (Chen, Xie & He, 2021): InfoNCE between the query branch and a momentum encoder."""
-
-    name: Literal["mocov3"] = "mocov3"
-    # Momentum of the key encoder, on the same cosine schedule to 1 as BYOL's tau (--moco-m-cos).
-    momentum: float = Field(0.99, ge=0, le=1)
-    momentum_schedule: Literal["cosine", "constant"] = "cosine"
-    temperature: float = Field(0.2, gt=0, description="0.2 for ViT, 1.0 for ResNet in the paper")
-    loss: Literal["symmetric", "asymmetric"] = "symmetric"
-
-
-class MethodSection(Section):
-    """The base of a plug-in method's section (harness/methods/__init__.py): its Method class declares
-    one (`section`), and studies name it `module.path:Class` or by an entry point of the group
-    `harness.methods`. It may take the shared switches below, as the built-in methods' sections do."""
-
-    name: str
-
-
-class StopGradient(Section):
-    stop_gradient: bool = True  # the target branch detached (SimSiam Fig. 2)
-
-
-class SymmetricLoss(Section):
-    loss: Literal["symmetric", "asymmetric"] = "symmetric"  # both view orders (methods.base.VIEW_PAIRS), or one
-
-
-class EMATarget(Section):
-    # An EMA target network (methods/momentum.py's MomentumTarget): its rate, constant or on a cosine to 1.
-    momentum: float = Field(0.99, ge=0, le=1)
-    momentum_schedule: Literal["cosine", "constant"] = "cosine"
-
+PLUGIN_TAG = "plugin"
 
 def _plugin_section(value):
-    """A plug-in method's section, validated by the class its Method declares."""
+    """A plug-in method's section, validated by the section its registration declares."""
     if isinstance(value, MethodSection):
         return value
-    from harness.methods import method_class  # imports torch: only a plug-in method's study needs it
-
     try:
-        section = method_class(value["name"]).section
+        section = registry.lookup(value["name"]).section
     except ValueError as err:
         raise PydanticCustomError("unknown_method", str(err)) from None
     return section.model_validate(value)
 
 
-def _method_name(value):
-    # A study that never names its method means the default one, SimSiam.
-    return value.get("name", "simsiam") if isinstance(value, dict) else value.name
-
-
 def _method_tag(value) -> str | None:
-    name = _method_name(value)
-    return name if name in METHOD_NAMES else "plugin" if isinstance(name, str) else None
+    name = value.get("name", registry.DEFAULT_METHOD) if isinstance(value, dict) else value.name
+    return name if name in registry.BUILT_IN else PLUGIN_TAG if isinstance(name, str) else None
 
 
-METHOD_SECTIONS = {"simsiam": SimSiamMethod, "byol": BYOLMethod, "simclr": SimCLRMethod, "mocov3": MoCoV3Method}
-METHOD_NAMES = tuple(METHOD_SECTIONS)
-
-
-def method_section(name: str) -> type[Section]:
-    """The config section of the method `name`, built in or a plug-in's."""
-    if name in METHOD_SECTIONS:
-        return METHOD_SECTIONS[name]
-    from harness.methods import method_class
-
-    return method_class(name).section
 MethodConfig = Annotated[
-    Union[
-        Annotated[SimSiamMethod, Tag("simsiam")],
-        Annotated[BYOLMethod, Tag("byol")],
-        Annotated[SimCLRMethod, Tag("simclr")],
-        Annotated[MoCoV3Method, Tag("mocov3")],
-        Annotated[SerializeAsAny[MethodSection], PlainValidator(_plugin_section), Tag("plugin")],
-    ],
+    Union[tuple(Annotated[r.section, Tag(name)] for name, r in registry.BUILT_IN.items())
+          + (Annotated[SerializeAsAny[MethodSection], PlainValidator(_plugin_section), Tag(PLUGIN_TAG)],)],
     Discriminator(_method_tag, custom_error_type="unknown_method",
-                  custom_error_message=f"unknown method (known: {', '.join(METHOD_NAMES)})"),
+                  custom_error_message=registry.UNKNOWN),
 ]
 
 
@@ -448,7 +319,7 @@ class Runtime(Section):
 
 
 class RunConfig(Section):
-    method: MethodConfig = SimSiamMethod()
+    method: MethodConfig = registry.BUILT_IN[registry.DEFAULT_METHOD].section()
     backbone: Backbone = Backbone()
     projector: Projector = Projector()
     predictor: Predictor = Predictor()

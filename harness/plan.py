@@ -5,8 +5,9 @@ A run's config is built by layering override sets, later ones winning:
     RunConfig defaults < the method's recipe < preset < the recipe at that preset < study `base`
     < study `presets[<preset>]` < variant < grid point < `rules` that match the run < seed
     < command-line `--set`.
-The recipe (harness/recipes.py) is the paper's setup of the run's method, so a study states only its
-ablation. A layer that makes a config invalid is named in the error, with its key.
+The recipe (harness/recipes.py), registered with the run's method (harness/methods/registry.py),
+is its paper's setup, so a study states only its ablation. A layer that makes a config invalid is
+named in the error, with its key.
 """
 
 from __future__ import annotations
@@ -20,13 +21,10 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from harness import plugins
-from harness.config import METHOD_NAMES, RunConfig, method_section
+from harness.config import RunConfig
+from harness.methods import registry
 from harness.presets import DEFAULT_PRESET, PRESETS
-from harness.recipes import RECIPES
-from harness.spec import SpecError, StudySpec, check_keys, did_you_mean, flatten, read_spec, same, shown
-
-
-METHOD_TAGS = (*METHOD_NAMES, "plugin")  # RunConfig.method's union members
+from harness.spec import SpecError, StudySpec, check_key, check_keys, flatten, key_of, read_spec, same, shown
 
 
 @dataclass(frozen=True)
@@ -125,7 +123,7 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
             study_layers += [flat for rule, flat in rules if rule.matches({"variant": variant, **dict(point)}, preset)]
             for seed in spec.seeds:
                 seed_layer = Layer(f"{path}: seeds", {"seed": seed})
-                config = resolve(recipe_layers(study_layers + cli, preset) + study_layers + [seed_layer] + cli)
+                config = resolve(study_layers + [seed_layer] + cli, preset)
                 planned = PlannedRun(config.run_id(), variant, point, seed, config)
                 if planned.run_id in seen:
                     raise SpecError(
@@ -137,55 +135,71 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
     return Study(spec=spec, path=path, preset=preset, runs=runs)
 
 
-def recipe_layers(later: list[Layer], preset: str) -> list[Layer]:
-    """The layers under a study's own: the run's method's recipe, the preset, the recipe at the preset.
-    The method is the last `method.name` the later layers set (SimSiam, the default, if none does)."""
-    name = next((layer.values["method.name"] for layer in reversed(later) if "method.name" in layer.values), "simsiam")
+class RunMethod(NamedTuple):
+    name: str  # as the study writes it: a built-in's name, or a plug-in's module.path:Name
+    registration: registry.Registration
+
+
+def run_method(layers: list[Layer]) -> RunMethod:
+    """A run's method, decided once: the last layer that sets method.name names it (the default, if
+    none does), looked up in the registry."""
+    where, name = next(((layer.where, layer.values["method.name"]) for layer in reversed(layers)
+                        if "method.name" in layer.values), ("defaults", registry.DEFAULT_METHOD))
+    try:
+        return RunMethod(name, registry.lookup(name))
+    except ValueError as err:
+        raise SpecError(f"{where}: method.name: {err} (got {shown(name)})") from None
+
+
+def recipe_layers(method: RunMethod, preset: str) -> list[Layer]:
+    """The layers under a study's own: the method's recipe, the preset, the recipe at the preset."""
     layers = [Layer("preset " + preset, flatten(PRESETS[preset]))]
-    recipe = RECIPES.get(name) if isinstance(name, str) else None  # the config's validation refuses a bad one
+    recipe = method.registration.recipe
     if recipe is None:
         return layers
-    return [Layer(f"recipe {name}", recipe.common), *layers,
-            Layer(f"recipe {name} at {preset}", recipe.scaled.get(preset, {}))]
+    return [Layer(f"recipe {method.name}", recipe.common), *layers,
+            Layer(f"recipe {method.name} at {preset}", recipe.scaled.get(preset, {}))]
 
 
-def resolve(layers: list[Layer]) -> RunConfig:
-    """Apply flat override layers in order and validate the result as one RunConfig."""
-    tree: dict = {}
+def resolve(layers: list[Layer], preset: str | None = None) -> RunConfig:
+    """Apply flat override layers in order and validate the result as one RunConfig; with `preset`,
+    over the run's method's recipe and the preset (recipe_layers). Each key is checked where the
+    run's value comes from (the last layer that sets it), the method's by the method's section."""
+    method = run_method(layers)
+    if preset is not None:
+        layers = recipe_layers(method, preset) + layers
+    values, where = {}, {}
     for layer in layers:
-        for key, value in layer.values.items():
-            *parents, leaf = key.split(".")
-            node = tree
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = value
+        values.update(layer.values)
+        where.update(dict.fromkeys(layer.values, layer.where))
+    for key in values:
+        check_key(key, where[key], method.name, method.registration.section)
+    tree: dict = {}
+    for key, value in values.items():
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as err:
-        first = err.errors()[0]
-        parts = [str(p) for p in first["loc"]]
-        method = ""
-        if parts[:1] == ["method"] and len(parts) > 1 and parts[1] in METHOD_TAGS:
-            parts.pop(1)  # the union's tag, not a key
-            method = f" for method.name={tree['method'].get('name', 'simsiam')!r}"
-        value = first.get("input")
-        if first["type"] == "unknown_method":  # the tag's own key, and its value
-            parts.append("name")
-            value = value.get("name") if isinstance(value, dict) else value
-            method = ""
-        key = ".".join(parts)
-        if first["type"] == "extra_forbidden" and parts[0] == "method":  # spec.check_keys left it to the method
-            where = next(layer.where for layer in reversed(layers) if key in layer.values)
-            hint = did_you_mean(method_section(tree["method"].get("name", "simsiam")), tuple(parts[1:]))
-            raise SpecError(f"{where}: unknown key {key!r}{method}{hint}") from None
-        if not key:  # a check across sections (RunConfig's validator): its message names the keys
-            where = next((layer.where for layer in reversed(layers) if layer.values and layer.ablation),
-                         layers[-1].where if layers else "defaults")
-            raise SpecError(f"{where}: {first['msg']}") from None
-        # Name the layer that set the offending key (the last one that mentions it).
-        where = next((layer.where for layer in reversed(layers)
-                      if any(key.startswith(k) or k.startswith(key + ".") for k in layer.values)), "defaults")
-        raise SpecError(f"{where}: {key}: {first['msg']}{method} (got {shown(value)})") from None
+        raise refusal(err, layers, method) from None
+
+
+def refusal(err: ValidationError, layers: list[Layer], method: RunMethod) -> SpecError:
+    """The first error of validating a run's config, as one line naming the layer that set its key."""
+    first = err.errors()[0]
+    key = key_of(first["loc"])
+    if not key:  # a check across sections (RunConfig's validator): its message names the keys
+        where = next((layer.where for layer in reversed(layers) if layer.values and layer.ablation),
+                     layers[-1].where if layers else "defaults")
+        return SpecError(f"{where}: {first['msg']}")
+    where = next((layer.where for layer in reversed(layers)
+                  if any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in layer.values)),
+                 "defaults")
+    of_method = f" for method.name={method.name!r}" if key.split(".")[0] == "method" else ""
+    return SpecError(f"{where}: {key}: {first['msg']}{of_method} (got {shown(first.get('input'))})")
 
 
 def count_runs(spec: StudySpec, preset: str = DEFAULT_PRESET) -> int:

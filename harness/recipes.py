@@ -1,9 +1,10 @@
 """Each method's paper recipe: its main setup as config overrides, so a study states only its ablation.
+A recipe is registered with its method (harness/methods/registry.py).
 
 A recipe has what holds at every scale (`common`: heads, optimizer and schedule shape, augmentation)
 and, per preset, how the method scales there (`scaled`: lr, weight decay, head widths, warm-up; at
 `imagenet` the paper's own numbers). The method's own switches (BYOL's tau, MoCo v3's momentum and
-temperature, ...) default to the paper's values in their config section (harness/config.py).
+temperature, ...) default to the paper's values in their config section (harness/methods/sections.py).
 
 A run's config is layered (harness/plan.py), later winning:
     RunConfig defaults < recipe.common < preset < recipe.scaled[preset] < study base < ...
@@ -208,5 +209,3 @@ MOCOV3 = Recipe(
         },
     },
 )  # fmt: skip
-
-RECIPES: dict[str, Recipe] = {"simsiam": SIMSIAM, "byol": BYOL, "simclr": SIMCLR, "mocov3": MOCOV3}

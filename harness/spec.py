@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Discriminator, Field, ValidationError, field_validator, model_validator
 
-from harness.config import RunConfig, Section
+from harness.config import RunConfig
+from harness.section import Section
 from harness.errors import SpecError, shown
 
 
@@ -305,13 +306,18 @@ def _section_types(annotation) -> list[type[Section]]:
     return [m for m in members if isinstance(m, type) and issubclass(m, Section)]
 
 
+def _member_field(models: list[type[BaseModel]], part):
+    """The field `part` of the first of `models` that has it (a section, or a union's members)."""
+    return next((m.model_fields[part] for m in models if part in m.model_fields), None)
+
+
 def _field_at(path: str):
     """The pydantic field at a dotted path in RunConfig, or None if there is none. In a union section
     (method), a key of any member is found: the chosen member's validation rejects the others."""
     models: list[type[BaseModel]] = [RunConfig]
     field = None
     for part in path.split("."):
-        field = next((m.model_fields[part] for m in models if part in m.model_fields), None)
+        field = _member_field(models, part)
         if field is None:
             return None
         models = _section_types(field.annotation)
@@ -321,6 +327,27 @@ def _field_at(path: str):
 def _is_section(path: str) -> bool:
     field = _field_at(path)
     return field is not None and bool(_section_types(field.annotation))
+
+
+def _is_tagged_union(field) -> bool:
+    """A union whose member is chosen by a tag (RunConfig.method by its name): pydantic's error
+    locations name the tag after the field."""
+    return field.discriminator is not None or any(isinstance(m, Discriminator) for m in field.metadata)
+
+
+def key_of(loc: tuple, model: type[BaseModel] = RunConfig) -> str:
+    """A location in `model` as pydantic gives it in an error, as a dotted key: without the tag it
+    puts after a tagged union's field ('method', 'byol', 'tau_base' -> 'method.tau_base')."""
+    parts, models, tagged = [], [model], False
+    for part in loc:
+        if tagged:  # the tag: the key goes on in any member that has it, as _field_at does
+            tagged = False
+            continue
+        parts.append(str(part))
+        field = _member_field(models, part)
+        models = _section_types(field.annotation) if field else []
+        tagged = field is not None and _is_tagged_union(field)
+    return ".".join(parts)
 
 
 def all_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
@@ -336,14 +363,35 @@ def all_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
 
 def check_keys(flat: dict[str, Any], where: str) -> None:
     for key in flat:
-        if key.startswith("method.") and key != "method.name":
-            # The method's own section checks its keys, knowing which method it is: a plug-in's keys
-            # are known only to it, and a key of another method names the method (plan.resolve).
-            continue
-        if _field_at(key) is None or _is_section(key):
-            close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SpecError(f"{where}: unknown key {key!r}{hint}")
+        check_key(key, where)
+
+
+def check_key(key: str, where: str, method: Any = None, section: type[BaseModel] | None = None) -> None:
+    """A key is RunConfig's. A method's key (method.*) is its section's: checked once the run's method
+    (its name, its section) is known (plan.resolve); a layer of overrides is read before that, and
+    leaves it to then."""
+    if key.startswith("method.") and key != "method.name":
+        path = tuple(key.split(".")[1:])
+        if section is not None and not _in_section(path, section):
+            raise SpecError(f"{where}: unknown key {key!r} for method.name={method!r}{did_you_mean(section, path)}")
+    elif _field_at(key) is None or _is_section(key):
+        close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(f"{where}: unknown key {key!r}{hint}")
+
+
+def _in_section(path: tuple[str, ...], section: type[BaseModel]) -> bool:
+    """Whether `path` is a field of `section` (or of its sections), or lies below a field that is not a
+    section, whose value is the field's to refuse (method.loss.x: a loss is not a mapping)."""
+    models = [section]
+    for part in path:
+        if not models:
+            return True
+        field = _member_field(models, part)
+        if field is None:
+            return False
+        models = _section_types(field.annotation)
+    return True
 
 
 def parse_set(assignments: list[str]) -> dict[str, Any]:

@@ -37,7 +37,8 @@ from harness.config import RunConfig
 from harness.data import DataPipeline, build_data
 from harness.finetune import finetune
 from harness.gradnorm import first_and_last_layers, grad_norm
-from harness.methods import Method, build_method, n_views
+from harness.methods.base import Method
+from harness.methods.factory import build_method, n_views
 from harness.monitor import collapse_monitors, effective_rank, embed, knn_accuracies
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.probe import linear_probe

@@ -9,7 +9,7 @@ import torch
 
 from harness import accel, store
 from harness.config import HASH_EXCLUDED, HASHED_WHEN_SET, METHOD_HASHED_WHEN_SET, RunConfig
-from harness.methods import build_method
+from harness.methods.factory import build_method
 from harness.plan import load_study
 from harness.spec import parse_set
 from harness.store import RunState

@@ -9,7 +9,7 @@ import torch
 from pydantic import ValidationError
 
 from harness.config import HASH_EXCLUDED, HASHED_WHEN_SET
-from harness.methods import build_method
+from harness.methods.factory import build_method
 from harness.methods.losses import regression_loss
 from harness.optim import build_optimizer, peak_lr
 

@@ -10,7 +10,7 @@ from conftest import FAST, ROOT, fast_overrides
 from test_inputs import refused
 
 EXAMPLE = ROOT / "examples" / "variance_simsiam.yaml"
-METHOD = "variance_simsiam.method:VarianceSimSiam"
+METHOD = "variance_simsiam:METHOD"
 
 
 def test_the_example_study_runs_end_to_end_with_its_verdicts(tmp_path, capsys):
@@ -40,7 +40,7 @@ def test_the_plugin_section_is_typed(tmp_path):
 def test_the_same_seed_gives_the_same_loss():
     import torch
 
-    from harness.methods import build_method
+    from harness.methods.factory import build_method
 
     config = next(r.config for r in load_study(EXAMPLE, overrides=parse_set(FAST)).runs if r.variant == "variance")
     losses = []
@@ -67,4 +67,5 @@ def test_a_method_that_cannot_be_imported_is_one_line(tmp_path, capsys):
     assert "method module 'variance_simsiam.method' has no 'Nope'" in line
     line = refused(capsys, ["run", str(EXAMPLE), "--set", "method.name=variance_simsiam.method:variance_term"],
                    tmp_path)
-    assert "is not a subclass of harness.methods.base.Method" in line
+    assert ("method 'variance_simsiam.method:variance_term' is neither a harness.methods.registry.Registration "
+            "nor a Method class declaring its `section`") in line

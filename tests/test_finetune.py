@@ -8,7 +8,7 @@ from harness.config import Probe
 from harness.data import BatchAugment, InMemoryPipeline, LabeledImages
 from harness.errors import SpecError
 from harness.finetune import finetune, finetune_network
-from harness.methods import build_method
+from harness.methods.factory import build_method
 from harness.probe import labeled_subset, linear_probe
 
 from test_methods import config

@@ -2,7 +2,7 @@
 
 import torch
 
-from harness.methods import build_method, n_views
+from harness.methods.factory import build_method, n_views
 from harness.methods.losses import byol_contrastive_term, info_nce, nt_xent, regression_loss
 
 from test_methods import config, views

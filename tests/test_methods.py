@@ -3,7 +3,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from harness.config import RunConfig
-from harness.methods import build_method, n_views
+from harness.methods.factory import build_method, n_views
 from harness.methods.simsiam import similarity_loss
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 

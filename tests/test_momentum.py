@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from harness.methods import build_method
+from harness.methods.factory import build_method
 from harness.methods.losses import regression_loss
 from harness.methods.momentum import ema_update, momentum_at
 from harness.optim import build_optimizer

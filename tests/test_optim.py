@@ -7,7 +7,7 @@ import torch
 
 from harness.config import RunConfig
 from harness.lars import LARS
-from harness.methods import build_method
+from harness.methods.factory import build_method
 from harness.optim import build_optimizer, peak_lr, set_lr
 
 from test_methods import config, views

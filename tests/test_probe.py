@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from harness.config import Probe
-from harness.methods import build_method
+from harness.methods.factory import build_method
 from harness.probe import extract, fit_linear, labeled_subset
 
 from test_methods import config, views

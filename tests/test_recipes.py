@@ -12,7 +12,8 @@ from harness.methods.momentum import momentum_at
 from harness.optim import lr_schedule, peak_lr
 from harness.plan import load_study
 from harness.presets import PRESETS
-from harness.recipes import RECIPE_KEYS, RECIPES
+from harness.methods.registry import BUILT_IN
+from harness.recipes import RECIPE_KEYS
 from harness.report.protocol import differences
 from harness.spec import flatten
 
@@ -29,9 +30,9 @@ def by_variant(study: str, preset: str = "tiny") -> dict:
     return {r.variant: r.config for r in runs(study, preset)}
 
 
-@pytest.mark.parametrize("method", list(RECIPES))
+@pytest.mark.parametrize("method", list(BUILT_IN))
 def test_every_recipe_states_every_key_at_every_preset(method):
-    recipe = RECIPES[method]
+    recipe = BUILT_IN[method].recipe
     for preset in PRESETS:
         stated = {**recipe.common, **recipe.scaled.get(preset, {})}
         assert [k for k in RECIPE_KEYS if k not in stated] == [], (method, preset)
@@ -154,8 +155,8 @@ def test_dry_run_json_prints_each_runs_resolved_config(tmp_path, capsys):
 
 
 def test_recipe_layers_sit_between_defaults_preset_and_study():
-    from harness.plan import Layer, recipe_layers
+    from harness.plan import Layer, recipe_layers, run_method
 
-    names = [layer.where for layer in recipe_layers([Layer("variants.a", {"method.name": "byol"})], "tiny")]
+    names = [layer.where for layer in recipe_layers(run_method([Layer("variants.a", {"method.name": "byol"})]), "tiny")]
     assert names == ["recipe byol", "preset tiny", "recipe byol at tiny"]
     assert flatten(PRESETS["tiny"])["data.augment.flip"] is False

@@ -11,7 +11,7 @@ import torch
 from harness import checkpoint, store
 from harness.config import RunConfig
 from harness.data import Batch, epoch_generator
-from harness.methods import build_method
+from harness.methods.factory import build_method
 from harness.optim import build_optimizer
 from harness.plan import load_study
 from harness.spec import parse_set

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from harness.config import ViT
 from harness.gradnorm import first_and_last_layers, grad_norm
-from harness.methods import build_method
+from harness.methods.factory import build_method
 from harness.nets.vit import sincos_2d, vit
 
 from test_methods import config, train_steps, views

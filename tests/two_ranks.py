@@ -11,7 +11,8 @@ from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_
 from harness.accumulation import accumulate_gradients
 from harness.config import RunConfig
 from harness.distributed import Context
-from harness.methods import build_method, losses
+from harness.methods import losses
+from harness.methods.factory import build_method
 
 CPU = torch.device("cpu")
 WORLD, BATCH = 2, 8

@@ -1,22 +1,10 @@
-"""SimSiam with a VICReg-style variance term (Bardes et al., 2022) as a switch: a hinge that keeps the
-std of each embedding dimension over the batch at least `variance_gamma`. The other switches (stop-
-gradient, symmetric loss, the predictor's kind and lr, BN in the heads) come with the harness."""
-
-from typing import Literal
+"""SimSiam with a VICReg-style variance term: a hinge that keeps the std of each embedding dimension
+over the batch at least `variance_gamma` (the section in __init__.py)."""
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from harness.config import MethodSection, StopGradient, SymmetricLoss
 from harness.methods.base import VIEW_PAIRS, Method, StepOutput
-
-
-class VarianceSimSiamSection(MethodSection, StopGradient, SymmetricLoss):
-    variance: bool = False  # the ablation's switch
-    variance_weight: float = Field(1.0, ge=0)
-    variance_gamma: float = Field(1.0, gt=0)
-    similarity: Literal["cosine"] = "cosine"
 
 
 def variance_term(z: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -25,8 +13,6 @@ def variance_term(z: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 class VarianceSimSiam(Method):
-    section = VarianceSimSiamSection
-
     def __init__(self, config, in_channels):
         super().__init__()
         self.build_online(config, in_channels)

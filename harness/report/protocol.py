@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.recipes import RECIPES
+from harness.methods.registry import BUILT_IN
 from harness.report.reference import papers, paper_table
 from harness.report.schema import ReportSpec, report_spec
 from harness.spec import flatten, same
@@ -29,7 +29,7 @@ def paper_protocol(ref: str, method: str) -> dict[str, Any]:
     """The setup a run of `method` has in table `ref` ('byol.table16_batch_size'), as config keys."""
     paper = ref.partition(".")[0]
     table = paper_table(ref)
-    own = RECIPES[method].paper if method in RECIPES else paper
+    own = BUILT_IN[method].recipe.paper if method in BUILT_IN else paper
     base = dict(papers().get(own, {}).get("protocol", {}))
     if own == paper:
         return {**base, **table.get("protocol", {})}
