@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Dataset:
+    """A dataset by its data.dataset name (not a torch Dataset: it builds the pipeline that reads one)."""
+
     name: str
 
     def check(self, config: RunConfig, batch_size: int) -> None:
@@ -186,7 +188,7 @@ class Plugin(PerImage):
 
         try:
             train = load_splits(config)["train"]
-        except ValueError:
+        except ValueError:  # load_splits's own line, naming the key
             raise
         except Exception as err:  # noqa: BLE001 - the user's function raised: say which, and what
             raise ValueError(f"data.dataset={self.name!r} raised {type(err).__name__}: {err}") from None

@@ -209,6 +209,7 @@ def loader_workers(setting: int | str) -> int:
 
 
 def image_folder(path: Path) -> ImageFolder:
+    """One split's tree (<data_root>/train or /val), its files listed, none decoded."""
     if not path.is_dir():
         raise FileNotFoundError(
             f"{path} does not exist: runtime.data_root (--data-root) must hold train/ and val/ class folders"
