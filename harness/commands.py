@@ -16,12 +16,12 @@ from pydantic import ValidationError
 
 from harness import preflight, store
 from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, SpecError, shown
+from harness.launch.status import counts, follow, run_states, runs_to_do, study_status
 from harness.plan import load_study
 from harness.report import write_report
 from harness.report.schema import check_report
 from harness.spec import SlurmSpec, parse_set
-from harness.status import counts, follow, run_states, study_status
-from harness.store import ACTIVE, TO_RUN, RunState
+from harness.store import ACTIVE, RunState
 
 
 def _load(args, path: Path | None = None):
@@ -107,7 +107,7 @@ def run(args) -> int:
     if args.executor == "slurm":
         return _submit(study, args)
     statuses = study_status(study, args.results)
-    todo = [s.planned for s in statuses if s.state in TO_RUN]
+    todo = runs_to_do(statuses)
     # Runs queued or running on SLURM or in another process are skipped: never two trainings at once.
     on_slurm = sum(s.state in ACTIVE for s in statuses)
     finished = len(study.runs) - len(todo) - on_slurm
@@ -140,8 +140,8 @@ def run(args) -> int:
 def _preflight(study, args) -> None:
     """Before anything is trained or submitted: what the runs to train need (harness/preflight.py)."""
     slurm = slurm_options(study, args) if args.executor == "slurm" else None
-    todo = [s.planned.config for s in study_status(study, args.results) if s.state in TO_RUN]
-    preflight.check(todo, slurm, data=not args.no_data_check)
+    todo = runs_to_do(study_status(study, args.results))
+    preflight.check([r.config for r in todo], slurm, data=not args.no_data_check)
 
 
 def _submit(study, args) -> int:

@@ -26,7 +26,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.config import BUILT_IN_DATASETS, RunConfig
+from harness.config import RunConfig
+from harness.data.datasets import dataset
 from harness.spec import SlurmSpec, SpecError
 
 
@@ -88,7 +89,8 @@ def check_backbones(configs: list[RunConfig]) -> None:
 
 
 def check_data(configs: list[RunConfig]) -> None:
-    # One check per dataset and folder; an ImageFolder's against the largest batch drawn from it.
+    """Each dataset's own check (harness/data/datasets.py), once per dataset and folder, against the
+    largest batch drawn from it; with --download, that the folder it downloads into can be written."""
     needs: dict[tuple, int] = {}
     example: dict[tuple, RunConfig] = {}
     for c in configs:
@@ -96,88 +98,14 @@ def check_data(configs: list[RunConfig]) -> None:
         needs[key] = max(needs.get(key, 0), c.optim.batch_size)
         example.setdefault(key, c)
     for key, batch_size in needs.items():
-        dataset, root, download = key
-        if dataset == "digits":  # built in (scikit-learn)
-            continue
-        if dataset not in BUILT_IN_DATASETS:  # the user's own: its function gives both splits, or says why not
-            _check_plugin(example[key], batch_size)
-            continue
-        if root is None:
-            raise PreflightError(f"dataset {dataset} needs a data folder: pass --data-root (runtime.data_root)")
-        if dataset == "imagefolder":
-            _check_imagefolder(Path(root), batch_size)
-        else:
-            _check_cifar(dataset, Path(root), download)
-
-
-def _check_plugin(config: RunConfig, batch_size: int) -> None:
-    from harness.data.plugin import load_splits
-
-    try:
-        train = load_splits(config)["train"]
-    except ValueError as err:
-        raise PreflightError(str(err)) from None
-    except Exception as err:  # noqa: BLE001 - the user's function raised: say which, and what
-        raise PreflightError(f"data.dataset={config.data.dataset!r} raised {type(err).__name__}: {err}") from None
-    if len(train) < batch_size:
-        raise PreflightError(f"data.dataset={config.data.dataset!r}: its train split has {len(train)} images, "
-                             f"fewer than a batch (optim.batch_size={batch_size})")
-
-
-def _check_cifar(dataset: str, root: Path, download: bool) -> None:
-    from harness.data.cifar import split_files
-
-    missing = [p for paths in split_files(dataset, root).values() for p in paths if not p.is_file()]
-    if not missing:
-        return
-    if download:  # torchvision fetches the archive into the data root
-        check_writable(root, "data folder (--data-root) to download into")
-        return
-    raise PreflightError(
-        f"no {dataset} at --data-root {root}: {missing[0]} is missing ({len(missing)} of its files are); "
-        f"the data root must hold {missing[0].parent.name}/ in CIFAR's python format, or pass --download"
-    )
-
-
-def _check_imagefolder(root: Path, batch_size: int) -> None:
-    from torchvision.datasets.folder import IMG_EXTENSIONS
-
-    classes = {}
-    for split in ("train", "val"):
-        folder = root / split
-        if not folder.is_dir():
-            raise PreflightError(f"no image folder at --data-root {root}: {folder} is not a folder "
-                                 "(the data root must hold train/ and val/, each with a folder per class)")
-        classes[split] = sorted(e.name for e in os.scandir(folder) if e.is_dir())  # as ImageFolder finds them
-        if not classes[split]:
-            raise PreflightError(f"{folder} has no class folders (ImageFolder: one folder of images per class)")
-    if classes["train"] != classes["val"]:
-        only = sorted(set(classes["train"]) ^ set(classes["val"]))
-        raise PreflightError(f"{root}/train and {root}/val have different class folders (in one only: "
-                             f"{', '.join(only[:3])}{', ...' if len(only) > 3 else ''})")
-    images = 0
-    for split in ("train", "val"):
-        for name in classes[split]:
-            # ImageFolder needs an image in every class folder; the training split a batch's worth.
-            wanted = max(1, batch_size - images) if split == "train" else 1
-            found = _count_images(root / split / name, IMG_EXTENSIONS, wanted)
-            if not found:
-                raise PreflightError(f"{root / split / name}: no image ({', '.join(IMG_EXTENSIONS)}): "
-                                     "ImageFolder needs one in every class folder")
-            images += found if split == "train" else 0
-    if images < batch_size:
-        raise PreflightError(f"{root}/train holds {images} images, fewer than optim.batch_size={batch_size}: "
-                             "an epoch would have no batch")
-
-
-def _count_images(folder: Path, extensions: tuple[str, ...], stop: int) -> int:
-    """The images under `folder`, counted up to `stop` (ImageNet's 1.28M files are never all listed)."""
-    count = 0
-    for _, _, files in os.walk(folder, followlinks=True):
-        count += sum(f.lower().endswith(extensions) for f in files)
-        if count >= stop:
-            break
-    return count
+        data, config = dataset(key[0]), example[key]
+        try:
+            data.check(config, batch_size)
+            folder = data.download_into(config)
+        except ValueError as err:
+            raise PreflightError(str(err)) from None
+        if folder is not None:
+            check_writable(folder, "data folder (--data-root) to download into")
 
 
 def check_device(name: str, here: bool = True) -> None:

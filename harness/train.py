@@ -34,7 +34,8 @@ import torch.nn as nn
 from harness import accel, checkpoint, distributed, store
 from harness.accumulation import CAVEAT, accumulate_gradients
 from harness.config import RunConfig
-from harness.data import DataPipeline, build_data
+from harness.data import build_data
+from harness.data.pipeline import DataPipeline
 from harness.finetune import finetune
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.methods.base import Method
@@ -80,7 +81,7 @@ class Training:
 
     @property
     def steps_per_epoch(self) -> int:
-        return len(self.schedule) // self.config.optim.epochs
+        return self.data.steps_per_epoch()
 
 
 @dataclass

@@ -137,7 +137,7 @@ def test_orchestration_bench_builds_what_it_says(tmp_path, capsys):
 
 def test_finished_tree_reads_as_done(tmp_path):
     from harness.bench.orchestration import write_finished_tree
-    from harness.status import run_states
+    from harness.launch.status import run_states
 
     study = load_study(write_study(tmp_path / "s.yaml", 16))
     write_finished_tree(study, tmp_path / "results")

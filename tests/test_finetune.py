@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from harness.config import Probe
-from harness.data import BatchAugment, InMemoryPipeline, LabeledImages
+from harness.data.augment import BatchAugment
+from harness.data.pipeline import InMemoryPipeline, LabeledImages
 from harness.errors import SpecError
 from harness.finetune import finetune, finetune_network
 from harness.methods.factory import build_method

@@ -10,7 +10,7 @@ import torch
 
 from harness import checkpoint, store
 from harness.config import RunConfig
-from harness.data import Batch, epoch_generator
+from harness.data.pipeline import Batch, epoch_generator
 from harness.methods.factory import build_method
 from harness.optim import build_optimizer
 from harness.plan import load_study
@@ -98,7 +98,8 @@ def test_k_step_target_is_the_snapshot_for_k_steps():
 
 def test_one_epoch_is_the_steps_of_an_epoch():
     torch.manual_seed(0)
-    m = build_method(config(eta_every="epoch"), 1)  # 2 epochs of total_steps // 2 steps
+    m = build_method(config(eta_every="epoch"), 1)
+    m.attach_data(44)  # as the loop's set-up does: 44 images in batches of 8, 5 steps an epoch
     opt = build_optimizer(m, m.config.optim)
     start = [p.clone() for p in m.eta_encoder.parameters()]
     for i in range(4):

@@ -1,4 +1,4 @@
-"""harness.status: a run's state from its directory, its job record and what SLURM says of the job.
+"""harness.launch.status: a run's state from its directory, its job record and what SLURM says of the job.
 (The same against a real cluster is in test_slurm.py.)"""
 
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from harness import store
 from harness.plan import load_study
 from harness.spec import parse_set
-from harness.status import reconcile, study_status
+from harness.launch.status import RunStatus, reconcile, runs_to_do, study_status
 from harness.store import RunState
 
 from conftest import FAST
@@ -52,6 +52,9 @@ def test_reconcile(disk, job, slurm, expected):
 def test_only_new_partial_failed_and_corrupt_runs_are_run_again():
     # corrupt: repaired by resuming
     assert set(store.TO_RUN) == {RunState.NEW, RunState.PARTIAL, RunState.FAILED, RunState.CORRUPT}
+    statuses = [RunStatus(f"run {state}", state) for state in RunState]  # a name stands in for the run
+    assert runs_to_do(statuses) == [f"run {state}" for state in RunState if state in store.TO_RUN]
+    assert len(runs_to_do(statuses)) == 4
 
 
 def test_study_status_asks_slurm_only_for_submitted_studies(tiny_study, tmp_path, monkeypatch):
@@ -73,3 +76,4 @@ def test_study_status_asks_slurm_only_for_submitted_studies(tiny_study, tmp_path
     assert asked == [{"5_0"}]
     assert [s.state for s in statuses] == [RunState.RUNNING, RunState.NEW]
     assert "job 5_0" in statuses[0].detail
+    assert runs_to_do(statuses) == [second]  # the running one is in its job's hands

@@ -21,7 +21,7 @@ import yaml
 
 from harness import store
 from harness.plan import load_study
-from harness.status import run_states
+from harness.launch.status import run_states
 
 VARIANTS = {
     "baseline": {"predictor.lr": "cosine"},  # SimSiam Table 1's (a); the recipe's is constant

@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from harness.data import BatchAugment
+from harness.data.augment import BatchAugment
 from harness.data.imagefolder import train_transform
 
 

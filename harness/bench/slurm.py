@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     from harness.launch.slurm import submit
     from harness.plan import load_study
     from harness.spec import SlurmSpec, parse_set
-    from harness.status import study_status
+    from harness.launch.status import study_status
     from harness.store import ACTIVE, RunState
 
     torch.set_num_threads(1)

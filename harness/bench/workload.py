@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from harness.config import RunConfig
-from harness.data import InMemoryPipeline, build_data
+from harness.data import build_data
+from harness.data.pipeline import InMemoryPipeline
 from harness.train import Diverged, Training, set_up, train_step
 
 from harness.bench.synthetic import synthetic_data

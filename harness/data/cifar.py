@@ -22,8 +22,7 @@ import torch.nn.functional as F
 from torchvision.datasets import CIFAR10, CIFAR100
 from torchvision.datasets.utils import download_and_extract_archive
 
-from harness.config import RunConfig
-from harness.data.pipeline import LabeledImages, require_data_root
+from harness.data.pipeline import LabeledImages
 
 # Per-channel statistics of the training splits, the values the CIFAR literature normalizes with.
 STATS = {
@@ -34,15 +33,14 @@ NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 SOURCES = {"cifar10": CIFAR10, "cifar100": CIFAR100}
 
 
-def load_cifar(config: RunConfig) -> tuple[LabeledImages, LabeledImages]:
-    """(train, test) of config.data.dataset ("cifar10" or "cifar100") from runtime.data_root."""
-    root = require_data_root(config)
-    source = SOURCES[config.data.dataset]
-    files = split_files(config.data.dataset, root)
-    if config.runtime.download and not all(p.is_file() for p in files["train"] + files["test"]):
+def load_cifar(dataset: str, root: Path, size: int, download: bool) -> tuple[LabeledImages, LabeledImages]:
+    """(train, test) of `dataset` ("cifar10" or "cifar100") under the data root, as size x size images;
+    with `download`, the official archive is fetched there first unless every file is."""
+    source = SOURCES[dataset]
+    files = split_files(dataset, root)
+    if download and not all(p.is_file() for p in files["train"] + files["test"]):
         download_and_extract_archive(source.url, str(root), filename=source.filename, md5=source.tgz_md5)
     train, test = (_read_split(files[split], root, source.base_folder) for split in ("train", "test"))
-    size = config.data.image_size
     if size != train.images.shape[-1]:
         train, test = (LabeledImages(_resize(s.images, size), s.labels) for s in (train, test))
     return train, test

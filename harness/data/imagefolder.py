@@ -10,7 +10,6 @@ and is augmented under it: the views depend on (config.seed, epoch) and not on r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ from torchvision.transforms import v2
 from harness.config import Augment, RunConfig
 from harness.machine import usable_cpus
 from harness.data.augment import BLUR_SIGMA, SOLARIZE_THRESHOLD, blur_kernel_size, crop_and_flip
-from harness.data.pipeline import Batch, DataPipeline, check_batch_size, epoch_generator, require_data_root
+from harness.data.pipeline import Batch, DataPipeline, Splits, epoch_generator
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -122,30 +121,9 @@ class EvalDataset(Dataset):
         return self.transform(image), label
 
 
-@dataclass(frozen=True)
-class Splits:
-    """A dataset's train and test splits, items (image, label), and what normalizes its images."""
-
-    train: Dataset
-    test: Dataset
-    num_classes: int
-    channels: int
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-
-
-def imagefolder_splits(config: RunConfig) -> Splits:
-    root = require_data_root(config)
-    train, test = _folder(root / "train"), _folder(root / "val")
-    if train.classes != test.classes:
-        raise ValueError(f"{root}/train and {root}/val have different class folders")
-    return Splits(train, test, len(train.classes), channels=3)  # ImageFolder's loader makes every image RGB
-
-
 class PerImagePipeline(DataPipeline):
     def __init__(self, config: RunConfig, n_views: int, device: torch.device, splits: Splits):
         self.folders = {"train": splits.train, "test": splits.test}
-        check_batch_size(config.optim.batch_size, len(splits.train))
         self.num_classes, self.channels = splits.num_classes, splits.channels
         size, augment = config.data.image_size, config.data.augment
         self.train_transforms = [
@@ -162,9 +140,6 @@ class PerImagePipeline(DataPipeline):
 
     def train_size(self) -> int:
         return len(self.folders["train"])
-
-    def steps_per_epoch(self) -> int:
-        return self.train_size() // self.batch_size
 
     def train_batches(self, epoch: int) -> Iterator[Batch]:
         generator = epoch_generator(self.seed, epoch)
@@ -233,7 +208,8 @@ def loader_workers(setting: int | str) -> int:
     return max(0, min(8, usable_cpus()) - 1)
 
 
-def _folder(path: Path) -> ImageFolder:
+def image_folder(path: Path) -> ImageFolder:
+    """One split's tree (<data_root>/train or /val), its files listed, none decoded."""
     if not path.is_dir():
         raise FileNotFoundError(
             f"{path} does not exist: runtime.data_root (--data-root) must hold train/ and val/ class folders"

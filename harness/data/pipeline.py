@@ -14,13 +14,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
-from harness.config import RunConfig
 from harness.data.augment import BatchAugment, crop_and_flip, eval_transform
 
 # Images per evaluation batch (the kNN monitor's embeddings, no gradients). Not larger: on a CPU the
@@ -36,22 +35,9 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def require_data_root(config: RunConfig) -> Path:
-    root = config.runtime.data_root
-    if root is None:
-        raise ValueError(
-            f"dataset {config.data.dataset!r} needs a data directory: set runtime.data_root "
-            "(the --data-root option)"
-        )
-    return Path(root)
-
-
-def check_batch_size(batch_size: int, train_size: int) -> None:
-    if batch_size > train_size:
-        raise ValueError(
-            f"optim.batch_size={batch_size} is larger than the training split ({train_size} images); "
-            "with drop_last an epoch would have no batch"
-        )
+def steps_per_epoch(train_size: int, batch_size: int) -> int:
+    """Training batches per epoch: every epoch drops its last partial batch (drop_last)."""
+    return train_size // batch_size
 
 
 class Batch(list):
@@ -72,6 +58,19 @@ class LabeledImages:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """A dataset's train and test splits (LabeledImages in memory, or Datasets of (image, label)
+    items read an image at a time) and what normalizes its images (datasets.py builds them)."""
+
+    train: LabeledImages | Dataset
+    test: LabeledImages | Dataset
+    num_classes: int
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
 
 
 class DataPipeline(ABC):
@@ -100,9 +99,9 @@ class DataPipeline(ABC):
     def train_size(self) -> int:
         """Images in the training split."""
 
-    @abstractmethod
     def steps_per_epoch(self) -> int:
-        """Training batches per epoch (drop_last over the train split)."""
+        """Training batches per epoch: what the lr schedule and the training loop count by."""
+        return steps_per_epoch(self.train_size(), self.batch_size)
 
     @abstractmethod
     def train_batches(self, epoch: int) -> Iterator[Batch]:
@@ -140,7 +139,6 @@ class InMemoryPipeline(DataPipeline):
         seed: int,
         device: torch.device,
     ):
-        check_batch_size(batch_size, len(train))
         # One transfer up front (CIFAR-10 is 180 MB as uint8); batches are then indexed on the device.
         self.splits = {
             name: LabeledImages(split.images.to(device), split.labels.to(device))
@@ -158,9 +156,6 @@ class InMemoryPipeline(DataPipeline):
 
     def train_size(self) -> int:
         return len(self.splits["train"])
-
-    def steps_per_epoch(self) -> int:
-        return self.train_size() // self.batch_size
 
     def train_batches(self, epoch: int) -> Iterator[Batch]:
         generator = epoch_generator(self.seed, epoch)

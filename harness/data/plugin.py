@@ -23,7 +23,8 @@ from torch.utils.data import Dataset
 
 from harness import plugins
 from harness.config import BUILT_IN_DATASETS, RunConfig
-from harness.data.imagefolder import IMAGENET_MEAN, IMAGENET_STD, Splits
+from harness.data.imagefolder import IMAGENET_MEAN, IMAGENET_STD
+from harness.data.pipeline import Splits
 
 SPLITS = ("train", "test")
 

@@ -32,11 +32,10 @@ from harness import distributed, store
 from harness.launch.code_pin import pin_code
 from harness.launch.run_one import run_one
 from harness.launch.slurm_queue import SlurmError, max_array_size
+from harness.launch.status import runs_to_do, study_status
 from harness.plan import PlannedRun, Study
 from harness.provenance import now
 from harness.spec import SlurmSpec
-from harness.status import study_status
-from harness.store import TO_RUN
 from harness.train import Interrupted
 
 
@@ -142,7 +141,7 @@ def submit(study: Study, results: Path, options: SlurmSpec) -> Submission:
     results = Path(results).resolve()
     root = results / study.name
     with store.exclusive(root / store.SUBMIT_LOCK):  # two `harness run` at once must not both submit a run
-        todo = [s.planned for s in study_status(study, results) if s.state in TO_RUN]
+        todo = runs_to_do(study_status(study, results))
         if not todo:
             return Submission([], 0)
         code = pin_code(root / store.CODE_COPIES)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from harness import distributed
 from harness.config import RunConfig
+from harness.data.pipeline import steps_per_epoch
 from harness.methods.base import VIEW_PAIRS, StepOutput
 from harness.methods.momentum import MomentumTarget
 
@@ -56,6 +57,7 @@ class SimSiam(MomentumTarget):
         self.register_buffer("eta_cache", None)  # allocated by attach_data with method.eta_momentum
 
     def attach_data(self, train_size: int) -> None:
+        self.epoch_steps = steps_per_epoch(train_size, self.config.optim.batch_size)  # eta_every: epoch
         if self.config.method.eta_momentum is None:
             return
         if distributed.current().active:
@@ -106,6 +108,6 @@ class SimSiam(MomentumTarget):
         if k == 1:
             return
         if k == "epoch":
-            k = total_steps // self.config.optim.epochs  # the steps of one epoch
+            k = self.epoch_steps
         if (step + 1) % k == 0:  # the next alternation starts: a snapshot of the network as it is now
             self.update_target(0.0, step + 1, total_steps, "constant")  # EMA rate 0: a copy

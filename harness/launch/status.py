@@ -2,10 +2,14 @@
 SLURM, from the job that holds it.
 
 A run directory alone says done / diverged / failed (summary.json), partial (a checkpoint) or new.
-A run submitted to SLURM also has job.json (launch/slurm.py: the job id, and `started_at` once the
+A run submitted to SLURM also has job.json (slurm.py: the job id, and `started_at` once the
 job has begun training it); while its job waits the run is `queued`, while the job trains it
 `running`, and a job that ended without finishing the run makes it `failed`. The scheduler is asked
 before the run directories are read: a job that has ended has written all it will write.
+
+It lives in launch/, beside the executors that write what it reads (run_one.py, slurm.py) and the
+scheduler's answers (slurm_queue.py): the executors ask it which runs are still to do (runs_to_do),
+and the command line asks it what to show.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 from harness import store
 from harness.launch import slurm_queue
 from harness.plan import PlannedRun, Study
-from harness.store import ACTIVE, RunState
+from harness.store import ACTIVE, TO_RUN, RunState
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,12 @@ def study_status(study: Study, results: Path) -> list[RunStatus]:
         state, detail = reconcile(store.run_state(directory), job, slurm.get(job["job_id"]) if job else None)
         statuses.append(RunStatus(planned, state, detail))
     return statuses
+
+
+def runs_to_do(statuses: list[RunStatus]) -> list[PlannedRun]:
+    """The runs `harness run` trains or submits: new, partial, failed or corrupt (store.TO_RUN), not
+    those finished or in another process's or job's hands."""
+    return [s.planned for s in statuses if s.state in TO_RUN]
 
 
 def counts(statuses: list[RunStatus]) -> str:
