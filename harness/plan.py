@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from harness import plugins
-from harness.config import METHOD_NAMES, RunConfig, method_section
+from harness.config import DEFAULT_PROBE_MODE, METHOD_NAMES, PROBES, RunConfig, method_section
 from harness.presets import DEFAULT_PRESET, PRESETS
 from harness.recipes import RECIPES
 from harness.spec import SpecError, StudySpec, check_keys, did_you_mean, flatten, read_spec, same, shown
@@ -168,15 +168,20 @@ def resolve(layers: list[Layer]) -> RunConfig:
         if parts[:1] == ["method"] and len(parts) > 1 and parts[1] in METHOD_TAGS:
             parts.pop(1)  # the union's tag, not a key
             method = f" for method.name={tree['method'].get('name', 'simsiam')!r}"
+        if parts[:1] == ["probe"] and len(parts) > 1 and parts[1] in PROBES:
+            method = f" for probe.mode={parts.pop(1)!r}"  # the union's tag, not a key
         value = first.get("input")
-        if first["type"] == "unknown_method":  # the tag's own key, and its value
-            parts.append("name")
-            value = value.get("name") if isinstance(value, dict) else value
+        tag = {"unknown_method": "name", "unknown_probe_mode": "mode"}.get(first["type"])
+        if tag:  # the tag's own key, and its value
+            parts.append(tag)
+            value = value.get(tag) if isinstance(value, dict) else value
             method = ""
         key = ".".join(parts)
-        if first["type"] == "extra_forbidden" and parts[0] == "method":  # spec.check_keys left it to the method
+        if first["type"] == "extra_forbidden" and parts[0] in ("method", "probe"):  # the union member's key
             where = next(layer.where for layer in reversed(layers) if key in layer.values)
-            hint = did_you_mean(method_section(tree["method"].get("name", "simsiam")), tuple(parts[1:]))
+            section = (method_section(tree["method"].get("name", "simsiam")) if parts[0] == "method"
+                       else PROBES[tree["probe"].get("mode", DEFAULT_PROBE_MODE)])
+            hint = did_you_mean(section, tuple(parts[1:]))
             raise SpecError(f"{where}: unknown key {key!r}{method}{hint}") from None
         if not key:  # a check across sections (RunConfig's validator): its message names the keys
             where = next((layer.where for layer in reversed(layers) if layer.values and layer.ablation),

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from harness.config import RunConfig, Section
+from harness.config import RENAMED_KEYS, RunConfig, Section
 from harness.errors import SpecError, shown
 
 
@@ -340,6 +340,8 @@ def check_keys(flat: dict[str, Any], where: str) -> None:
             # The method's own section checks its keys, knowing which method it is: a plug-in's keys
             # are known only to it, and a key of another method names the method (plan.resolve).
             continue
+        if key in RENAMED_KEYS:
+            raise SpecError(f"{where}: {key!r} is now {RENAMED_KEYS[key]}")
         if _field_at(key) is None or _is_section(key):
             close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
