@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from harness import accel, store
+from harness.columns import EPOCH_SECONDS
 from harness.config import RunConfig
 from harness.methods import build_method
 from harness.plan import load_study
@@ -14,7 +15,7 @@ from harness.train import train
 
 from conftest import FAST
 
-VOLATILE = ["epoch_seconds"]
+VOLATILE = [EPOCH_SECONDS]
 
 
 def config(tiny_study, *sets) -> RunConfig:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import store
+from harness import columns, store
 from harness.cli import main
 from harness.plan import load_study
 from harness.spec import flatten, parse_set
@@ -57,8 +57,7 @@ def test_one_epoch_of_the_first_run(study, tmp_path):
     planned = load_study(study, overrides=parse_set(small_for(study) + ["optim.epochs=1"])).runs[0]
     summary = train(planned.config, tmp_path, planned.labels())
     assert summary["status"] == RunState.DONE and summary["epochs_completed"] == 1
-    probe = "finetune_top1" if planned.config.probe.mode == "finetune" else "linear_top1"
-    assert summary["final"][probe] is not None
+    assert summary["final"][columns.PROBE[planned.config.probe.mode]] is not None
     if planned.config.monitor.every_steps:
         assert (tmp_path / store.STEPS).exists()
 
