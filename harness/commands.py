@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness import preflight, store
+from harness import migrate, preflight, store
 from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, SpecError, shown
 from harness.launch.status import counts, follow, run_states, runs_to_do, study_status
 from harness.plan import load_study
@@ -93,6 +93,7 @@ def _print_plan_json(study, results: Path) -> None:
 def run(args) -> int:
     study = _load(args)
     _check_folders(args, write_results=True, write_reports=True)  # before the runs' states are read there
+    _migrate(study, args)
     if args.dry_run and args.json:
         _print_plan_json(study, args.results)
         sys.stdout.flush()
@@ -181,6 +182,7 @@ def _report(study, args) -> int:
 def status(args) -> int:
     study = _load(args)
     _check_folders(args, write_reports=args.wait)
+    _migrate(study, args)
     if args.wait:
         return _wait_and_report(study, args)
     statuses = study_status(study, args.results)
@@ -208,8 +210,18 @@ def report(args) -> int:
         studies = [_load(args, p) for p in paths]
     _check_folders(args, write_reports=True)
     for study in studies:
+        _migrate(study, args)
         _report(study, args)
     return 0
+
+
+def _migrate(study, args) -> None:
+    """Run folders named by an older schema's run ids renamed to their planned run's (harness/migrate.py),
+    before the runs' states are read; with --dry-run, only said."""
+    dry_run = getattr(args, "dry_run", False)
+    out = sys.stderr if getattr(args, "json", False) else sys.stdout  # --json's stdout is the plan's alone
+    for line in migrate.describe(study.name, migrate.migrate(study, args.results, dry_run), dry_run):
+        print(line, file=out)
 
 
 def _check_folders(args, write_results: bool = False, write_reports: bool = False) -> None:

@@ -5,16 +5,13 @@ each method's in its registered section (harness/methods/sections.py, registry.p
 so that a study is a set of overrides on this structure and the code reads a switch in one place.
 Defaults are the SimSiam paper's ImageNet setup; presets (harness/presets.py) scale it down.
 
-The run id is a content hash of the resolved config without ``runtime`` (device, workers, threads,
-data location, checkpoint cadence, channels_last, compile): those change where and how fast a run
-goes, not its result. The exception is ``runtime.precision``: bf16 changes the numbers. Keys added
-since ids were first given out are hashed only when set (HASHED_WHEN_SET), so old runs keep their ids.
+The run id (harness/run_id.py) hashes what differs from these defaults, without ``runtime`` (device,
+workers, threads, data location, checkpoint cadence, channels_last, compile): those change where and
+how fast a run goes, not its result. The exception is ``runtime.precision``: bf16 changes the numbers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Annotated, Literal, Union
 
@@ -25,6 +22,7 @@ from harness.methods import registry
 # Also here for the plug-ins written before harness/methods/sections.py, which import them from config.
 from harness.methods.sections import EMATarget, MethodSection, StopGradient, SymmetricLoss  # noqa: F401
 from harness.section import Section
+from harness.run_id import InRunId, run_id
 
 
 # -- the method: a union discriminated by `method.name`, each member the section of a registered
@@ -263,33 +261,63 @@ class Monitor(Section):
     knn_every_steps: int = Field(0, ge=0)
 
 
-class Probe(Section):
-    """The evaluation at the end of training, on the train split's labels, top-1 on the test split,
-    into the last curves row and summary: a linear classifier on frozen features (harness/probe.py,
-    `linear_top1`), or fine-tuning (harness/finetune.py, `finetune_top1`)."""
+class ProbeBase(Section):
+    """What both end-of-training evaluations share (probe.mode picks one, as method.name picks a
+    method): they start from the same layer and read the same labeled subset. Their result goes into
+    the last curves row and summary (harness/columns.py names it)."""
 
+    mode: str  # each mode's section fixes it: the union's tag
     enabled: bool = True
-    # SimCLR v2 Sec. 2 and Fig. 5 / Table 1 fine-tune: a copy of the encoder and of the projector's
-    # first `layer` layers, with a new linear classifier, trained end to end on the labeled subset.
-    # The linear probe reads the same layer's frozen features instead (v2 Table 1's "linear eval").
-    mode: Literal["linear", "finetune"] = "linear"
     # 0: the backbone's features; k: the output of the projector's k-th layer (after its BN and ReLU).
     # SimCLR v2 keeps the first projector layer (Sec. 2, Fig. 5).
     layer: int = Field(0, ge=0)
     label_fraction: float = Field(1.0, gt=0, le=1, description="labeled share of the train split (class-balanced)")
+
+
+class LinearProbe(ProbeBase):
+    """A linear classifier on the frozen features (harness/probe.py): SimCLR v2 Table 1's "linear eval"."""
+
+    mode: Literal["linear"] = "linear"
     epochs: int = Field(100, gt=0)
     lr: float = Field(0.1, gt=0)
     batch_size: int = Field(256, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    # Fine-tuning (mode finetune) as the SimCLR tf2 README's 1%-label command runs it: LARS with
-    # momentum 0.9, no weight decay, no warm-up, a cosine decay from lr = finetune_base_lr x
-    # sqrt(finetune_batch_size) (0.005 x sqrt(1024) = 0.16), 60 epochs on 1% of the labels (v2 App.
-    # B: 30 on 10%); crop and flip, no colour distortion. The classifier starts at zero and is not
-    # LARS-adapted (tf2/model.py excludes `head_supervised`). The probe's epochs/lr/batch_size above
-    # are the linear classifier's.
-    finetune_epochs: int = Field(60, gt=0)
-    finetune_base_lr: float = Field(0.005, gt=0)
-    finetune_batch_size: int = Field(1024, gt=0)
+
+
+class FinetuneProbe(ProbeBase):
+    """SimCLR v2 Sec. 2 and Fig. 5 / Table 1 fine-tune (harness/finetune.py): a copy of the encoder and
+    of the projector's first `layer` layers, with a new linear classifier, trained end to end on the
+    labeled subset, as the SimCLR tf2 README's 1%-label command runs it: LARS with momentum 0.9, no
+    weight decay, no warm-up, a cosine decay from lr = base_lr x sqrt(batch_size) (0.005 x sqrt(1024)
+    = 0.16), 60 epochs on 1% of the labels (v2 App. B: 30 on 10%); crop and flip, no colour
+    distortion. The classifier starts at zero and is not LARS-adapted (tf2/model.py excludes
+    `head_supervised`)."""
+
+    mode: Literal["finetune"] = "finetune"
+    epochs: int = Field(60, gt=0)
+    base_lr: float = Field(0.005, gt=0)
+    batch_size: int = Field(1024, gt=0)
+
+
+PROBES = {"linear": LinearProbe, "finetune": FinetuneProbe}
+DEFAULT_PROBE_MODE = "linear"  # what a study that never names probe.mode gets
+# Keys of the probe before it was a union (config.yaml schema 1): the fine-tuning's settings had a
+# `finetune_` prefix beside the linear probe's; they are FinetuneProbe's own keys now. A study that
+# names an old key is told its new spelling (spec.check_keys); harness/migrate.py reads old configs.
+FINETUNE_RENAMED = {"finetune_epochs": "epochs", "finetune_base_lr": "base_lr", "finetune_batch_size": "batch_size"}
+RENAMED_KEYS = {f"probe.{old}": f"'probe.{new}' (with probe.mode: finetune)" for old, new in FINETUNE_RENAMED.items()}
+
+
+def _probe_mode(value) -> str | None:
+    mode = value.get("mode", DEFAULT_PROBE_MODE) if isinstance(value, dict) else getattr(value, "mode", None)
+    return mode if mode in PROBES else None
+
+
+ProbeConfig = Annotated[
+    Union[tuple(Annotated[section, Tag(mode)] for mode, section in PROBES.items())],
+    Discriminator(_probe_mode, custom_error_type="unknown_probe_mode",
+                  custom_error_message=f"unknown probe mode (known: {', '.join(PROBES)})"),
+]
 
 
 def _workers(value):
@@ -300,7 +328,7 @@ def _workers(value):
 
 
 class Runtime(Section):
-    """Where and how fast a run goes. Excluded from the run id."""
+    """Where and how fast a run goes: outside the run id (RunConfig.runtime), but for precision."""
 
     device: str = "cpu"
     # DataLoader worker processes of an ImageFolder dataset (the in-memory ones use none). "auto":
@@ -312,8 +340,8 @@ class Runtime(Section):
     download: bool = False
     # Speed switches (harness/accel.py). channels_last and compile change which kernels run, not
     # what is computed: like `device`, they stay out of the run id. bf16 autocast changes the
-    # numbers, so precision enters the run id (see run_id).
-    precision: Literal["fp32", "bf16"] = "fp32"
+    # numbers, so precision enters the run id.
+    precision: Annotated[Literal["fp32", "bf16"], InRunId(True)] = "fp32"
     channels_last: bool = False
     compile: bool = False
 
@@ -327,8 +355,8 @@ class RunConfig(Section):
     data: Data = Data()
     optim: Optim = Optim()
     monitor: Monitor = Monitor()
-    probe: Probe = Probe()
-    runtime: Runtime = Runtime()
+    probe: ProbeConfig = PROBES[DEFAULT_PROBE_MODE]()
+    runtime: Annotated[Runtime, InRunId(False)] = Runtime()
     seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
@@ -344,37 +372,4 @@ class RunConfig(Section):
         return self
 
     def run_id(self) -> str:
-        return run_id(self)
-
-
-HASH_EXCLUDED = ("runtime",)
-# Keys added after run ids were first given out: each enters the hash only when it differs from its
-# default, at the payload's top level under its last name (as runtime.precision first did), so every
-# run from before it existed keeps its id (the last names must differ from each other and from the
-# sections'). runtime.precision is the one runtime key that changes results: a bf16 run is another
-# experiment than its fp32 twin.
-HASHED_WHEN_SET = ("runtime.precision", "backbone.cifar_stem", "backbone.vit.pos_embed", "backbone.vit.pool",
-                   "projector.lr_mult", "probe.mode", "probe.finetune_epochs", "probe.finetune_base_lr",
-                   "probe.finetune_batch_size")
-# A method's switches added after its runs were first given ids: hashed only when set, in place under
-# `method` (another method may have a switch of the same name, e.g. SimSiam's stop_gradient).
-METHOD_HASHED_WHEN_SET = {"simsiam": ("eta_every", "eta_momentum"), "byol": ("stop_gradient",)}
-
-
-def run_id(config: RunConfig) -> str:
-    """A short content hash of the result-relevant part of the config."""
-    payload = config.model_dump(mode="json", exclude=set(HASH_EXCLUDED))
-    for key in HASHED_WHEN_SET:
-        *path, leaf = key.split(".")
-        section, dumped = config, payload
-        for name in path:  # e.g. backbone.vit.pos_embed: the section backbone.vit
-            section, dumped = getattr(section, name), dumped.get(name, {})
-        dumped.pop(leaf, None)
-        if getattr(section, leaf) != type(section).model_fields[leaf].default:
-            payload[leaf] = getattr(section, leaf)
-    method = config.method
-    for leaf in METHOD_HASHED_WHEN_SET.get(method.name, ()):
-        if getattr(method, leaf) == type(method).model_fields[leaf].default:
-            payload["method"].pop(leaf)
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+        return run_id(self)  # harness/run_id.py

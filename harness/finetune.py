@@ -7,9 +7,9 @@ labeled_subset: the same images the linear probe reads), with crop-and-flip view
 training mode; the result is top-1 on the un-augmented test split, in eval mode. The trained network
 and the rest of the run are untouched: only the copy learns.
 
-The optimizer is the tf2 README's 1%-label command (config.Probe): LARS, momentum 0.9, no weight
-decay, lr 0.005 x sqrt(batch) decayed by a cosine, no warm-up; the zero-initialized classifier is
-neither LARS-adapted nor decayed (tf2/model.py). On one process (rank 0), with the batch's BN
+The optimizer is the tf2 README's 1%-label command (config.FinetuneProbe): LARS, momentum 0.9, no
+weight decay, lr 0.005 x sqrt(batch) decayed by a cosine, no warm-up; the zero-initialized classifier
+is neither LARS-adapted nor decayed (tf2/model.py). On one process (rank 0), with the batch's BN
 statistics where the paper's are global over its TPU cores.
 
 Deterministic: the classifier starts at zero and the order and views come from a generator seeded
@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness.config import Probe
+from harness.config import FinetuneProbe
 from harness.lars import LARS
 from harness.nets import mlp_prefix
 from harness.probe import labeled_subset
@@ -42,22 +42,22 @@ def finetune_network(method, layer: int, num_classes: int, sample: torch.Tensor)
     return nn.Sequential(body, classifier)
 
 
-def finetune(method, data, probe: Probe, seed: int) -> float:
+def finetune(method, data, probe: FinetuneProbe, seed: int) -> float:
     """Top-1 on the test split of a copy of `method` fine-tuned on the labeled subset."""
     keep = labeled_subset(data.train_labels(), probe.label_fraction)
-    batch = min(probe.finetune_batch_size, len(keep))
+    batch = min(probe.batch_size, len(keep))
     test_images, _ = next(iter(data.eval_batches("test")))
     network = finetune_network(method, probe.layer, data.num_classes, test_images[:2])
     body, classifier = network
-    lr = probe.finetune_base_lr * math.sqrt(batch)
+    lr = probe.base_lr * math.sqrt(batch)
     optimizer = LARS([{"params": list(body.parameters())}, {"params": list(classifier.parameters()), "adapt": False}],
                      lr=lr, momentum=0.9, weight_decay=0.0)
-    total = probe.finetune_epochs * (len(keep) // batch)
+    total = probe.epochs * (len(keep) // batch)
     generator = torch.Generator().manual_seed(seed)
     network.train()
     step = 0
     with torch.enable_grad():
-        for _ in range(probe.finetune_epochs):
+        for _ in range(probe.epochs):
             for images, labels in data.labeled_batches(keep, batch, generator):
                 for group in optimizer.param_groups:
                     group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))

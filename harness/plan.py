@@ -21,10 +21,11 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from harness import plugins
-from harness.config import RunConfig
+from harness.config import PROBES, RunConfig
 from harness.methods import registry
 from harness.presets import DEFAULT_PRESET, PRESETS
-from harness.spec import SpecError, StudySpec, check_key, check_keys, flatten, key_of, read_spec, same, shown
+from harness.spec import (SpecError, StudySpec, check_key, check_keys, did_you_mean, flatten, key_of, read_spec, same,
+                          shown)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,9 @@ def resolve(layers: list[Layer], preset: str | None = None) -> RunConfig:
 def refusal(err: ValidationError, layers: list[Layer], method: RunMethod) -> SpecError:
     """The first error of validating a run's config, as one line naming the layer that set its key."""
     first = err.errors()[0]
-    key = key_of(first["loc"])
+    key, value = key_of(first["loc"]), first.get("input")
+    if first["type"] == "unknown_probe_mode":  # the union's tag is the key at fault, and its value
+        key, value = f"{key}.mode", value.get("mode") if isinstance(value, dict) else value
     if not key:  # a check across sections (RunConfig's validator): its message names the keys
         where = next((layer.where for layer in reversed(layers) if layer.values and layer.ablation),
                      layers[-1].where if layers else "defaults")
@@ -198,8 +201,15 @@ def refusal(err: ValidationError, layers: list[Layer], method: RunMethod) -> Spe
     where = next((layer.where for layer in reversed(layers)
                   if any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in layer.values)),
                  "defaults")
-    of_method = f" for method.name={method.name!r}" if key.split(".")[0] == "method" else ""
-    return SpecError(f"{where}: {key}: {first['msg']}{of_method} (got {shown(first.get('input'))})")
+    section, member = key.split(".")[0], ""
+    if section == "method":
+        member = f" for method.name={method.name!r}"
+    elif section == "probe" and first["type"] != "unknown_probe_mode":  # loc: probe, its mode (the tag), key
+        member = f" for probe.mode={first['loc'][1]!r}"
+    if first["type"] == "extra_forbidden" and section == "probe":  # a key of the other mode's section
+        hint = did_you_mean(PROBES[first["loc"][1]], tuple(key.split(".")[1:]))
+        return SpecError(f"{where}: unknown key {key!r}{member}{hint}")
+    return SpecError(f"{where}: {key}: {first['msg']}{member} (got {shown(value)})")
 
 
 def count_runs(spec: StudySpec, preset: str = DEFAULT_PRESET) -> int:

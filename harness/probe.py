@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harness.config import Probe
+from harness.config import LinearProbe
 
 
 @torch.no_grad()
@@ -49,7 +49,7 @@ def labeled_subset(labels: torch.Tensor, fraction: float) -> torch.Tensor:
     return torch.sort(torch.cat(keep)).values.to(labels.device)
 
 
-def fit_linear(train_x, train_y, test_x, test_y, num_classes: int, probe: Probe, seed: int) -> float:
+def fit_linear(train_x, train_y, test_x, test_y, num_classes: int, probe: LinearProbe, seed: int) -> float:
     """Train a linear classifier on standardized features; return its top-1 on the test features."""
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
@@ -74,7 +74,7 @@ def fit_linear(train_x, train_y, test_x, test_y, num_classes: int, probe: Probe,
         return ((test_x @ weight + bias).argmax(1) == test_y).float().mean().item()
 
 
-def linear_probe(method, data, probe: Probe, seed: int) -> float:
+def linear_probe(method, data, probe: LinearProbe, seed: int) -> float:
     """Top-1 of a linear classifier on `method`'s frozen features (harness.data.DataPipeline `data`)."""
     train_x, train_y = extract(method, data.eval_batches("train"), probe.layer)
     test_x, test_y = extract(method, data.eval_batches("test"), probe.layer)

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Discriminator, Field, ValidationError, field_validator, model_validator
 
-from harness.config import RunConfig
+from harness.config import RENAMED_KEYS, RunConfig
 from harness.section import Section
 from harness.errors import SpecError, shown
 
@@ -374,6 +374,8 @@ def check_key(key: str, where: str, method: Any = None, section: type[BaseModel]
         path = tuple(key.split(".")[1:])
         if section is not None and not _in_section(path, section):
             raise SpecError(f"{where}: unknown key {key!r} for method.name={method!r}{did_you_mean(section, path)}")
+    elif key in RENAMED_KEYS:
+        raise SpecError(f"{where}: {key!r} is now {RENAMED_KEYS[key]}")
     elif _field_at(key) is None or _is_section(key):
         close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -36,8 +36,9 @@ PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"  # the one before: where a run resume
 ERROR = "error.txt"  # a failed run's traceback
 JOB = "job.json"  # which SLURM job holds the run (written at submission, updated by the job)
 LOCK = ".lock"  # held by the process training the run
-# A study's folders, in results/<study>/, for its SLURM submissions.
-SUBMIT_LOCK = ".submit.lock"
+# A study's files and folders, in results/<study>/, beside its runs'.
+SUBMIT_LOCK = ".submit.lock"  # held while the study is submitted to SLURM
+MIGRATE_LOCK = ".migrate.lock"  # held while run folders of an older schema are renamed (harness/migrate.py)
 SLURM_LOGS = ".slurm"
 CODE_COPIES = ".code"  # the package as each submission pinned it (launch/code_pin.py)
 

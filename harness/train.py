@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from harness import accel, checkpoint, distributed, store
+from harness import accel, checkpoint, columns, distributed, store
 from harness.accumulation import CAVEAT, accumulate_gradients
 from harness.config import RunConfig
 from harness.data import build_data
@@ -129,7 +129,7 @@ def evaluate_knn(t: Training) -> dict[str, float]:
         bank, bank_labels = embed(t.method.encoder, t.data.eval_batches("train"))
         queries, query_labels = embed(t.method.encoder, t.data.eval_batches("test"))
     accuracies = knn_accuracies(bank, bank_labels, queries, query_labels, t.config.monitor.knn, t.data.num_classes)
-    return {f"knn_top1_{name}": accuracy for name, accuracy in accuracies.items()}
+    return {columns.knn(name): accuracy for name, accuracy in accuracies.items()}
 
 
 def train_step(t: Training, views: list[torch.Tensor], step: int) -> Step:
@@ -188,7 +188,7 @@ def train_one_epoch(t: Training, epoch: int, step_rows: list[dict]) -> dict:
     }
     if dist.is_main and knn_due(config, epoch):
         row.update(evaluate_knn(t))
-    row["epoch_seconds"] = time.perf_counter() - started
+    row[columns.EPOCH_SECONDS] = time.perf_counter() - started
     return row
 
 
@@ -230,13 +230,15 @@ def train(
     return finish(t, directory, summary, rows, step_rows, started)
 
 
+# The end-of-training evaluation of each probe.mode: the linear probe on the frozen network, or
+# fine-tuning a copy of it.
+EVALUATIONS = {"linear": linear_probe, "finetune": finetune}
+
+
 def evaluate_probe(t: Training) -> dict[str, float]:
-    """The end-of-training evaluation that probe.mode names: the linear probe on the frozen network
-    (`linear_top1`), or fine-tuning a copy of it (`finetune_top1`)."""
-    config = t.config
-    if config.probe.mode == "finetune":
-        return {"finetune_top1": finetune(t.method, t.data, config.probe, config.seed)}
-    return {"linear_top1": linear_probe(t.method, t.data, config.probe, config.seed)}
+    """The evaluation that probe.mode names, its top-1 in the mode's column (harness/columns.py)."""
+    probe = t.config.probe
+    return {columns.PROBE[probe.mode]: EVALUATIONS[probe.mode](t.method, t.data, probe, t.config.seed)}
 
 
 def restart(t: Training, directory: Path) -> tuple[list[dict], list[dict], int, float]:
@@ -306,11 +308,11 @@ def finish(t: Training, directory: Path, summary: dict, rows: list[dict], step_r
         store.write_curves(directory / store.STEPS, step_rows)
     trained = [r for r in rows if r["epoch"] > 0]
     final = trained[-1] if trained else {}
-    knn_keys = sorted({k for r in rows for k in r if k.startswith(("knn_top1_", "linear_top1", "finetune_top1"))})
+    accuracies = sorted({k for r in rows for k in r if columns.is_accuracy(k)})
     summary.update(
         epochs_completed=final.get("epoch", 0),
-        final={k: v for k, v in final.items() if k not in ("epoch", "step", "epoch_seconds")},
-        best={k: max((r[k] for r in rows if r.get(k) is not None), default=None) for k in knn_keys},
+        final={k: v for k, v in final.items() if columns.is_result(k)},
+        best={k: max((r[k] for r in rows if r.get(k) is not None), default=None) for k in accuracies},
         wall_seconds=time.perf_counter() - started,
         finished_at=now(),
     )

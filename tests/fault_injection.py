@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE))
 from conftest import FAST, TINY_STUDY  # noqa: E402
 
 from harness import store  # noqa: E402
+from harness.columns import EPOCH_SECONDS  # noqa: E402
 from harness.plan import load_study  # noqa: E402
 from harness.spec import parse_set  # noqa: E402
 
@@ -67,7 +68,7 @@ def outcome(root: Path, study: Path) -> dict:
     result = {}
     for r in planned.runs:
         directory = store.run_dir(root / "results", planned.name, r.run_id)
-        curves = store.read_curves(directory / store.CURVES).drop(columns=["epoch_seconds"])
+        curves = store.read_curves(directory / store.CURVES).drop(columns=[EPOCH_SECONDS])
         summary = json.loads((directory / store.SUMMARY).read_text())
         result[r.run_id] = (summary["status"], curves, summary["final"])
     return result

@@ -4,6 +4,7 @@ import pytest
 
 from harness import store
 from harness.cli import main
+from harness.columns import EPOCH_SECONDS
 from harness.plan import load_study
 from harness.spec import parse_set
 
@@ -53,7 +54,7 @@ def test_parallel_jobs_train_the_same_curves_as_one_at_a_time(tiny_study, tmp_pa
     for r in study.runs:
         two, one = (store.run_dir(tmp_path / x / "results", study.name, r.run_id) for x in ("two", "one"))
         assert store.run_state(two) == store.run_state(one) == "done"
-        a, b = (store.read_curves(d / store.CURVES).drop(columns="epoch_seconds") for d in (two, one))
+        a, b = (store.read_curves(d / store.CURVES).drop(columns=EPOCH_SECONDS) for d in (two, one))
         assert a.equals(b)
 
 

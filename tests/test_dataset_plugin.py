@@ -5,7 +5,7 @@ by the preflight in one line."""
 import pandas as pd
 import pytest
 
-from harness import store
+from harness import columns, store
 from harness.cli import main
 from harness.plan import load_study
 from harness.spec import parse_set
@@ -76,8 +76,9 @@ def test_a_dataset_from_the_users_module_trains_a_run_with_its_knn_and_probe(tmp
     curves = pd.read_parquet(directory / store.CURVES)
     # The two classes differ in brightness alone: kNN and the probe on the features tell them apart
     # (fractions; 0.5 is chance), so both saw the dataset's images and labels.
-    assert len(curves["knn_top1_k20"].dropna()) >= 2 and curves["knn_top1_k20"].dropna().iloc[-1] > 0.9
-    assert curves["linear_top1"].dropna().iloc[-1] > 0.9
+    knn = curves[columns.knn("k20")].dropna()
+    assert len(knn) >= 2 and knn.iloc[-1] > 0.9
+    assert curves[columns.LINEAR].dropna().iloc[-1] > 0.9
 
 
 def test_the_same_dataset_gives_the_same_curves(tmp_path):
@@ -89,7 +90,7 @@ def test_the_same_dataset_gives_the_same_curves(tmp_path):
         assert main(argv) == 0
         planned = load_study(study, overrides=parse_set([*FAST, "optim.epochs=2"])).runs[0]
         curves = pd.read_parquet(store.run_dir(tmp_path / name, "own_data", planned.run_id) / store.CURVES)
-        runs.append(curves.drop(columns=["epoch_seconds"]))
+        runs.append(curves.drop(columns=[columns.EPOCH_SECONDS]))
     pd.testing.assert_frame_equal(*runs)
 
 

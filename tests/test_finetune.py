@@ -4,7 +4,7 @@ end with a new classifier on the labeled subset, as SimCLR v2 evaluates."""
 import pytest
 import torch
 
-from harness.config import Probe
+from harness.config import FinetuneProbe, LinearProbe
 from harness.data.augment import BatchAugment
 from harness.data.pipeline import InMemoryPipeline, LabeledImages
 from harness.errors import SpecError
@@ -12,6 +12,7 @@ from harness.finetune import finetune, finetune_network
 from harness.methods.factory import build_method
 from harness.probe import labeled_subset, linear_probe
 
+from test_inputs import refused
 from test_methods import config
 
 CLASSES = 4
@@ -40,7 +41,7 @@ def method(layers=2):
                                projector={"layers": layers, "hidden_dim": 12, "out_dim": 8}), 1)
 
 
-PROBE = Probe(mode="finetune", finetune_epochs=3, finetune_batch_size=16, finetune_base_lr=0.05)
+PROBE = FinetuneProbe(epochs=3, batch_size=16, base_lr=0.05)
 
 
 def snapshot(module):
@@ -84,7 +85,7 @@ def test_finetuning_is_deterministic_for_a_seed_and_differs_from_the_linear_prob
     d = data()
     first = finetune(method(), d, PROBE, seed=3)
     assert first == finetune(method(), d, PROBE, seed=3)
-    linear = linear_probe(method(), d, Probe(epochs=3, batch_size=16), seed=3)
+    linear = linear_probe(method(), d, LinearProbe(epochs=3, batch_size=16), seed=3)
     # Fine-tuning learns the quadrants from a random network; the frozen random features' probe differs.
     assert first > 0.5 and first != linear  # chance is 0.25
 
@@ -98,7 +99,7 @@ def test_label_fraction_is_honoured():
         return labeled_batches(indices, batch_size, generator)
 
     d.labeled_batches = record
-    finetune(method(), d, PROBE.model_copy(update={"label_fraction": 0.25, "finetune_epochs": 1}), seed=0)
+    finetune(method(), d, PROBE.model_copy(update={"label_fraction": 0.25, "epochs": 1}), seed=0)
     assert torch.equal(seen[0], labeled_subset(d.train_labels(), 0.25))
     assert torch.bincount(d.train_labels()[seen[0]]).tolist() == [4] * CLASSES  # 25% of 16 per class
     # Fewer labels, another result: the fraction reaches the training.
@@ -123,6 +124,16 @@ def test_mode_is_validated_and_enters_the_run_id():
     linear, tuned = config(), config(probe={"mode": "finetune"})
     assert linear.run_id() != tuned.run_id()
     assert linear.run_id() == config(probe={"mode": "linear"}).run_id()  # the default keeps old ids
+
+
+def test_each_mode_takes_its_own_keys(capsys, tmp_path, tiny_study):
+    def refusal(*sets):
+        return refused(capsys, ["status", str(tiny_study), *(a for s in sets for a in ("--set", s))], tmp_path)
+
+    assert refusal("probe.finetune_epochs=2") == ("harness: error: --set: 'probe.finetune_epochs' is now "
+                                                  "'probe.epochs' (with probe.mode: finetune)")
+    assert "--set: unknown key 'probe.lr' for probe.mode='finetune'" in refusal("probe.mode=finetune", "probe.lr=0.2")
+    assert config(probe={"mode": "finetune", "epochs": 7}).probe == FinetuneProbe(epochs=7)
 
 
 def test_lars_leaves_a_group_with_adapt_false_to_plain_sgd():

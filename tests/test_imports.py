@@ -28,6 +28,8 @@ def test_planning_imports_no_report_and_no_plotting():
     loaded = modules_after("import harness.spec, harness.plan")
     assert not under(loaded, "harness.report", "matplotlib", "jinja2", "torch")
     assert not under(modules_after("import harness.spec"), "harness.report", "matplotlib", "jinja2")
+    # the run id, the migration of older results and the columns' names are read by planning and reports
+    assert not under(modules_after("import harness.run_id, harness.migrate, harness.columns"), "torch")
 
 
 def test_training_imports_no_report():

@@ -22,8 +22,6 @@ from conftest import ROOT, STUDIES
 from test_imports import modules_after, under
 
 HARNESS = ROOT / "harness"
-# Deleted with the run-id change of issue 23 (run ids without hand-kept lists): the one list left.
-NOT_YET_GONE = {("config.py", "METHOD_HASHED_WHEN_SET")}
 
 
 def names_in(path: Path) -> list[tuple[int, set[str]]]:
@@ -32,8 +30,7 @@ def names_in(path: Path) -> list[tuple[int, set[str]]]:
     `paper=` names a paper (papers.yaml), not a method."""
     tree = ast.parse(path.read_text())
     skip = {id(n) for node in ast.walk(tree) for n in ast.walk(node)
-            if isinstance(node, ast.keyword) and node.arg == "paper"
-            or isinstance(node, ast.Assign) and (path.name, getattr(node.targets[0], "id", None)) in NOT_YET_GONE}
+            if isinstance(node, ast.keyword) and node.arg == "paper"}
     found, seen = [], set()
     for node in ast.walk(tree):
         items = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", None)

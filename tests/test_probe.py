@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from harness.config import Probe
+from harness.config import LinearProbe
 from harness.methods.factory import build_method
 from harness.probe import extract, fit_linear, labeled_subset
 
@@ -48,7 +48,7 @@ def test_fit_linear_separates_separable_classes_and_not_random_labels():
     centers = torch.randn(4, 16, generator=g) * 3
     y = torch.arange(4).repeat(50)
     x = centers[y] + torch.randn(200, 16, generator=g)
-    probe = Probe(epochs=30, batch_size=64)
+    probe = LinearProbe(epochs=30, batch_size=64)
     assert fit_linear(x[:100], y[:100], x[100:], y[100:], 4, probe, seed=0) > 0.95
     noise = torch.randn(200, 16, generator=g)
     shuffled = torch.randint(0, 4, (200,), generator=g)

@@ -52,6 +52,16 @@ def test_the_tiny_scale_shows_up_as_protocol_differences():
     assert "method.tau_base" not in found  # the study's own axis
 
 
+def test_a_probe_mode_s_protocol_applies_to_its_runs_alone():
+    # SimCLR v2's fine-tuning batch (1024) is compared with fine-tuning's, not with a linear probe's.
+    def probe_keys(study):
+        return {d.key: (d.ours, d.paper) for d in differences(load_study(STUDIES / f"{study}.yaml", "tiny"))
+                if d.key.startswith("probe.")}
+
+    assert probe_keys("simclr_finetune") == {"probe.batch_size": ([64], 1024)}
+    assert probe_keys("simclr_head_depth") == {}
+
+
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_byol_tau_0_is_held_at_0_all_through(preset):
     # Table 5a's footnote: tau = 0 is kept constant. On the default cosine schedule it would rise to 1.

@@ -10,6 +10,7 @@ import pytest
 
 from harness import checkpoint, store
 from harness.cli import main
+from harness.columns import EPOCH_SECONDS
 from harness.launch.run_one import TAKEN, run_one
 from harness.plan import load_study
 from harness.spec import parse_set
@@ -34,7 +35,7 @@ def truncate(path):
 
 
 def curves(directory):
-    return store.read_curves(directory / store.CURVES).drop(columns=["epoch_seconds"])
+    return store.read_curves(directory / store.CURVES).drop(columns=[EPOCH_SECONDS])
 
 
 @pytest.mark.parametrize("victim", [store.CURVES, store.SUMMARY])

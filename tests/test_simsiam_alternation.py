@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from harness import checkpoint, store
+from harness.columns import EPOCH_SECONDS
 from harness.config import RunConfig
 from harness.data.pipeline import Batch, epoch_generator
 from harness.methods.factory import build_method
@@ -207,8 +208,8 @@ def test_resume_restores_the_eta_cache(tmp_path):
     cache = checkpoint.load(tmp_path / "crashed" / store.CHECKPOINT)["model"]["eta_cache"]
     assert cache.abs().sum(dim=1).gt(0).sum() > 0  # epoch 1 wrote eta for its images
     train(run.config, tmp_path / "crashed")
-    full = store.read_curves(tmp_path / "full" / store.CURVES).drop(columns=["epoch_seconds"])
-    resumed = store.read_curves(tmp_path / "crashed" / store.CURVES).drop(columns=["epoch_seconds"])
+    full = store.read_curves(tmp_path / "full" / store.CURVES).drop(columns=[EPOCH_SECONDS])
+    resumed = store.read_curves(tmp_path / "crashed" / store.CURVES).drop(columns=[EPOCH_SECONDS])
     pd.testing.assert_frame_equal(resumed, full)
     assert torch.equal(checkpoint.load(tmp_path / "crashed" / store.CHECKPOINT)["model"]["eta_cache"],
                        checkpoint.load(tmp_path / "full" / store.CHECKPOINT)["model"]["eta_cache"])

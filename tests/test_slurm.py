@@ -21,6 +21,7 @@ import torch
 
 from harness import store
 from harness.cli import build_parser, main
+from harness.columns import EPOCH_SECONDS
 from harness.commands import slurm_options
 from harness.launch import code_pin
 from harness.launch.slurm import chunks, executor_parameters
@@ -31,7 +32,7 @@ from conftest import FAST, TINY_STUDY, checkpointed_epoch, unreadable_cifar
 from slurm_cluster import MAX_ARRAY_SIZE, LocalCluster, missing_binaries
 
 LONG = FAST + ["optim.epochs=8"]  # long enough to signal a job mid-training
-VOLATILE = ["epoch_seconds"]
+VOLATILE = [EPOCH_SECONDS]
 
 
 def sets(items):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import store
+from harness import columns, store
 from harness.cli import main
 from harness.plan import load_study
 from harness.spec import flatten, parse_set
@@ -21,9 +21,9 @@ SMALL = FAST + [
     "backbone.vit.dim=16",
     "backbone.vit.depth=1",
     "backbone.vit.heads=2",
-    "probe.epochs=10",
-    "probe.finetune_epochs=2",
+    "probe.epochs=10",  # the linear probe's; fine-tuning's: FINETUNE_EPOCHS (small_for)
 ]
+FINETUNE_EPOCHS = "probe.epochs=2"
 ALL = sorted(STUDIES.glob("*.yaml"))
 
 
@@ -44,9 +44,12 @@ def test_dry_run_plans_every_preset_and_writes_nothing(study, tmp_path, capsys):
 def small_for(study: Path) -> list[str]:
     """SMALL without the keys the study's variants and grid vary: overriding them would make its
     runs one config (SimSiam App. B's output dimension is projector.out_dim)."""
-    spec = load_study(study).spec
+    planned = load_study(study)
+    spec = planned.spec
     varied = {key for v in spec.variants.values() for key in flatten(v)} | set(spec.grid)
-    return [item for item in SMALL if item.split("=", 1)[0] not in varied]
+    finetune = planned.runs[0].config.probe.mode == "finetune"
+    items = [FINETUNE_EPOCHS if finetune and item.startswith("probe.epochs=") else item for item in SMALL]
+    return [item for item in items if item.split("=", 1)[0] not in varied]
 
 
 @pytest.mark.parametrize("study", ALL, ids=lambda p: p.stem)
@@ -54,8 +57,7 @@ def test_one_epoch_of_the_first_run(study, tmp_path):
     planned = load_study(study, overrides=parse_set(small_for(study) + ["optim.epochs=1"])).runs[0]
     summary = train(planned.config, tmp_path, planned.labels())
     assert summary["status"] == RunState.DONE and summary["epochs_completed"] == 1
-    probe = "finetune_top1" if planned.config.probe.mode == "finetune" else "linear_top1"
-    assert summary["final"][probe] is not None
+    assert summary["final"][columns.PROBE[planned.config.probe.mode]] is not None
     if planned.config.monitor.every_steps:
         assert (tmp_path / store.STEPS).exists()
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from harness import checkpoint, store
+from harness.columns import DEFAULT_KNN_COLUMN, EPOCH_SECONDS
 from harness.plan import load_study
 from harness.spec import parse_set
 from harness.store import RunState
@@ -17,7 +18,7 @@ from harness.train import train
 
 from conftest import FAST, checkpointed_epoch
 
-VOLATILE = ["epoch_seconds"]  # wall-clock columns; everything else must be bitwise equal
+VOLATILE = [EPOCH_SECONDS]  # wall-clock columns; everything else must be bitwise equal
 
 
 def curves(directory):
@@ -35,7 +36,7 @@ def test_same_seed_same_curves(tiny_study, tmp_path):
     pd.testing.assert_frame_equal(curves(tmp_path / "a"), curves(tmp_path / "b"))
     frame = curves(tmp_path / "a")
     assert frame["epoch"].tolist() == [0, 1, 2, 3, 4]
-    assert frame["knn_top1_k200"].notna().tolist() == [True, False, True, False, True]
+    assert frame[DEFAULT_KNN_COLUMN].notna().tolist() == [True, False, True, False, True]
 
 
 class Crash(Exception):

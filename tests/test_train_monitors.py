@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from harness import store
+from harness.columns import DEFAULT_KNN_COLUMN, EPOCH_SECONDS, LINEAR
 from harness.plan import Layer, resolve
 from harness.presets import PRESETS
 from harness.spec import flatten, parse_set
@@ -31,18 +32,18 @@ def test_steps_parquet_probe_and_summary(tmp_path):
     grads = steps.dropna(subset=["grad_norm_first"])
     assert grads["step"].tolist() == list(range(2, 11, 2))
     assert (grads["grad_norm_first"] > 0).all() and (grads["grad_norm_last"] > 0).all()
-    assert steps.dropna(subset=["knn_top1_k200"])["step"].tolist() == [3, 6, 9]
+    assert steps.dropna(subset=[DEFAULT_KNN_COLUMN])["step"].tolist() == [3, 6, 9]
     curves = store.read_curves(tmp_path / store.CURVES)
     assert len(curves) == 3  # still one row per epoch (0, 1, 2)
-    assert curves["linear_top1"].notna().tolist() == [False, False, True]
-    assert 0.1 < summary["final"]["linear_top1"] <= 1.0
+    assert curves[LINEAR].notna().tolist() == [False, False, True]
+    assert 0.1 < summary["final"][LINEAR] <= 1.0
     assert "notes" not in summary
 
 
 def test_no_steps_file_when_per_step_monitors_are_off(tmp_path):
     train(config(FAST + ["optim.epochs=1", "probe.enabled=false"]), tmp_path)
     assert not (tmp_path / store.STEPS).exists()
-    assert "linear_top1" not in store.read_curves(tmp_path / store.CURVES)
+    assert LINEAR not in store.read_curves(tmp_path / store.CURVES)
 
 
 def test_accumulation_caveat_in_the_summary(tmp_path):
@@ -70,6 +71,6 @@ def test_resume_with_a_momentum_target_equals_an_uninterrupted_run(tmp_path, met
         train(cfg, tmp_path / "crashed", on_epoch=crash_at_2)
     train(cfg, tmp_path / "crashed")
     for name in (store.CURVES, store.STEPS):
-        a = store.read_curves(tmp_path / "full" / name).drop(columns=["epoch_seconds"], errors="ignore")
-        b = store.read_curves(tmp_path / "crashed" / name).drop(columns=["epoch_seconds"], errors="ignore")
+        a = store.read_curves(tmp_path / "full" / name).drop(columns=[EPOCH_SECONDS], errors="ignore")
+        b = store.read_curves(tmp_path / "crashed" / name).drop(columns=[EPOCH_SECONDS], errors="ignore")
         pd.testing.assert_frame_equal(a, b)

@@ -184,7 +184,6 @@ def test_the_design_switches_enter_the_run_id_only_when_set():
     base = RunConfig(backbone={"name": "vit"})
     same = RunConfig(backbone={"name": "vit", "vit": {"pos_embed": "sincos", "pool": "token"}})
     assert same.run_id() == base.run_id()
-    assert RunConfig().run_id() == "e09a253ce9c5"  # as tests/test_registry.py pins it
     ids = {RunConfig(backbone={"name": "vit", "vit": v}).run_id()
            for v in ({"pos_embed": "learned"}, {"pos_embed": "none"}, {"pool": "avg"})}
     assert len(ids | {base.run_id()}) == 4

@@ -112,6 +112,8 @@ def time_linear_probe(w: Workload, cap: int, epochs: int = 5) -> MonitorCost:
     config, probe = w.config, w.config.probe
     if not probe.enabled:
         return MonitorCost("linear probe", Seconds(), 0.0, False, "off (probe.enabled: false)")
+    if probe.mode != "linear":  # fine-tuning trains a network: not timed here
+        return MonitorCost("linear probe", Seconds(), 0.0, False, f"off (probe.mode: {probe.mode})")
     features, seconds, images = _split_features(
         w, cap, lambda batches: extract(w.method, batches, probe.layer), unit=False)
     (train_x, train_y), timed = features["train"], min(epochs, probe.epochs)

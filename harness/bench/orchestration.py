@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from harness import store
+from harness.columns import DEFAULT_KNN_COLUMN
 from harness.plan import load_study
 from harness.launch.status import run_states
 
@@ -64,7 +65,7 @@ def write_study(path: Path, runs: int) -> Path:
 
 def write_finished_tree(study, results: Path) -> None:
     """Every run of `study` finished, with the files a run leaves (its curves: 60 epochs)."""
-    rows = [{"epoch": e, "step": 5 * e, "loss": -0.5, "output_std": 0.05, "knn_top1_k200": 0.9} for e in range(61)]
+    rows = [{"epoch": e, "step": 5 * e, "loss": -0.5, "output_std": 0.05, DEFAULT_KNN_COLUMN: 0.9} for e in range(61)]
     curves = results / store.CURVES
     results.mkdir(parents=True, exist_ok=True)
     pq.write_table(store.curves_table(rows), curves)

@@ -23,6 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.columns import DEFAULT_KNN_COLUMN, EPOCH_SECONDS, is_result, knn
+from harness.config import DEFAULT_KNN
+
 VARIANTS = {
     "baseline": {"predictor.lr": "cosine"},  # SimSiam Table 1's (a); the recipe's is constant
     "constant_lr": {"predictor.lr": "constant"},
@@ -58,7 +61,7 @@ report:
     - {{kind: instability, run: baseline, where: {{optim.batch_size: 4096}}, dip_above: 0.05, text: "kNN dips at batch 4096"}}
   figures:
     - {{kind: curves, hue: variant, where: {{optim.batch_size: 256}}}}
-    - {{kind: curves, hue: optim.batch_size, metrics: [knn_top1_k200], where: {{variant: baseline}}}}
+    - {{kind: curves, hue: optim.batch_size, metrics: [{DEFAULT_KNN_COLUMN}], where: {{variant: baseline}}}}
     - {{kind: sweep, x: optim.batch_size, xscale: log2}}
 """
 
@@ -67,9 +70,9 @@ def _curves(rng, epochs: int, variant: str, batch: int, upto: int) -> pa.Table:
     e = np.arange(upto + 1)
     collapsed = variant in ("no_predictor", "no_stop_gradient")
     level = 0.1 if collapsed else 0.85 - 0.02 * abs(math.log2(batch / 256)) - (0.3 if variant == "fixed_predictor" else 0)
-    knn = level - (level - 0.3) * np.exp(-e / max(1, epochs / 10)) + rng.normal(0, 0.01, e.size)
+    accuracy = level - (level - 0.3) * np.exp(-e / max(1, epochs / 10)) + rng.normal(0, 0.01, e.size)
     if batch >= 4096:  # MoCo v3-style dips
-        knn[e % max(2, epochs // 5) == epochs // 10] -= 0.12
+        accuracy[e % max(2, epochs // 5) == epochs // 10] -= 0.12
     loss = -0.9 * (1 - np.exp(-e / max(1, epochs / 8))) + (0.5 if variant == "fixed_predictor" else 0)
     std = np.full(e.size, 0.001 if collapsed else 0.06) + rng.normal(0, 0.0005, e.size)
     mask = e > 0
@@ -79,8 +82,8 @@ def _curves(rng, epochs: int, variant: str, batch: int, upto: int) -> pa.Table:
         "output_std": pa.array(np.where(mask, std, np.nan), from_pandas=True),
         "output_std_ref": pa.array(np.where(mask, 0.0625, np.nan), from_pandas=True),
         "lr": pa.array(np.where(mask, 0.05, np.nan), from_pandas=True),
-        "knn_top1_k200": knn, "knn_top1_k20": knn - 0.01,
-        "epoch_seconds": pa.array(np.where(mask, 1.0, np.nan), from_pandas=True),
+        **{knn(p.name): accuracy - 0.01 * i for i, p in enumerate(DEFAULT_KNN)},
+        EPOCH_SECONDS: pa.array(np.where(mask, 1.0, np.nan), from_pandas=True),
     })
 
 
@@ -110,7 +113,7 @@ def build_tree(study, results: Path, seed: int = 0) -> dict[str, int]:
         if state == RunState.PARTIAL:
             (directory / store.CHECKPOINT).write_bytes(b"")
             continue
-        last = {c: table.column(c)[-1].as_py() for c in table.column_names if c not in ("epoch", "step", "epoch_seconds")}
+        last = {c: table.column(c)[-1].as_py() for c in table.column_names if is_result(c)}
         summary = {"status": state, "run_id": planned.run_id, "labels": planned.labels(), "output_std_ref": 0.0625,
                    "chance": 0.1, "epochs_completed": upto, "final": last, "wall_seconds": float(upto),
                    "finished_at": "2026-01-01T00:00:00+00:00", "code_revision": "synthetic"}

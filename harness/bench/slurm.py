@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from harness import store
+    from harness.columns import EPOCH_SECONDS
     from harness.launch.local import run_local
     from harness.launch.slurm import submit
     from harness.plan import load_study
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
 
     for planned in study.runs:
         frames = [store.read_curves(store.run_dir(root / where, study.name, planned.run_id) / store.CURVES)
-                  .drop(columns=["epoch_seconds"]) for where in ("local", "slurm", "packed")]
+                  .drop(columns=[EPOCH_SECONDS]) for where in ("local", "slurm", "packed")]
         pd.testing.assert_frame_equal(frames[0], frames[1])
         pd.testing.assert_frame_equal(frames[0], frames[2])
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import store
+from harness.columns import EPOCH_SECONDS
 
 
 @dataclass
@@ -51,9 +52,9 @@ def time_study_seed(study, jobs: int | None = None) -> StudyTime:
         for planned in runs:
             directory = store.run_dir(Path(tmp), study.name, planned.run_id)
             summary = store.read_json(directory / store.SUMMARY) or {}
-            curves = store.read_curves(directory / store.CURVES, ["epoch_seconds"])
+            curves = store.read_curves(directory / store.CURVES, [EPOCH_SECONDS])
             times.append(RunTime(planned.label, float(summary.get("wall_seconds", float("nan"))),
-                                 float(curves["epoch_seconds"].sum())))
+                                 float(curves[EPOCH_SECONDS].sum())))
     return StudyTime(study.name, study.preset, seed, jobs, len(study.spec.seeds), total, times)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness import distributed, store
 from harness.plan import PlannedRun
+from harness.run_id import SCHEMA_VERSION
 from harness.store import FINISHED, RunState
 from harness.train import train
 
@@ -45,10 +46,10 @@ def _run(planned: PlannedRun, directory: Path, on_epoch, should_stop) -> RunStat
             store.set_aside_corrupt(directory)
         if state == RunState.FAILED:
             (directory / store.SUMMARY).unlink()  # retry a failed run; its checkpoint (if any) resumes it
-        store.write_yaml(
-            directory / store.CONFIG,
-            {"run_id": planned.run_id, "labels": planned.labels(), "config": planned.config.model_dump(mode="json")},
-        )
+        store.write_yaml(directory / store.CONFIG, {
+            "run_id": planned.run_id, "schema": SCHEMA_VERSION, "labels": planned.labels(),
+            "config": planned.config.model_dump(mode="json"),
+        })  # fmt: skip
     try:
         return train(planned.config, directory, planned.labels(), on_epoch, should_stop)["status"]
     except Exception as err:  # noqa: BLE001 - any error in one run must not stop the study

@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal, Union
 import pandas as pd
 from pydantic import Field
 
+from harness.columns import DEFAULT_KNN_COLUMN
 from harness.config import Section
 from harness.report.intervals import METHOD, Interval, welch
 from harness.report.metrics import metric
@@ -183,7 +184,7 @@ class Collapse(_Claim):
     measure: STD_MEASURES = "auto"
     std_below: float = Field(0.1, gt=0)
     knn_near_chance: float | None = Field(0.05, ge=0)
-    metric: str = "knn_top1_k200"
+    metric: str = DEFAULT_KNN_COLUMN
 
     def variants(self):
         return [self.run]
@@ -266,7 +267,7 @@ class Ordering(_Claim):
     worse: str
     better_where: dict[str, Any] = {}
     worse_where: dict[str, Any] = {}
-    metric: str = "knn_top1_k200"
+    metric: str = DEFAULT_KNN_COLUMN
     margin: float = Field(0.0, ge=0)
 
     def variants(self):
@@ -306,7 +307,7 @@ class Trend(_Claim):
     direction: Literal["increasing", "decreasing", "flat"]
     run: str | None = None
     values: list[Any] | None = Field(None, min_length=2)
-    metric: str = "knn_top1_k200"
+    metric: str = DEFAULT_KNN_COLUMN
     tolerance: float = Field(0.0, ge=0)
 
     def variants(self):
@@ -380,7 +381,7 @@ class Instability(_Claim):
 
     kind: Literal["instability"]
     run: str
-    metric: str = "knn_top1_k200"
+    metric: str = DEFAULT_KNN_COLUMN
     dip_above: float = Field(0.05, gt=0)
     expect: Literal["dips", "stable"] = "dips"
 

@@ -1,5 +1,5 @@
 """What a metric is, for every place a report shows one: the table's columns, the figures' axes and the
-claims' evidence all read `metric(column)`.
+claims' evidence all read `metric(column)`. The columns' names are harness/columns.py's.
 
 Accuracies (kNN and linear top-1, chance) are stored as fractions and shown in percent; a difference
 or a dip of an accuracy is in percentage points (pt). A column not named here is shown as its name.
@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KNN = "knn_top1_"  # + a kNN protocol's name: its top-1 (the config's monitor.knn)
-DIP = "_dip"  # a kNN metric + DIP: the curve's largest fall below its running maximum
-# The end-of-training evaluations (config.Probe.mode): the linear probe's and fine-tuning's top-1.
-PROBES = ("linear_top1", "finetune_top1")
+from harness.columns import DIP, FINETUNE, KNN, LINEAR, is_knn
 
 
 @dataclass(frozen=True)
@@ -49,8 +46,8 @@ class Metric:
 
 
 NAMED = {
-    "linear_top1": Metric("linear_top1", "linear top-1", "%", 1, True),
-    "finetune_top1": Metric("finetune_top1", "fine-tuned top-1", "%", 1, True),
+    LINEAR: Metric(LINEAR, "linear top-1", "%", 1, True),
+    FINETUNE: Metric(FINETUNE, "fine-tuned top-1", "%", 1, True),
     "chance": Metric("chance", "chance", "%", 1, True),
     "loss": Metric("loss", "training loss"),
     "output_std": Metric("output_std", "output std of z/‖z‖", digits=4),
@@ -66,8 +63,8 @@ NAMED = {
 
 
 def metric(column: str) -> Metric:
-    if column.startswith(KNN) and column.endswith(DIP):
+    if is_knn(column) and column.endswith(DIP):
         return Metric(column, f"kNN {column.removeprefix(KNN).removesuffix(DIP)} largest dip", "pt", 1, True)
-    if column.startswith(KNN):
+    if is_knn(column):
         return Metric(column, f"kNN {column.removeprefix(KNN)} top-1", "%", 1, True)
     return NAMED.get(column, Metric(column, column.replace("_", " ")))

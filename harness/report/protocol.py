@@ -1,9 +1,10 @@
 """Where a study's runs differ from the setup of the paper they reproduce, computed from the resolved
 configs: what "the tiny scale changes" is, and any drift of a study from its paper.
 
-The paper's setup is papers.yaml's `protocol` of the paper whose method a run trains, with its table's
-`protocol` on top (or `protocol_by_method[method]`, for another method's runs in the table, like
-BYOL Table 16's SimCLR arm). Keys the study sets on purpose per row (its variants, grid and rules: the
+The paper's setup is papers.yaml's `protocol` of the paper whose method a run trains (and its
+`protocol_by_probe_mode[probe.mode]`: a probe key means the run's mode's, e.g. fine-tuning's batch), with
+its table's `protocol` on top (or `protocol_by_method[method]`, for another method's runs in the table,
+like BYOL Table 16's SimCLR arm). Keys the study sets on purpose per row (its variants, grid and rules: the
 ablation itself) are not differences.
 """
 
@@ -25,12 +26,14 @@ class Difference:
     paper: Any
 
 
-def paper_protocol(ref: str, method: str) -> dict[str, Any]:
-    """The setup a run of `method` has in table `ref` ('byol.table16_batch_size'), as config keys."""
+def paper_protocol(ref: str, method: str, probe_mode: str) -> dict[str, Any]:
+    """The setup a run of `method` and `probe_mode` has in table `ref` ('byol.table16_batch_size'), as
+    config keys."""
     paper = ref.partition(".")[0]
     table = paper_table(ref)
     own = BUILT_IN[method].recipe.paper if method in BUILT_IN else paper
-    base = dict(papers().get(own, {}).get("protocol", {}))
+    setup = papers().get(own, {})
+    base = {**setup.get("protocol", {}), **setup.get("protocol_by_probe_mode", {}).get(probe_mode, {})}
     if own == paper:
         return {**base, **table.get("protocol", {})}
     return {**base, **table.get("protocol_by_method", {}).get(method, {})}
@@ -74,9 +77,9 @@ def differences(study, report: ReportSpec | None = None) -> list[Difference]:
         return []
     ablated = ablated_keys(study.spec)
     found: dict[str, Difference] = {}
-    for planned in study.runs:
-        ours = flat_config(planned.config)
-        for key, expected in paper_protocol(ref, planned.config.method.name).items():
+    for config in (planned.config for planned in study.runs):
+        ours = flat_config(config)
+        for key, expected in paper_protocol(ref, config.method.name, config.probe.mode).items():
             if key in ablated or key not in ours or _equal(ours[key], expected):
                 continue
             seen = found.setdefault(key, Difference(key, [], expected))

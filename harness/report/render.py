@@ -18,10 +18,11 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness import __version__, store
+from harness.columns import DIP, PROBES, knn
 from harness.provenance import code_revision, now
 from harness.report import figures as fig
 from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
-from harness.report.metrics import DIP, PROBES, metric
+from harness.report.metrics import metric
 from harness.report.protocol import differences, show_value
 from harness.report.reference import PaperNumbers, citation
 from harness.report.results import load_results, matching
@@ -203,7 +204,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
     spec = report_spec(study)
     paper = paper_numbers(study, spec)
     knn_names = [p.name for p in study.runs[0].config.monitor.knn]
-    knn_first = f"knn_top1_{knn_names[0]}"
+    knn_first = knn(knn_names[0])
     figures = _figures(spec)
     names = _names(figures)
     curve_columns, step_columns = _columns_needed(spec, figures, knn_first)

@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import store
-from harness.report.metrics import DIP, KNN, metric
+from harness.columns import dip, is_knn
+from harness.report.metrics import metric
 from harness.spec import same
 from harness.store import RunState
 
@@ -120,9 +121,9 @@ def load_results(study, results: Path, curve_columns: list[str], step_columns: l
         steps = read_parquet_runs(step_files, list(dict.fromkeys(["step", *step_columns])))
     # Each kNN curve's largest fall below its running max (MoCo v3's dips), as a final metric
     # `<metric>_dip` that tables, trends and orderings can read.
-    for column in [c for c in curve_columns if c.startswith(KNN)]:
+    for column in [c for c in curve_columns if is_knn(c)]:
         dips = {r: run_dip(curves, steps, r, column) for r in curve_files}
-        finals[f"{column}{DIP}"] = finals["run_id"].map(lambda r: dips[r][0] if dips.get(r) else np.nan)
+        finals[dip(column)] = finals["run_id"].map(lambda r: dips[r][0] if dips.get(r) else np.nan)
     return Results(finals, curves, steps)
 
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, ValidationError
 
+from harness.columns import LINEAR
 from harness.config import Section
 from harness.plan import Study
 from harness.report.claims import Claim
@@ -91,7 +92,7 @@ class ReportSpec(Section):
     rows: str = Field("variant", description="'variant' or the grid key the table's rows follow")
     paper_key: str | None = Field(None, description="column of the paper's rows matched to `rows`")
     paper_value: str | dict[str, str] = Field(
-        "linear_top1", description="paper field holding the number, or {variant: field} (BYOL Table 16)")
+        LINEAR, description="paper field holding the number, or {variant: field} (BYOL Table 16)")
     claims: list[Claim] = []
     # The table's layout: a pivot, the metrics shown; and the figures.
     columns: str | None = Field(None, description="'variant' or a grid key whose values become columns")

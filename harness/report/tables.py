@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import store
-from harness.report.metrics import KNN, PROBES, Metric, metric
+from harness.columns import PROBES, knn
+from harness.report.metrics import Metric, metric
 from harness.report.reference import PaperNumbers
 from harness.report.schema import ReportSpec, axis_values, paper_numbers, report_spec, study_axes
 from harness.store import FINISHED
@@ -33,7 +34,7 @@ class Table:
 def table_metrics(report, finals: pd.DataFrame, knn_names: list[str]) -> list[Metric]:
     if report.metrics:
         return [metric(c) for c in report.metrics]
-    columns = [f"{KNN}{name}" for name in knn_names]
+    columns = [knn(name) for name in knn_names]
     columns += [p for p in PROBES if p in finals and finals[p].notna().any()]  # only where a probe ran
     columns.append("output_std_ratio")
     if "output_std_pre_bn_ratio" in finals and not finals["output_std_pre_bn_ratio"].equals(finals["output_std_ratio"]):
