@@ -8,7 +8,7 @@ their negatives from the whole global batch through `gather`, as the official co
 `concat_all_gather`, SimCLR's cross-replica concat). So each update is the one a single process
 would make on the whole batch, exactly for a network without BatchNorm and with `optim.sync_bn` for
 one with it (its statistics then come from the global batch too; torch's SyncBatchNorm runs on GPUs
-only): tests/test_distributed.py checks it on 2 ranks. Without SyncBN, BatchNorm sees each rank's share.
+only): tests/unit/test_distributed.py checks it on 2 ranks. Without SyncBN, BatchNorm sees each rank's share.
 Rank 0 alone evaluates the kNN monitor, logs, and writes curves, checkpoints and the summary. The
 logged loss is the global batch's; the logged output std is the mean of the ranks' stds.
 

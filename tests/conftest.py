@@ -30,6 +30,19 @@ report:
 """
 
 
+# The end-to-end tests (a real study through the command line, kills, a browser) and the SLURM ones are
+# `slow`: `pytest -m "not slow"` is the quick loop; CI runs them all. A unit test that trains a real run
+# is marked `slow` where it stands.
+SLOW_FOLDERS = ("e2e", "slurm")
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        if Path(item.fspath).resolve().relative_to(tests).parts[0] in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _single_thread(monkeypatch):
     # Two pytest workers would fight over cores; determinism tests compare within one process setting.

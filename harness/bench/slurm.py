@@ -2,7 +2,7 @@
 
     python -m harness.bench.slurm [--runs 4] [--epochs 4] [--partition P]
 
-Needs a cluster this machine can submit to (for a throw-away one: `python tests/slurm_cluster.py`,
+Needs a cluster this machine can submit to (for a throw-away one: `python tests/support/slurm_cluster.py`,
 then export the SLURM_CONF it prints). Trains one tiny study (one run per seed) three times into a
 temporary folder and reports the wall time of each, measured in this one process:
 

@@ -1,0 +1,76 @@
+"""harness/commands.py: what each verb does with a study, its exit status and its dry run."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.plan import load_study
+
+from commandline import run
+from conftest import STUDIES, fast_overrides, unreadable_cifar
+
+
+def test_dry_run_writes_nothing(tmp_path, capsys):
+    results = tmp_path / "results"
+    reports = tmp_path / "reports"
+    argv = ["run", str(STUDIES / "simsiam_predictor.yaml"), "--dry-run", "--results", str(results),
+            "--reports", str(reports)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "12 runs" in out and "no_predictor" in out and "new" in out  # 4 rows x 3 seeds
+    assert not results.exists() and not reports.exists()
+
+
+def test_dry_run_prints_the_plan_then_what_would_stop_the_run(tmp_path, capsys):
+    argv = ["run", str(STUDIES / "simsiam_stopgrad.yaml"), "--dry-run", "--preset", "cifar10",
+            "--results", str(tmp_path / "r"), "--reports", str(tmp_path / "p")]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    runs = len(load_study(STUDIES / "simsiam_stopgrad.yaml", "cifar10").runs)  # the study's seeds change
+    assert f"{runs} runs" in out and f"dry run: nothing written; {runs} new" in out
+    assert err == "harness: error: dataset cifar10 needs a data folder: pass --data-root (runtime.data_root)\n"
+    assert main([*argv, "--no-data-check"]) == 0  # planning a cluster's study on a laptop
+    assert main([*argv, "--data-root", str(unreadable_cifar(tmp_path / "c"))]) == 0
+    assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
+
+
+def test_dry_run_json_prints_each_runs_resolved_config(tmp_path, capsys):
+    assert main(["run", str(STUDIES / "byol_tau.yaml"), "--dry-run", "--json", "--results", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    planned = load_study(STUDIES / "byol_tau.yaml").runs
+    assert len(lines) == len(planned)
+    for line, planned_run in zip(lines, planned):
+        obj = json.loads(line)
+        assert obj["run_id"] == planned_run.run_id and obj["labels"] == planned_run.labels() and obj["state"] == "new"
+        assert obj["config"] == planned_run.config.model_dump(mode="json")
+    assert not list(Path(tmp_path).iterdir())  # nothing written
+
+
+@pytest.mark.slow
+def test_the_exit_status_says_whether_runs_failed_or_diverged(tmp_path, capsys):
+    # Issue 14: a study in which every run failed exited 0; a script calling `harness run` could not tell.
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\ntitle: t\nbase: {data.dataset: cifar10, data.image_size: 32}\n"
+                      "variants: {a: {}, b: {optim.base_lr: 0.1}}\n")
+    data = ["--data-root", str(unreadable_cifar(tmp_path / "cifar"))]  # found by the preflight, unreadable by the runs
+    assert run(broken, tmp_path, *data) == 3
+    out = capsys.readouterr().out
+    assert "broken: 2 failed" in out and "report: " in out  # the report is still written
+    assert (tmp_path / "reports" / "broken.md").exists()
+    assert run(broken, tmp_path, *data) == 3  # retried, failed again
+
+    diverges = tmp_path / "diverges.yaml"
+    diverges.write_text("name: diverges\ntitle: t\nbase: {optim.base_lr: 1.0e+30}\n")
+    assert run(diverges, tmp_path) == 4
+    assert "diverges: 1 diverged" in capsys.readouterr().out
+    assert run(diverges, tmp_path) == 4  # not retried: the study's state is the same
+    assert main(["status", str(diverges), "--results", str(tmp_path / "results"), *fast_overrides()]) == 0
+
+
+def test_the_exit_statuses_are_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "exit status:" in out and "3  run, or --wait: runs failed" in out and "4  run, or --wait: runs diverged" in out

@@ -1,0 +1,143 @@
+"""harness/plan.py: a run's config from its layers. Its method is decided once (the last layer that
+names one), its recipe goes under the study's layers, every key is checked where the run's value
+comes from, and the first error of validating the config names the layer that set its key."""
+
+import pytest
+
+from harness.cli import main
+from harness.plan import Layer, load_study, resolve
+from harness.spec import SpecError, parse_set
+
+from commandline import write
+from conftest import STUDIES
+
+
+def refusal(tmp_path, body: str) -> str:
+    path = write(tmp_path, "name: m\ntitle: t\n" + body)
+    with pytest.raises(SpecError) as err:
+        load_study(path)
+    return str(err.value).replace(str(path), "FILE")
+
+
+def test_the_method_and_its_recipe_come_from_the_last_layer_that_names_it():
+    byol = [Layer("base", {"method.name": "simclr"}), Layer("variants.a", {"method.name": "byol"})]
+    assert resolve(byol, "tiny").method.target_init == "independent"  # BYOL's recipe
+    assert resolve(byol).method.target_init == "copy"  # no preset: no recipe under the layers
+    assert resolve([Layer("base", {})], "tiny").method.name == "simsiam"
+
+
+@pytest.mark.parametrize("body, message", [
+    # the last layer that sets the key, not an earlier one nor one whose key only starts alike
+    ("base: {predictor.lr_mult: -1}\nvariants: {a: {predictor.lr: constant}}",
+     "FILE: base: predictor.lr_mult: Input should be greater than or equal to 0 (got -1)"),
+    ("base: {method.tau_base: 1}\nvariants: {a: {method.tau_base: 2}}",
+     "FILE: variants.a: unknown key 'method.tau_base' for method.name='simsiam'"),
+    # a method's keys are its run's method's: the grid point that makes it SimSiam is named
+    ("grid: {method.name: [byol, simsiam], method.tau_base: [0.5]}",
+     "FILE: grid method.name=simsiam method.tau_base=0.5: unknown key 'method.tau_base' for method.name='simsiam'"),
+    ("base: {method.name: byol}\nvariants: {a: {method.tau_bse: 1}}",
+     "FILE: variants.a: unknown key 'method.tau_bse' for method.name='byol' (did you mean 'tau_base'?)"),
+    # an error of a whole section: the last layer that set one of its keys
+    ("base: {method.eta_every: 2}\nvariants: {a: {method.eta_momentum: 0.5}}",
+     "FILE: variants.a: method: Value error, method.eta_every and method.eta_momentum are two ways to form the "
+     "target eta (Sec. 5.2): set one of them for method.name='simsiam' (got {'eta_every': 2, 'eta_momentum': 0.5})"),
+    ("variants: {a: {method.eta_every: 0}}",  # a union without a tag keeps its member in the key
+     "FILE: variants.a: method.eta_every.constrained-int: Input should be greater than or equal to 1 for "
+     "method.name='simsiam' (got 0)"),
+    ("rules: [{when: {variant: b}, set: {method.tau_bse: 1}}]\nvariants: {a: {}, b: {method.name: byol}}",
+     "FILE: rules[0]: unknown key 'method.tau_bse' for method.name='byol' (did you mean 'tau_base'?)"),
+])
+def test_an_error_names_the_layer_that_set_the_key(tmp_path, body, message):
+    assert refusal(tmp_path, body) == message
+
+
+def test_expands_variants_grid_and_seeds(tmp_path):
+    path = write(tmp_path, """
+name: g
+title: t
+variants: {a: {}, b: {method.stop_gradient: false}}
+grid: {optim.batch_size: [64, 128, 256]}
+seeds: [0, 1]
+""")
+    study = load_study(path)
+    assert len(study.runs) == 2 * 3 * 2
+    assert len({r.run_id for r in study.runs}) == 12
+    run = next(r for r in study.runs if r.variant == "b" and dict(r.point)["optim.batch_size"] == 128 and r.seed == 1)
+    assert run.config.method.stop_gradient is False
+    assert run.config.optim.batch_size == 128 and run.config.seed == 1
+
+
+def test_layers_apply_in_order(tmp_path):
+    path = write(tmp_path, """
+name: g
+title: t
+base: {optim.epochs: 7, optim.base_lr: 0.1}
+presets: {tiny: {optim.epochs: 9}}
+variants: {a: {optim.base_lr: 0.3}}
+""")
+    run = load_study(path, overrides=parse_set(["optim.base_lr=0.5"])).runs[0]
+    assert run.config.optim.epochs == 9  # study preset section beats base
+    assert run.config.optim.base_lr == 0.5  # --set beats the variant
+    assert run.config.data.dataset == "digits"  # the tiny preset
+
+
+def test_run_ids_are_stable_across_loads():
+    a = [r.run_id for r in load_study(STUDIES / "simsiam_predictor.yaml").runs]
+    b = [r.run_id for r in load_study(STUDIES / "simsiam_predictor.yaml").runs]
+    assert a == b
+
+
+def test_unknown_preset_and_identical_variants(tmp_path):
+    path = write(tmp_path, "name: s\ntitle: t\n")
+    with pytest.raises(SpecError, match="unknown preset 'huge'"):
+        load_study(path, preset="huge")
+    twins = write(tmp_path, "name: s\ntitle: t\nvariants: {a: {}, b: {runtime.device: cpu}}\n", "twins.yaml")
+    with pytest.raises(SpecError, match="resolve to the same config"):
+        load_study(twins)
+
+
+@pytest.mark.parametrize("study", sorted(STUDIES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_study_plans_at_every_preset(study):
+    for preset in ("tiny", "cifar10", "imagenet"):
+        assert load_study(study, preset).runs
+
+
+def test_a_grid_larger_than_the_limit_needs_yes(tmp_path, capsys):
+    path = write(tmp_path, "name: big\ntitle: t\ngrid: {optim.epochs: [1, 2, 3, 4]}\n"
+                 "variants: {a: {}, b: {optim.base_lr: 0.1}}\n")
+    results = tmp_path / "results"
+    assert main(["run", str(path), "--max-runs", "5", "--dry-run", "--results", str(results)]) == 2
+    assert "expands to 8 runs" in capsys.readouterr().err
+    assert main(["run", str(path), "--max-runs", "5", "--yes", "--dry-run", "--results", str(results)]) == 0
+    assert not results.exists()
+
+
+def test_rules_override_the_matching_runs_at_their_preset(tmp_path):
+    path = write(tmp_path, """
+name: g
+title: t
+variants: {a: {}, b: {optim.epochs: 9}}
+grid: {optim.batch_size: [64, 1024]}
+rules:
+  - {when: {optim.batch_size: 1024}, set: {optim.warmup_epochs: 10}}
+  - {when: {optim.batch_size: [1024], variant: b}, preset: tiny, set: {optim.warmup_epochs: 3}}
+  - {when: {variant: a}, preset: imagenet, set: {optim.warmup_epochs: 7}}
+""")
+    warmup = {(r.variant, dict(r.point)["optim.batch_size"]): r.config.optim.warmup_epochs
+              for r in load_study(path).runs}
+    assert warmup == {("a", 64): 0, ("a", 1024): 10, ("b", 64): 0, ("b", 1024): 3}
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("{when: {optim.epochs: 5}, set: {optim.warmup_epochs: 1}}", "rules[0].when: 'optim.epochs' is neither 'variant' nor a grid key"),
+    ("{when: {optim.batch_size: 3}, set: {optim.warmup_epochs: 1}}", "rules[0].when: optim.batch_size=3 is not a value of the study"),
+    ("{when: {variant: c}, set: {optim.warmup_epochs: 1}}", "rules[0].when: variant='c' is not a value of the study"),
+    ("{when: {variant: a}, set: {optim.warmup: 1}}", "rules[0]: unknown key 'optim.warmup'"),
+    ("{when: {variant: a}, preset: huge, set: {optim.epochs: 1}}", "rules[0].preset: unknown preset 'huge'"),
+    ("{when: {variant: a}, set: {optim.warmup_epochs: 99}}", "warmup_epochs (99) exceeds epochs"),
+])
+def test_bad_rules_name_the_rule(tmp_path, rule, message):
+    path = write(tmp_path, f"name: g\ntitle: t\nvariants: {{a: {{}}}}\ngrid: {{optim.batch_size: [64]}}\nrules: [{rule}]\n")
+    with pytest.raises(SpecError) as err:
+        load_study(path)
+    assert message in str(err.value)
