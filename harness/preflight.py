@@ -10,6 +10,8 @@ Checked, for the runs to train or submit (not those done):
   that it imports and gives train and test splits of (image, label), and a training batch's worth;
 - a registry's backbone (backbone.name torchvision:<model>, timm:<model>): that the registry has
   it (else the close matches), and that a CIFAR stem has a ResNet stem to replace;
+- a user's method: that the implementation its registration names imports and is a Method (planning
+  reads the registration alone, torch-free);
 - runtime.device (--device): a device torch knows, and here, one this machine has (on SLURM the
   device is the node's: only the name is checked);
 - the results and reports folders: writable, or creatable under a writable folder;
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from harness.config import RunConfig
 from harness.data.datasets import dataset
+from harness.methods.registry import BUILT_IN
 from harness.spec import SlurmSpec, SpecError
 
 
@@ -44,6 +47,7 @@ def check(configs: Iterable[RunConfig], slurm: SlurmSpec | None = None, data: bo
     if data:
         check_data(configs)
     check_backbones(configs)
+    check_methods(configs)
     for device in sorted({c.runtime.device for c in configs}):
         check_device(device, here=slurm is None)
     if slurm is not None:
@@ -86,6 +90,18 @@ def check_backbones(configs: list[RunConfig]) -> None:
             why = registry.problem(name, cifar_stem)
             if why:
                 raise PreflightError(why)
+
+
+def check_methods(configs: list[RunConfig]) -> None:
+    """A user's method's implementation (module.path:Class in its registration) imports and is a
+    Method. The built-ins' are the harness's own, and importing them here would import torch."""
+    for name in sorted({c.method.name for c in configs} - BUILT_IN.keys()):
+        from harness.methods.factory import method_class
+
+        try:
+            method_class(name)
+        except ValueError as err:
+            raise PreflightError(str(err)) from None
 
 
 def check_data(configs: list[RunConfig]) -> None:

@@ -18,6 +18,7 @@ from harness.methods.sections import MethodSection, SimSiamMethod
 from harness.plan import Layer, load_study, run_method
 from harness.spec import SpecError, key_of
 
+from commandline import refused
 from conftest import ROOT, STUDIES
 from modules import modules_after, under
 
@@ -156,6 +157,28 @@ def test_an_implementation_that_is_not_a_method_is_one_line(tmp_path, monkeypatc
     with pytest.raises(ValueError, match=r"^method 'simsiam': its implementation 'harness.methods.losses:nt_xent' "
                                          r"is not a subclass of harness.methods.base.Method$"):
         method_class("simsiam")
+
+
+BROKEN_IMPLEMENTATION = '''
+from harness.methods.registry import Registration
+from harness.methods.sections import SimSiamMethod
+
+
+class Section(SimSiamMethod):
+    name: str
+
+
+METHOD = Registration(Section, "broken_plugin_impl:Missing")
+'''
+
+
+def test_a_plug_ins_implementation_that_does_not_import_is_refused_before_launch(tmp_path, capsys):
+    # Planning reads the registration alone; the preflight imports the implementation it names, so a
+    # wrong path is one line and exit 2 before any run, not a study of runs that each fail.
+    (tmp_path / "broken_plugin_impl.py").write_text(BROKEN_IMPLEMENTATION)
+    line = refused(capsys, ["run", str(study(tmp_path, "broken_plugin_impl:METHOD", "method.stop_gradient: true"))],
+                   tmp_path)
+    assert line == ("harness: error: method implementation module 'broken_plugin_impl' has no 'Missing'"), line
 
 
 def test_an_unknown_method_is_refused_at_the_layer_that_names_it():
