@@ -310,7 +310,7 @@ RENAMED_KEYS = {f"probe.{old}": f"'probe.{new}' (with probe.mode: finetune)" for
 
 def _probe_mode(value) -> str | None:
     mode = value.get("mode", DEFAULT_PROBE_MODE) if isinstance(value, dict) else getattr(value, "mode", None)
-    return mode if mode in PROBES else None
+    return mode if isinstance(mode, str) and mode in PROBES else None  # a YAML mapping is no mode
 
 
 ProbeConfig = Annotated[
