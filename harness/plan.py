@@ -24,6 +24,7 @@ from harness import plugins
 from harness.config import PROBES, RunConfig
 from harness.methods import registry
 from harness.presets import DEFAULT_PRESET, PRESETS
+from harness.section import KeysError
 from harness.spec import (SpecError, StudySpec, check_key, check_keys, did_you_mean, flatten, key_of, read_spec, same,
                           shown)
 
@@ -101,9 +102,7 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
     def layer(where: str, overrides: dict, ablation: bool = False) -> Layer:
         flat = flatten(overrides)
         check_keys(flat, f"{path}: {where}")
-        if "seed" in flat:  # it would be overridden by `seeds` without a word
-            raise SpecError(f"{path}: {where}: seed: set seeds with the study's `seeds:` list")
-        return Layer(f"{path}: {where}", flat, ablation)
+        return _without_seed(Layer(f"{path}: {where}", flat, ablation))
 
     study_common = [layer("base", spec.base), layer(f"presets.{preset}", spec.presets.get(preset, {}))]
     _check_preset_grid(spec, path)
@@ -111,7 +110,7 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
         check_run_count(spec, preset, path, max_runs)
     grid = spec.grid_at(preset)
     layer("grid", {k: None for k in grid})
-    cli = [Layer("--set", overrides)] if overrides else []
+    cli = [_without_seed(Layer("--set", overrides))] if overrides else []
     rules = _check_rules(spec, path, layer)
 
     runs, seen = [], {}
@@ -136,9 +135,18 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
     return Study(spec=spec, path=path, preset=preset, runs=runs)
 
 
+def _without_seed(layer: Layer) -> Layer:
+    """A layer of the study or the command line: a run's seed is the study's `seeds:` list's (a seed
+    set elsewhere would be overridden, or make every seed the same run, without a word)."""
+    if "seed" in layer.values:
+        raise SpecError(f"{layer.where}: seed: set seeds with the study's `seeds:` list")
+    return layer
+
+
 class RunMethod(NamedTuple):
     name: str  # as the study writes it: a built-in's name, or a plug-in's module.path:Name
     registration: registry.Registration
+    where: str  # the layer that names it: what a key its section requires, and no layer sets, is blamed on
 
 
 def run_method(layers: list[Layer]) -> RunMethod:
@@ -147,7 +155,7 @@ def run_method(layers: list[Layer]) -> RunMethod:
     where, name = next(((layer.where, layer.values["method.name"]) for layer in reversed(layers)
                         if "method.name" in layer.values), ("defaults", registry.DEFAULT_METHOD))
     try:
-        return RunMethod(name, registry.lookup(name))
+        return RunMethod(name, registry.lookup(name), where)
     except ValueError as err:
         raise SpecError(f"{where}: method.name: {err} (got {shown(name)})") from None
 
@@ -189,18 +197,26 @@ def resolve(layers: list[Layer], preset: str | None = None) -> RunConfig:
 
 
 def refusal(err: ValidationError, layers: list[Layer], method: RunMethod) -> SpecError:
-    """The first error of validating a run's config, as one line naming the layer that set its key."""
+    """The first error of validating a run's config, as one line naming the layer that set its key: for
+    a check across keys that names them (section.KeysError), the last layer that set one of those; for
+    a key the method's section requires and no layer sets, the layer that names the method."""
     first = err.errors()[0]
     key, value = key_of(first["loc"]), first.get("input")
     if first["type"] == "unknown_probe_mode":  # the union's tag is the key at fault, and its value
         key, value = f"{key}.mode", value.get("mode") if isinstance(value, dict) else value
-    if not key:  # a check across sections (RunConfig's validator): its message names the keys
+    error = first.get("ctx", {}).get("error")
+    if isinstance(error, KeysError):  # its keys are relative to the section at `key`
+        where = _last_to_set(layers, [f"{key}.{k}" if key else k for k in error.keys])
+    elif not key:  # a check across sections that names no keys: blame the ablation
         where = next((layer.where for layer in reversed(layers) if layer.values and layer.ablation),
-                     layers[-1].where if layers else "defaults")
+                     layers[-1].where if layers else None)
+    else:
+        where = _last_to_set(layers, [key])
+    if where is None and first["type"] == "missing" and key.startswith("method."):
+        where = method.where
+    where = where or "defaults"
+    if not key:  # a check across sections: its message names the keys
         return SpecError(f"{where}: {first['msg']}")
-    where = next((layer.where for layer in reversed(layers)
-                  if any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in layer.values)),
-                 "defaults")
     section, member = key.split(".")[0], ""
     if section == "method":
         member = f" for method.name={method.name!r}"
@@ -209,7 +225,17 @@ def refusal(err: ValidationError, layers: list[Layer], method: RunMethod) -> Spe
     if first["type"] == "extra_forbidden" and section == "probe":  # a key of the other mode's section
         hint = did_you_mean(PROBES[first["loc"][1]], tuple(key.split(".")[1:]))
         return SpecError(f"{where}: unknown key {key!r}{member}{hint}")
-    return SpecError(f"{where}: {key}: {first['msg']}{member} (got {shown(value)})")
+    got = "" if first["type"] == "missing" else f" (got {shown(value)})"  # a missing key's input is its section
+    return SpecError(f"{where}: {key}: {first['msg']}{member}{got}")
+
+
+def _last_to_set(layers: list[Layer], keys: list[str]) -> str | None:
+    """Where the last layer that sets one of `keys` comes from (a key inside one, or a section holding
+    one, counts); None if none does."""
+    def sets(layer: Layer) -> bool:
+        return any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for key in keys for k in layer.values)
+
+    return next((layer.where for layer in reversed(layers) if sets(layer)), None)
 
 
 def count_runs(spec: StudySpec, preset: str = DEFAULT_PRESET) -> int:
