@@ -227,7 +227,8 @@ class Optim(Section):
     @model_validator(mode="after")
     def _consistent(self):
         if self.warmup_epochs > self.epochs:
-            raise KeysError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})", "warmup_epochs", "epochs")
+            raise KeysError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})",
+                            "warmup_epochs", "epochs")
         micro = self.micro_batch_size
         if micro is not None and (micro > self.batch_size or self.batch_size % micro):
             raise KeysError(f"micro_batch_size ({micro}) does not divide batch_size ({self.batch_size})",

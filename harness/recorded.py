@@ -51,11 +51,15 @@ def load_study(path: str | Path, results: Path, preset: str | None = None, overr
     folder = Path(results) / read_spec(Path(path)).name
     records = read_records(folder)
     study = plan.load_study(path, preset, overrides, max_runs, stand_ins={r.config.method.name for r in records})
-    runs = [_from_records(run, records, i) if isinstance(run.config.method, StandInMethod) else run
-            for i, run in enumerate(study.runs, 1)]
-    read = sum(isinstance(run.config.method, StandInMethod) for run in study.runs)
-    unknown = sum(run.run_id.startswith(UNKNOWN_ID.format("")) for run in runs)
-    note = (f"{read} runs read from their records in {folder}"
+    runs, read, unknown = [], 0, 0
+    for i, run in enumerate(study.runs, 1):
+        if isinstance(run.config.method, StandInMethod):
+            read += 1
+            found = recorded_run(run, records)
+            unknown += found is None
+            run = found or dataclasses.replace(run, run_id=UNKNOWN_ID.format(i))
+        runs.append(run)
+    note = (f"{read - unknown} of {read} runs read from their records in {folder}"
             + (f" ({unknown} not recorded there: new, their ids unknown until the method loads)" if unknown else "")
             + f", as the method does not load: {unloadable}")
     return dataclasses.replace(study, runs=runs, note=note)
@@ -67,7 +71,8 @@ def read_records(folder: Path) -> list[Record]:
     for run in sorted(folder.iterdir()) if folder.is_dir() else []:
         found = migrate.recorded(run) if run.is_dir() and not run.name.startswith(".") else None
         method = found[0].get("method") if found else None
-        if not isinstance(method, dict) or not isinstance(method.get("name"), str) or method["name"] in registry.BUILT_IN:
+        name = method.get("name") if isinstance(method, dict) else None
+        if not isinstance(name, str) or name in registry.BUILT_IN:
             continue
         config, labels = found
         try:
@@ -78,13 +83,13 @@ def read_records(folder: Path) -> list[Record]:
     return records
 
 
-def _from_records(planned: PlannedRun, records: list[Record], index: int) -> PlannedRun:
-    """The planned run as recorded (its id, its whole config), or new with an unknown id."""
+def recorded_run(planned: PlannedRun, records: list[Record]) -> PlannedRun | None:
+    """The planned run as recorded (its id, its whole config), or None if nothing records it."""
     labels = planned.labels()
-    found = [r for r in records if r.labels.keys() == labels.keys() and all(same(r.labels[k], v) for k, v in labels.items())
-             and agrees(planned.config, r.config)]
+    found = [r for r in records if r.labels.keys() == labels.keys()
+             and all(same(r.labels[k], v) for k, v in labels.items()) and agrees(planned.config, r.config)]
     if not found:
-        return dataclasses.replace(planned, run_id=UNKNOWN_ID.format(index))
+        return None
     latest = max(found, key=lambda r: r.written)
     return dataclasses.replace(planned, run_id=latest.run_id, config=latest.config)
 

@@ -84,7 +84,7 @@ def test_a_study_whose_plugin_is_gone_is_read_from_its_records(tmp_path, plugin)
     assert [(r.run_id, r.label) for r in read.runs] == [(r.run_id, r.label) for r in study.runs]
     assert [r.config for r in read.runs] != [r.config for r in study.runs]  # a stand-in section...
     assert [r.config.method.model_dump() for r in read.runs] == [r.config.method.model_dump() for r in study.runs]
-    assert read.note.startswith(f"2 runs read from their records in {results / 'plug'}, as the method does not load: ")
+    assert read.note.startswith(f"2 of 2 runs read from their records in {results / 'plug'}, as the method does not load: ")
 
 
 def test_records_match_on_the_keys_the_study_sets_with_the_plugins_recipe(tmp_path, plugin):
@@ -100,6 +100,7 @@ def test_records_match_on_the_keys_the_study_sets_with_the_plugins_recipe(tmp_pa
     assert [(r.run_id, r.label) for r in read.runs] == [
         (a.run_id, "a seed=0"), ("unknown-2", "a seed=1"), ("unknown-3", "b seed=0"), ("unknown-4", "b seed=1")]
     assert read.runs[0].config.optim.base_lr == 0.07  # as recorded
+    assert read.note.startswith("1 of 4 runs read from their records in ")
     assert "(3 not recorded there: new, their ids unknown until the method loads)" in read.note
     # A key the command line sets differently is another run; one outside the run id is not.
     assert recorded.load_study(plugin.study(), results, overrides={"optim.epochs": 3}).runs[0].run_id == "unknown-1"
