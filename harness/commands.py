@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness import migrate, preflight, store
+from harness import migrate, preflight, recorded, store
 from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, SpecError, shown
 from harness.launch.status import counts, follow, run_states, runs_to_do, study_status
 from harness.plan import load_study
@@ -24,9 +24,10 @@ from harness.spec import SlurmSpec, parse_set
 from harness.store import ACTIVE, RunState
 
 
-def _load(args, path: Path | None = None):
+def _load(args, path: Path | None = None, from_results: bool = False):
     """The study planned (harness/plan.py), and its report section checked against it: every input
-    is refused here, before anything is written."""
+    is refused here, before anything is written. `from_results` (status, report): a plug-in method
+    that cannot be imported is read from the runs' records (harness/recorded.py), said in one line."""
     overrides = parse_set(args.overrides)
     for key, value in (("runtime.device", args.device), ("runtime.data_root", args.data_root)):
         if value is not None:
@@ -34,8 +35,13 @@ def _load(args, path: Path | None = None):
     if args.download:
         overrides["runtime.download"] = True
     max_runs = None if args.yes else args.max_runs
-    study = load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
+    if from_results:
+        study = recorded.load_study(path or args.study, args.results, args.preset, overrides, max_runs)
+    else:
+        study = load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
     check_report(study)
+    if study.note:
+        print(f"{study.name}: {study.note}")
     return study
 
 
@@ -180,7 +186,7 @@ def _report(study, args) -> int:
 
 
 def status(args) -> int:
-    study = _load(args)
+    study = _load(args, from_results=True)
     _check_folders(args, write_reports=args.wait)
     _migrate(study, args)
     if args.wait:
@@ -188,7 +194,7 @@ def status(args) -> int:
     statuses = study_status(study, args.results)
     print(f"study {study.name}, preset {study.preset}: {len(study.runs)} runs")
     for s in statuses:
-        print(f"  {s.planned.run_id}  {s.state:<9} {s.planned.label}" + (f"  [{s.detail}]" if s.detail else ""))
+        print(f"  {s.planned.run_id:<12}  {s.state:<9} {s.planned.label}" + (f"  [{s.detail}]" if s.detail else ""))
     print(counts(statuses))
     return 0
 
@@ -201,13 +207,13 @@ def report(args) -> int:
         paths = sorted(args.studies.glob("*.yaml"))
         if not paths:
             raise SpecError(f"{args.studies}: no study files (*.yaml); name one: harness report STUDY.yaml")
-        studies = [_load(args, p) for p in paths]  # validate them all before writing anything
+        studies = [_load(args, p, from_results=True) for p in paths]  # validate them all before writing anything
         for study in studies:
             if not (args.results / study.name).is_dir():
                 print(f"{study.name}: no results in {args.results / study.name}; no report")
         studies = [s for s in studies if (args.results / s.name).is_dir()]
     else:
-        studies = [_load(args, p) for p in paths]
+        studies = [_load(args, p, from_results=True) for p in paths]
     _check_folders(args, write_reports=True)
     for study in studies:
         _migrate(study, args)

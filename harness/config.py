@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 from harness.methods import registry
 # Also here for the plug-ins written before harness/methods/sections.py, which import them from config.
 from harness.methods.sections import EMATarget, MethodSection, StopGradient, SymmetricLoss  # noqa: F401
-from harness.section import Section
+from harness.section import KeysError, Section
 from harness.run_id import InRunId, run_id
 
 
@@ -76,9 +76,10 @@ class ViT(Section):
     @model_validator(mode="after")
     def _heads_divide_dim(self):
         if self.dim % self.heads:
-            raise ValueError(f"dim ({self.dim}) is not divisible by heads ({self.heads})")
+            raise KeysError(f"dim ({self.dim}) is not divisible by heads ({self.heads})", "dim", "heads")
         if self.dim % 4:  # a sin and a cos for each of the two axes
-            raise ValueError(f"dim ({self.dim}) is not divisible by 4, as the 2-D sin-cos position embedding needs")
+            raise KeysError(f"dim ({self.dim}) is not divisible by 4, as the 2-D sin-cos position embedding needs",
+                            "dim")
         return self
 
 
@@ -114,8 +115,8 @@ class Backbone(Section):
     @model_validator(mode="after")
     def _stem_of_a_registry_model(self):
         if self.cifar_stem and not REGISTRY_NAME.fullmatch(self.name):
-            raise ValueError(f"backbone.cifar_stem is for a registry's ResNet (e.g. torchvision:resnet34), "
-                             f"not {self.name!r} (resnet18_cifar is resnet18 with it)")
+            raise KeysError(f"backbone.cifar_stem is for a registry's ResNet (e.g. torchvision:resnet34), "
+                            f"not {self.name!r} (resnet18_cifar is resnet18 with it)", "cifar_stem", "name")
         return self
 
 
@@ -226,10 +227,12 @@ class Optim(Section):
     @model_validator(mode="after")
     def _consistent(self):
         if self.warmup_epochs > self.epochs:
-            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})")
+            raise KeysError(f"warmup_epochs ({self.warmup_epochs}) exceeds epochs ({self.epochs})",
+                            "warmup_epochs", "epochs")
         micro = self.micro_batch_size
         if micro is not None and (micro > self.batch_size or self.batch_size % micro):
-            raise ValueError(f"micro_batch_size ({micro}) does not divide batch_size ({self.batch_size})")
+            raise KeysError(f"micro_batch_size ({micro}) does not divide batch_size ({self.batch_size})",
+                            "micro_batch_size", "batch_size")
         return self
 
     @property
@@ -362,13 +365,14 @@ class RunConfig(Section):
     @model_validator(mode="after")
     def _sections_agree(self):
         if self.method.name == "simclr" and self.predictor.kind != "none":
-            raise ValueError("method simclr has no predictor: set predictor.kind: none")
+            raise KeysError("method simclr has no predictor: set predictor.kind: none", "method.name", "predictor.kind")
         if self.probe.layer > self.projector.layers:
-            raise ValueError(f"probe.layer ({self.probe.layer}) exceeds projector.layers ({self.projector.layers})")
+            raise KeysError(f"probe.layer ({self.probe.layer}) exceeds projector.layers ({self.projector.layers})",
+                            "probe.layer", "projector.layers")
         patch = self.backbone.vit.patch_size
         if self.backbone.name == "vit" and self.data.image_size % patch:
-            raise ValueError(f"data.image_size ({self.data.image_size}) is not a multiple of the ViT's "
-                             f"patch_size ({patch})")
+            raise KeysError(f"data.image_size ({self.data.image_size}) is not a multiple of the ViT's "
+                            f"patch_size ({patch})", "backbone.name", "data.image_size", "backbone.vit.patch_size")
         return self
 
     def run_id(self) -> str:

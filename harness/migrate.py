@@ -72,6 +72,19 @@ def describe(study: str, renames: list[Rename], dry_run: bool) -> list[str]:
 def recorded_config(folder: Path) -> tuple[RunConfig, dict] | None:
     """The config a run folder's config.yaml records, in today's layout, and the run's labels there;
     None when it has none, or one that does not validate today (the folder is left alone)."""
+    found = recorded(folder)
+    if found is None:
+        return None
+    config, labels = found
+    try:
+        return RunConfig.model_validate(config), labels
+    except (ValidationError, ValueError):
+        return None
+
+
+def recorded(folder: Path) -> tuple[dict, dict] | None:
+    """A run folder's config.yaml as it records the run: its config translated to today's layout (not
+    validated) and its labels; None when it has no readable one of this schema or an older one."""
     try:
         record = yaml.safe_load((folder / store.CONFIG).read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -84,10 +97,8 @@ def recorded_config(folder: Path) -> tuple[RunConfig, dict] | None:
     config = record["config"]
     for older in range(schema, SCHEMA_VERSION):
         config = UPGRADES[older](config)
-    try:
-        return RunConfig.model_validate(config), record.get("labels", {})
-    except (ValidationError, ValueError):
-        return None
+    labels = record.get("labels")
+    return config, labels if isinstance(labels, dict) else {}
 
 
 def probe_as_union(config: dict) -> dict:

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from harness import plugins
 from harness.config import PROBES, RunConfig
 from harness.methods import registry
+from harness.methods.sections import MethodSection
 from harness.presets import DEFAULT_PRESET, PRESETS
+from harness.section import KeysError
 from harness.spec import (SpecError, StudySpec, check_key, check_keys, did_you_mean, flatten, key_of, read_spec, same,
                           shown)
 
@@ -56,6 +59,7 @@ class Study:
     path: Path
     preset: str
     runs: list[PlannedRun]
+    note: str = ""  # why some runs were read from results rather than planned (harness/recorded.py)
 
     @property
     def name(self) -> str:
@@ -75,22 +79,37 @@ class Layer(NamedTuple):
     ablation: bool = False  # a variant's or grid point's: what an error across sections is blamed on
 
 
+class UnloadableMethod(SpecError):
+    """The method a study names cannot be loaded: unknown, or a plug-in that does not import."""
+
+
+class StandInMethod(MethodSection):
+    """In place of a plug-in's section when its module cannot be imported: the method's keys as
+    written, none checked (its defaults, checks and recipe are the plug-in's). Only status and the
+    report plan with it, reading the runs from their records (harness/recorded.py); never trained."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 def load_study(
     path: str | Path,
     preset: str | None = None,
     overrides: dict[str, Any] | None = None,
     max_runs: int | None = None,
+    stand_ins: Collection[str] = (),
 ) -> Study:
     """Read, validate and expand a study file into its planned runs (variants x grid x seeds).
-    With `max_runs`, a study that expands to more runs is refused before anything is expanded."""
+    With `max_runs`, a study that expands to more runs is refused before anything is expanded.
+    A method of `stand_ins` that cannot be imported is planned with StandInMethod (its runs' configs
+    then lack the plug-in's defaults and recipe, and their ids are not theirs); any other is refused."""
     path = Path(path)
     spec = read_spec(path)
     plugins.search_beside(path)  # a plug-in method's package may sit beside the study
-    return expand(spec, path, preset, overrides, max_runs)
+    return expand(spec, path, preset, overrides, max_runs, stand_ins)
 
 
 def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: dict[str, Any] | None = None,
-           max_runs: int | None = None) -> Study:
+           max_runs: int | None = None, stand_ins: Collection[str] = ()) -> Study:
     preset = DEFAULT_PRESET if preset is None else preset  # --preset '' is no preset, not the default
     if preset not in PRESETS:
         raise SpecError(f"{path}: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
@@ -101,9 +120,7 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
     def layer(where: str, overrides: dict, ablation: bool = False) -> Layer:
         flat = flatten(overrides)
         check_keys(flat, f"{path}: {where}")
-        if "seed" in flat:  # it would be overridden by `seeds` without a word
-            raise SpecError(f"{path}: {where}: seed: set seeds with the study's `seeds:` list")
-        return Layer(f"{path}: {where}", flat, ablation)
+        return _without_seed(Layer(f"{path}: {where}", flat, ablation))
 
     study_common = [layer("base", spec.base), layer(f"presets.{preset}", spec.presets.get(preset, {}))]
     _check_preset_grid(spec, path)
@@ -111,7 +128,7 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
         check_run_count(spec, preset, path, max_runs)
     grid = spec.grid_at(preset)
     layer("grid", {k: None for k in grid})
-    cli = [Layer("--set", overrides)] if overrides else []
+    cli = [_without_seed(Layer("--set", overrides))] if overrides else []
     rules = _check_rules(spec, path, layer)
 
     runs, seen = [], {}
@@ -124,9 +141,10 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
             study_layers += [flat for rule, flat in rules if rule.matches({"variant": variant, **dict(point)}, preset)]
             for seed in spec.seeds:
                 seed_layer = Layer(f"{path}: seeds", {"seed": seed})
-                config = resolve(study_layers + [seed_layer] + cli, preset)
+                config = resolve(study_layers + [seed_layer] + cli, preset, stand_ins)
                 planned = PlannedRun(config.run_id(), variant, point, seed, config)
-                if planned.run_id in seen:
+                # A stand-in's id leaves out the method's keys: twins are the plug-in's to tell, at `run`.
+                if planned.run_id in seen and not isinstance(config.method, StandInMethod):
                     raise SpecError(
                         f"{path}: runs {seen[planned.run_id]!r} and {planned.label!r} resolve to the same "
                         "config; make the variants differ"
@@ -136,45 +154,57 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
     return Study(spec=spec, path=path, preset=preset, runs=runs)
 
 
+def _without_seed(layer: Layer) -> Layer:
+    """A layer of the study or the command line: a run's seed is the study's `seeds:` list's (a seed
+    set elsewhere would be overridden, or make every seed the same run, without a word)."""
+    if "seed" in layer.values:
+        raise SpecError(f"{layer.where}: seed: set seeds with the study's `seeds:` list")
+    return layer
+
+
 class RunMethod(NamedTuple):
     name: str  # as the study writes it: a built-in's name, or a plug-in's module.path:Name
-    registration: registry.Registration
+    registration: registry.Registration | None  # None: a plug-in planned with StandInMethod
+    where: str  # the layer that names it: what a key its section requires, and no layer sets, is blamed on
 
 
-def run_method(layers: list[Layer]) -> RunMethod:
+def run_method(layers: list[Layer], stand_ins: Collection[str] = ()) -> RunMethod:
     """A run's method, decided once: the last layer that sets method.name names it (the default, if
-    none does), looked up in the registry."""
+    none does), looked up in the registry; one of `stand_ins` that cannot be, stood in for."""
     where, name = next(((layer.where, layer.values["method.name"]) for layer in reversed(layers)
                         if "method.name" in layer.values), ("defaults", registry.DEFAULT_METHOD))
     try:
-        return RunMethod(name, registry.lookup(name))
+        return RunMethod(name, registry.lookup(name), where)
     except ValueError as err:
-        raise SpecError(f"{where}: method.name: {err} (got {shown(name)})") from None
+        if isinstance(name, str) and name in stand_ins:
+            return RunMethod(name, None, where)
+        raise UnloadableMethod(f"{where}: method.name: {err} (got {shown(name)})") from None
 
 
 def recipe_layers(method: RunMethod, preset: str) -> list[Layer]:
     """The layers under a study's own: the method's recipe, the preset, the recipe at the preset."""
     layers = [Layer("preset " + preset, flatten(PRESETS[preset]))]
-    recipe = method.registration.recipe
+    recipe = method.registration.recipe if method.registration else None
     if recipe is None:
         return layers
     return [Layer(f"recipe {method.name}", recipe.common), *layers,
             Layer(f"recipe {method.name} at {preset}", recipe.scaled.get(preset, {}))]
 
 
-def resolve(layers: list[Layer], preset: str | None = None) -> RunConfig:
+def resolve(layers: list[Layer], preset: str | None = None, stand_ins: Collection[str] = ()) -> RunConfig:
     """Apply flat override layers in order and validate the result as one RunConfig; with `preset`,
     over the run's method's recipe and the preset (recipe_layers). Each key is checked where the
     run's value comes from (the last layer that sets it), the method's by the method's section."""
-    method = run_method(layers)
+    method = run_method(layers, stand_ins)
     if preset is not None:
         layers = recipe_layers(method, preset) + layers
     values, where = {}, {}
     for layer in layers:
         values.update(layer.values)
         where.update(dict.fromkeys(layer.values, layer.where))
+    section = method.registration.section if method.registration else None  # None: not checked
     for key in values:
-        check_key(key, where[key], method.name, method.registration.section)
+        check_key(key, where[key], method.name, section)
     tree: dict = {}
     for key, value in values.items():
         *parents, leaf = key.split(".")
@@ -182,6 +212,8 @@ def resolve(layers: list[Layer], preset: str | None = None) -> RunConfig:
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
+    if method.registration is None:  # a section instance is taken as it is (config._plugin_section)
+        tree["method"] = StandInMethod.model_validate(tree["method"])
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as err:
@@ -189,18 +221,26 @@ def resolve(layers: list[Layer], preset: str | None = None) -> RunConfig:
 
 
 def refusal(err: ValidationError, layers: list[Layer], method: RunMethod) -> SpecError:
-    """The first error of validating a run's config, as one line naming the layer that set its key."""
+    """The first error of validating a run's config, as one line naming the layer that set its key: for
+    a check across keys that names them (section.KeysError), the last layer that set one of those; for
+    a key the method's section requires and no layer sets, the layer that names the method."""
     first = err.errors()[0]
     key, value = key_of(first["loc"]), first.get("input")
     if first["type"] == "unknown_probe_mode":  # the union's tag is the key at fault, and its value
         key, value = f"{key}.mode", value.get("mode") if isinstance(value, dict) else value
-    if not key:  # a check across sections (RunConfig's validator): its message names the keys
+    error = first.get("ctx", {}).get("error")
+    if isinstance(error, KeysError):  # its keys are relative to the section at `key`
+        where = _last_to_set(layers, [f"{key}.{k}" if key else k for k in error.keys])
+    elif not key:  # a check across sections that names no keys: blame the ablation
         where = next((layer.where for layer in reversed(layers) if layer.values and layer.ablation),
-                     layers[-1].where if layers else "defaults")
+                     layers[-1].where if layers else None)
+    else:
+        where = _last_to_set(layers, [key])
+    if where is None and first["type"] == "missing" and key.startswith("method."):
+        where = method.where
+    where = where or "defaults"
+    if not key:  # a check across sections: its message names the keys
         return SpecError(f"{where}: {first['msg']}")
-    where = next((layer.where for layer in reversed(layers)
-                  if any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in layer.values)),
-                 "defaults")
     section, member = key.split(".")[0], ""
     if section == "method":
         member = f" for method.name={method.name!r}"
@@ -209,7 +249,17 @@ def refusal(err: ValidationError, layers: list[Layer], method: RunMethod) -> Spe
     if first["type"] == "extra_forbidden" and section == "probe":  # a key of the other mode's section
         hint = did_you_mean(PROBES[first["loc"][1]], tuple(key.split(".")[1:]))
         return SpecError(f"{where}: unknown key {key!r}{member}{hint}")
-    return SpecError(f"{where}: {key}: {first['msg']}{member} (got {shown(value)})")
+    got = "" if first["type"] == "missing" else f" (got {shown(value)})"  # a missing key's input is its section
+    return SpecError(f"{where}: {key}: {first['msg']}{member}{got}")
+
+
+def _last_to_set(layers: list[Layer], keys: list[str]) -> str | None:
+    """Where the last layer that sets one of `keys` comes from (a key inside one, or a section holding
+    one, counts); None if none does."""
+    def sets(layer: Layer) -> bool:
+        return any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for key in keys for k in layer.values)
+
+    return next((layer.where for layer in reversed(layers) if sets(layer)), None)
 
 
 def count_runs(spec: StudySpec, preset: str = DEFAULT_PRESET) -> int:

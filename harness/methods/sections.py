@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from harness.section import Section
+from harness.section import KeysError, Section
 
 
 class MethodSection(Section):
@@ -59,11 +59,11 @@ class SimSiamMethod(StopGradient, MethodSection):
     @model_validator(mode="after")
     def _one_target(self):
         if self.eta_every != 1 and self.eta_momentum is not None:
-            raise ValueError("method.eta_every and method.eta_momentum are two ways to form the target "
-                             "eta (Sec. 5.2): set one of them")
+            raise KeysError("method.eta_every and method.eta_momentum are two ways to form the target "
+                            "eta (Sec. 5.2): set one of them", "eta_every", "eta_momentum")
         if (self.eta_every != 1 or self.eta_momentum is not None) and not self.stop_gradient:
-            raise ValueError("method.eta_every > 1 and method.eta_momentum compute eta without gradient: "
-                             "they need method.stop_gradient: true")
+            raise KeysError("method.eta_every > 1 and method.eta_momentum compute eta without gradient: "
+                            "they need method.stop_gradient: true", "eta_every", "eta_momentum", "stop_gradient")
         return self
 
 
@@ -91,9 +91,9 @@ class BYOLMethod(StopGradient, SymmetricLoss, MethodSection):
     @model_validator(mode="after")
     def _gradient_only_through_the_online_network(self):
         if not self.stop_gradient and (self.tau_base != 0 or self.tau_schedule != "constant"):
-            raise ValueError(f"method.stop_gradient false needs method.tau_base 0 and method.tau_schedule constant "
-                             f"(the target must be the online network itself; got tau_base {self.tau_base}, "
-                             f"tau_schedule {self.tau_schedule})")
+            raise KeysError(f"method.stop_gradient false needs method.tau_base 0 and method.tau_schedule constant "
+                            f"(the target must be the online network itself; got tau_base {self.tau_base}, "
+                            f"tau_schedule {self.tau_schedule})", "stop_gradient", "tau_base", "tau_schedule")
         return self
 
 

@@ -64,6 +64,11 @@ class _Claim(Section):
         """The final metric the claim reads, if any: its runs must have it."""
         return getattr(self, "metric", None)
 
+    def reads(self, rows: pd.DataFrame) -> list[str]:
+        """The columns of `finals` the claim reads on these runs: a run counts as a seed only when its
+        summary has each of them."""
+        return [m for m in [self.final_metric()] if m is not None]
+
     def _select(self, finals: pd.DataFrame, variant: str | None, values: dict | None = None) -> pd.DataFrame:
         """The runs of `variant` (None: any) with the claim's `where` and these grid `values`."""
         rows = finals if variant is None else finals[finals["variant"] == variant]
@@ -79,10 +84,15 @@ class _Claim(Section):
             return None, f"{len(unfinished)} run(s) of {what} not finished ({states})"
         if len(rows) < self.min_seeds:
             return None, f"{len(rows)} finished seed(s) of {what}, {self.min_seeds} needed"
-        metric = self.final_metric()
-        if metric is not None and (metric not in rows or rows[metric].isna().all()):
-            return None, f"no run of {what} has {metric}"
-        return rows, ""
+        columns = self.reads(rows)
+        absent = next((c for c in columns if c not in rows or rows[c].isna().all()), None)
+        if absent is not None:
+            return None, f"no run of {what} has {absent}"
+        measured = rows.dropna(subset=columns)
+        if len(measured) < self.min_seeds:
+            return None, (f"{len(measured)} of {len(rows)} finished seed(s) of {what} have {', '.join(columns)} "
+                          f"in their summary, {self.min_seeds} needed")
+        return measured, ""
 
     def _runs(self, finals: pd.DataFrame, variant: str) -> tuple[pd.DataFrame | None, str]:
         """The finished runs of a variant, or None and why the claim cannot be decided."""
@@ -156,6 +166,11 @@ def _measure(rows: pd.DataFrame, measure: str) -> str:
     return "output_std_pre_bn" if fixed.astype(bool).any() else "output_std"
 
 
+def _std_columns(rows: pd.DataFrame, measure: str = "auto") -> list[str]:
+    """What a std ratio reads: the measure and 1/sqrt(d)."""
+    return [_measure(rows, measure), "output_std_ref"]
+
+
 def _std_ratios(rows: pd.DataFrame, measure: str = "auto") -> pd.Series:
     measure = _measure(rows, measure)
     if measure not in rows:
@@ -192,6 +207,9 @@ class Collapse(_Claim):
     def final_metric(self):
         return self.metric if self.knn_near_chance is not None else None
 
+    def reads(self, rows):
+        return _std_columns(rows, self.measure) + ([self.metric, "chance"] if self.knn_near_chance is not None else [])
+
     def decide(self, runs):
         rows = runs[self.run]
         holds = _std_ratios(rows, self.measure) < self.std_below
@@ -215,6 +233,9 @@ class NoCollapse(_Claim):
     def variants(self):
         return [self.run]
 
+    def reads(self, rows):
+        return _std_columns(rows, self.measure)
+
     def decide(self, runs):
         rows = runs[self.run]
         holds = _std_ratios(rows, self.measure) >= self.std_above
@@ -234,6 +255,9 @@ class NotConverge(_Claim):
 
     def variants(self):
         return [self.run, self.baseline]
+
+    def reads(self, rows):
+        return ["loss", *_std_columns(rows)]
 
     def decide(self, runs):
         run, base = runs[self.run], runs[self.baseline]

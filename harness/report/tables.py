@@ -57,9 +57,15 @@ def state_counts(rows: pd.DataFrame) -> str:
     return store.tally(rows["status"])
 
 
-def seeds(rows: pd.DataFrame) -> str:
-    """How many finished seeds a cell's mean ± std is over."""
-    return str(int(rows["status"].isin(FINISHED).sum()))
+def seeds(rows: pd.DataFrame, metrics: list[Metric]) -> str:
+    """How many seeds the cells' mean ± std are over: for each metric, the finished runs whose summary
+    has it (a summary without it is no seed of it); a range where the metrics' counts differ, leaving
+    out a metric no run has (a probe none ran)."""
+    done = rows[rows["status"].isin(FINISHED)]
+    counts = {int(pd.to_numeric(done[m.column], errors="coerce").notna().sum()) for m in metrics if m.column in done}
+    counts = counts - {0} or {0}
+    lo, hi = min(counts), max(counts)
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
 
 
 def epochs(rows: pd.DataFrame) -> str:
@@ -122,7 +128,7 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str], report: Repor
         if paper:
             cells.append(paper.cell(point))
         cells += [_cell(group, m) for m in metrics]
-        rows.append(cells + [seeds(group), epochs(group), state_counts(group)])
+        rows.append(cells + [seeds(group, metrics), epochs(group), state_counts(group)])
     return Table(columns, rows, notes)
 
 
@@ -148,7 +154,7 @@ def _pivot(study, report, finals, axes, metrics, paper, notes) -> Table:
             rows.append(lead + [paper_label(report)] + [paper.cell({**point, across: v}) for v, _ in by_value])
         for m in metrics:
             rows.append(lead + [m.heading] + [_cell(cell, m) for _, cell in by_value])
-        rows.append(lead + ["seeds"] + [seeds(cell) for _, cell in by_value])
+        rows.append(lead + ["seeds"] + [seeds(cell, metrics) for _, cell in by_value])
         rows.append(lead + ["epochs"] + [epochs(cell) for _, cell in by_value])
         rows.append(lead + ["runs"] + [state_counts(cell) if len(cell) else "-" for _, cell in by_value])
     return Table(columns, rows, notes)

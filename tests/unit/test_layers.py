@@ -21,7 +21,7 @@ LAYERS = [
                     "run_id", "lars", "gradnorm", "distributed", "launch.slurm_queue", "launch.code_pin"]),
     ("methods' registrations", ["methods.sections", "methods.registry"]),
     ("config", ["config", "columns"]),
-    ("spec and plan", ["spec", "plan", "migrate"]),
+    ("spec and plan", ["spec", "plan", "migrate", "recorded"]),
     ("training", ["nets", "data", "methods", "monitor", "probe", "finetune", "accel", "optim", "accumulation",
                   "checkpoint", "train"]),
     ("launch", ["launch", "preflight"]),

@@ -2,20 +2,22 @@
 names one), its recipe goes under the study's layers, every key is checked where the run's value
 comes from, and the first error of validating the config names the layer that set its key."""
 
+import sys
+
 import pytest
 
 from harness.cli import main
 from harness.plan import Layer, load_study, resolve
 from harness.spec import SpecError, parse_set
 
-from commandline import write
+from commandline import refused, write
 from conftest import STUDIES
 
 
-def refusal(tmp_path, body: str) -> str:
+def refusal(tmp_path, body: str, overrides: list[str] = ()) -> str:
     path = write(tmp_path, "name: m\ntitle: t\n" + body)
     with pytest.raises(SpecError) as err:
-        load_study(path)
+        load_study(path, overrides=parse_set(list(overrides)))
     return str(err.value).replace(str(path), "FILE")
 
 
@@ -49,6 +51,50 @@ def test_the_method_and_its_recipe_come_from_the_last_layer_that_names_it():
 ])
 def test_an_error_names_the_layer_that_set_the_key(tmp_path, body, message):
     assert refusal(tmp_path, body) == message
+
+
+@pytest.mark.parametrize("body, overrides, message", [
+    # a check across keys blames the last layer that set one of its keys, not one that set another key
+    # of its section (--set optim.epochs) nor the last ablation (a grid point)
+    ("base: {optim.batch_size: 64, optim.micro_batch_size: 48}", ["optim.epochs=3"],
+     "FILE: base: optim: Value error, micro_batch_size (48) does not divide batch_size (64) (got {"),
+    ("base: {optim.micro_batch_size: 48}\nvariants: {a: {optim.batch_size: 64}}\n"
+     "grid: {optim.base_lr: [0.1]}", ["optim.epochs=3"],
+     "FILE: variants.a: optim: Value error, micro_batch_size (48) does not divide batch_size (64) (got {"),
+    ("base: {optim.warmup_epochs: 10}", ["optim.epochs=4"],
+     "--set: optim: Value error, warmup_epochs (10) exceeds epochs (4) (got {"),
+    ("base: {predictor.kind: mlp}\nvariants: {a: {method.name: simclr}}\ngrid: {optim.base_lr: [0.1]}", [],
+     "FILE: variants.a: Value error, method simclr has no predictor: set predictor.kind: none"),
+    ("base: {projector.layers: 2}\nvariants: {a: {probe.layer: 3}}\ngrid: {optim.base_lr: [0.1]}", [],
+     "FILE: variants.a: Value error, probe.layer (3) exceeds projector.layers (2)"),
+    ("base: {method.name: byol, method.stop_gradient: false}\nvariants: {a: {method.tau_base: 0}}\n"
+     "grid: {method.target_init: [copy]}", [],
+     "FILE: variants.a: method: Value error, method.stop_gradient false needs method.tau_base 0 and "
+     "method.tau_schedule constant"),
+    ("base: {backbone.vit.patch_size: 5}\nvariants: {a: {backbone.name: vit}}\ngrid: {optim.base_lr: [0.1]}", [],
+     "FILE: variants.a: Value error, data.image_size (16) is not a multiple of the ViT's patch_size (5)"),
+])
+def test_a_check_across_keys_blames_the_last_layer_that_set_one_of_them(tmp_path, body, overrides, message):
+    assert refusal(tmp_path, body, overrides).startswith(message)
+
+
+def test_a_seed_on_the_command_line_is_refused_as_in_the_study(tmp_path, capsys):
+    line = refused(capsys, ["run", str(STUDIES / "simsiam_predictor.yaml"), "--set", "seed=3"], tmp_path)
+    assert line == "harness: error: --set: seed: set seeds with the study's `seeds:` list"
+    assert refusal(tmp_path, "base: {seed: 3}") == "FILE: base: seed: set seeds with the study's `seeds:` list"
+
+
+def test_a_key_a_plugin_section_requires_blames_the_layer_that_names_the_method(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the study's folder goes on it
+    monkeypatch.delitem(sys.modules, "required_key_method", raising=False)
+    (tmp_path / "required_key_method.py").write_text(
+        "from harness.methods.registry import Registration\n"
+        "from harness.methods.sections import MethodSection\n"
+        "class Section(MethodSection):\n    weight: float\n"
+        "METHOD = Registration(Section, 'required_key_method:Nothing')\n")
+    assert refusal(tmp_path, "base: {optim.epochs: 3}\nvariants: {a: {method.name: 'required_key_method:METHOD'}}") == (
+        "FILE: variants.a: method.weight: Field required for method.name='required_key_method:METHOD'")
+    monkeypatch.delitem(sys.modules, "required_key_method")
 
 
 def test_expands_variants_grid_and_seeds(tmp_path):

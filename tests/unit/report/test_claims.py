@@ -153,6 +153,25 @@ def test_too_few_seeds_is_inconclusive_and_says_why():
     assert ordering.evaluate(rows).outcome == INCONCLUSIVE
 
 
+@pytest.mark.parametrize("kind", [
+    {"kind": "no_collapse", "run": "a"},
+    {"kind": "collapse", "run": "a", "knn_near_chance": None},
+    {"kind": "ordering", "better": "a", "worse": "b"},
+    {"kind": "not_converge", "run": "a", "baseline": "b"},
+])
+def test_a_seed_whose_summary_lacks_what_the_claim_reads_is_not_counted(kind):
+    """A finished run's summary without final metrics (e.g. just {"status": "done"}) is no seed."""
+    a = seeds("a", output_std=0.06, knn_top1_k200=0.9, loss=0.5)
+    bare = [{k: v for k, v in row.items() if k in ("variant", "seed", "run_id")} for row in a[:1]]
+    b = seeds("b", output_std=0.06, knn_top1_k200=0.5, loss=-0.5)
+    c = claim({**kind, "text": "t"})
+    v = c.evaluate(finals(*bare, *a[1:], *b))
+    assert v.outcome == INCONCLUSIVE
+    assert "2 of 3 finished seed(s) of 'a' have " in v.evidence and "in their summary, 3 needed" in v.evidence
+    two = claim({**kind, "text": "t", "min_seeds": 2}).evaluate(finals(*bare, *a[1:], *b))
+    assert two.seeds.split(" / ")[0] == "2" and two.outcome != INCONCLUSIVE
+
+
 # -- trend: monotone over a grid axis (or over variants in a given order), with a tolerance
 
 def sweep(values, axis="optim.batch_size", variant="a", spread=(-0.002, 0.0, 0.002), **extra):

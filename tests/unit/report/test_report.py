@@ -6,6 +6,7 @@ import re
 import pytest
 import yaml
 
+from harness import store
 from harness.bench.report import main as bench_main
 from harness.cli import main
 from harness.plan import load_study
@@ -454,3 +455,19 @@ report:
     assert "| claim | verdict | seeds | difference [interval] or count | evidence |" in md
     # +11 points, Welch's t over 3 and 3 seeds (the b side without spread): 11 +- 4.303 x 1.0 / sqrt(3)
     assert "| a beats b | **reproduced** | 3 / 3 | +11.0 pt [+8.5, +13.5] |" in md
+
+
+def test_a_summary_without_the_tables_metrics_is_no_seed(tmp_path):
+    """A finished run whose summary.json is just {"status": "done"} (its curves there) is listed, but
+    neither counted as a seed nor averaged; a metric some seeds lack counts those that have it."""
+    study = make_study(tmp_path, "name: s\ntitle: t\nvariants: {a: {}, b: {predictor.kind: fixed}}\nseeds: [0, 1, 2]\n")
+    results = tmp_path / "results"
+    for planned in study.runs:
+        directory = write_run(results, study, planned, knn=0.8 + 0.01 * planned.seed,
+                              **({"linear_top1": 0.5} if planned.variant == "b" and planned.seed else {}))
+        if planned.variant == "a" and planned.seed == 0:
+            (directory / store.SUMMARY).write_text('{"status": "done"}')
+    table = study_table(study, load_finals(study, results), ["k200", "k20"])
+    a, b = (dict(zip(table.columns, row)) for row in table.rows)
+    assert a["seeds"] == "2" and a["kNN k200 top-1 (%)"] == "81.5 ± 0.7" and a["runs"] == "3 done"
+    assert b["seeds"] == "2–3" and b["linear top-1 (%)"] == "50.0 ± 0.0" and b["kNN k200 top-1 (%)"] == "81.0 ± 1.0"
