@@ -241,7 +241,7 @@ def bench(args) -> int:
         raise SpecError("harness bench: give a study file, e.g. studies/simsiam_predictor.yaml (or --orchestration)")
     from harness.bench.study import format_study_time, time_study_seed
     from harness.bench.training import bench_training, format_training, profile_pipeline
-    from harness.bench.workload import WORKLOADS, build_workload
+    from harness.bench.workload import WORKLOADS, NonFiniteLoss, build_workload
 
     synthetic = args.synthetic
     if args.workload:
@@ -263,17 +263,21 @@ def bench(args) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"harness: error: {err}", file=sys.stderr)
         return BAD_INPUT
-    result = bench_training(
-        workload, f"{study.name} / {planned.label}, preset {study.preset}", steps=args.steps, rounds=args.rounds,
-        workers=args.workers, monitor_images=args.monitor_images, progress=progress,
-    )  # fmt: skip
-    print(format_training(result))
-    if args.whole_runs and synthetic:
-        print("\nwhole runs: not trained (--synthetic: a run needs the dataset's own files)")
-    elif args.whole_runs:
-        print()
-        print(format_study_time(time_study_seed(study, jobs=args.jobs)))  # None: run's default
-    if args.profile:
-        print(f"\nprofile of one pipeline batch and step (top {args.profile} ops):")
-        print(profile_pipeline(workload, args.profile))
+    try:  # the steps of (a)-(d), and the profile's
+        result = bench_training(
+            workload, f"{study.name} / {planned.label}, preset {study.preset}", steps=args.steps, rounds=args.rounds,
+            workers=args.workers, monitor_images=args.monitor_images, progress=progress,
+        )  # fmt: skip
+        print(format_training(result))
+        if args.whole_runs and synthetic:
+            print("\nwhole runs: not trained (--synthetic: a run needs the dataset's own files)")
+        elif args.whole_runs:
+            print()
+            print(format_study_time(time_study_seed(study, jobs=args.jobs)))  # None: run's default
+        if args.profile:
+            print(f"\nprofile of one pipeline batch and step (top {args.profile} ops):")
+            print(profile_pipeline(workload, args.profile))
+    except NonFiniteLoss as err:  # the run diverges: there is nothing to time (EXIT_STATUSES)
+        print(f"harness: error: {study.path}: run {planned.label}: {err}", file=sys.stderr)
+        return DIVERGED_RUNS
     return 0
