@@ -15,13 +15,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from harness import migrate, preflight, store
-from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, SpecError, shown
+from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, Signalled, SpecError, shown
 from harness.launch.status import counts, follow, run_states, runs_to_do, study_status
 from harness.plan import load_study
 from harness.report import write_report
 from harness.report.schema import check_report
 from harness.spec import SlurmSpec, parse_set
-from harness.store import ACTIVE, RunState
+from harness.store import ACTIVE, FINISHED, RunState
 
 
 def _load(args, path: Path | None = None):
@@ -124,7 +124,10 @@ def run(args) -> int:
         from harness.launch.run_one import TAKEN
 
         jobs = min(args.jobs or default_jobs(todo), len(todo))  # no idle worker processes
-        states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
+        try:
+            states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
+        except Signalled as stop:  # the runs have stopped: cli.py prints what is left, in one line
+            raise _interrupted(study, args, todo, stop) from None
         taken = sum(states[r.run_id] == TAKEN for r in todo)  # by another process meanwhile
         print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} {TAKEN}" if taken else ""))
         failed = [r for r in todo if states[r.run_id] == RunState.FAILED]
@@ -136,6 +139,13 @@ def run(args) -> int:
                   "run this again to resume them", file=sys.stderr)
     # Lost runs read as partial in their folders: the exit status says they did not finish.
     return _summary_and_report(study, study_status(study, args.results), args) or (FAILED_RUNS if lost else 0)
+
+
+def _interrupted(study, args, todo: list, stop: Signalled) -> Signalled:
+    """The line an interrupted `run` ends with: how many of its runs did not finish, and how to resume."""
+    left = sum(store.run_state(store.run_dir(args.results, study.name, r.run_id)) not in FINISHED for r in todo)
+    return Signalled(stop.signum, f"{study.name}: interrupted by {stop.name} with {left} of {len(study.runs)} runs "
+                     "unfinished; run the same command again to resume them, each from its last checkpoint")
 
 
 def _preflight(study, args) -> None:

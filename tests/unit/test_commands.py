@@ -74,3 +74,5 @@ def test_the_exit_statuses_are_in_the_help(capsys):
         main(["run", "--help"])
     out = capsys.readouterr().out
     assert "exit status:" in out and "3  run, or --wait: runs failed" in out and "4  run, or --wait: runs diverged" in out
+    assert "bench: the\n     measured run's loss is not finite" in out
+    assert "130  interrupted by SIGINT (143: by SIGTERM)" in out
