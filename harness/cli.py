@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="runs trained at once (default: one per usable core for CPU runs with a fixed thread "
                           "count, as `tiny`'s one-thread runs; otherwise 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--rerun", action="append", default=[], metavar="STATE|VARIANT",
+                     help="train again, from the start, the runs in this state (done, diverged, failed, partial, "
+                          "corrupt) or of this variant (both: that variant's runs in that state), after their code "
+                          "changed; their folders are first moved to RESULTS/STUDY.rerun-TIME/. Repeatable, or "
+                          "comma-separated: --rerun diverged,failed")
     _limit_args(run)
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
                      help="local (default): train here; slurm: submit jobs and return")
