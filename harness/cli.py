@@ -7,7 +7,8 @@ planning, status and reports do not need it.
 Bad input (a study file, --set, an option) and a failed preflight exit with status 2 and one line
 naming the file and key or what is missing; nothing is written before the whole study has been
 validated and checked. A command that trains or waits for runs says by its status whether any
-failed or diverged (EXIT_STATUSES).
+failed or diverged (EXIT_STATUSES). SIGINT or SIGTERM stops any command at once, with one line and
+the conventional status (130, 143).
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
-from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, SpecError, one_line, shown
+from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, INTERRUPTED, Signalled, SpecError, one_line, shown
 
+SIGINT_STATUS, SIGTERM_STATUS = INTERRUPTED[signal.SIGINT], INTERRUPTED[signal.SIGTERM]
 EXIT_STATUSES = f"""\
 exit status:
   0  no planned run failed or diverged: all are done (or, without --wait, submitted to SLURM
@@ -28,7 +33,10 @@ exit status:
   {BAD_INPUT}  bad input (study file, --set, an option) or a failed preflight: one line, nothing written
   {FAILED_RUNS}  run, or --wait: runs failed, or were lost with a killed worker process (the report
      is written; the next run retries or resumes them)
-  {DIVERGED_RUNS}  run, or --wait: runs diverged and none failed (the report is written)
+  {DIVERGED_RUNS}  run, or --wait: runs diverged and none failed (the report is written); bench: the
+     measured run's loss is not finite (one line)
+  {SIGINT_STATUS}  interrupted by SIGINT ({SIGTERM_STATUS}: by SIGTERM): run stops its worker processes at once,
+       says in one line how many runs are unfinished; the same command resumes them
 """
 
 
@@ -132,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="runs trained at once (default: one per usable core for CPU runs with a fixed thread "
                           "count, as `tiny`'s one-thread runs; otherwise 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--rerun", action="append", default=[], metavar="STATE|VARIANT",
+                     help="train again, from the start, the runs in this state (done, diverged, failed, partial, "
+                          "corrupt) or of this variant (both: that variant's runs in that state), after their code "
+                          "changed; their folders are first moved to RESULTS/STUDY.rerun-TIME/. Repeatable, or "
+                          "comma-separated: --rerun diverged,failed")
     _limit_args(run)
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
                      help="local (default): train here; slurm: submit jobs and return")
@@ -191,7 +204,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _signals_stop():
+    """SIGINT and SIGTERM raise Signalled in the main thread wherever it is, so that a command stops
+    at once (`run` stops its worker processes first: launch/local.py) and main prints one line. A
+    signal the harness was started ignoring (SIGINT in a shell's background job) stays ignored. After
+    the first, both are ignored: a second Ctrl-C must not cut the workers' stop short."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+
+    def stop(signum, frame):
+        for number in INTERRUPTED:
+            signal.signal(number, signal.SIG_IGN)
+        raise Signalled(signum)
+
+    previous = {number: signal.getsignal(number) for number in INTERRUPTED}
+    for number, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if handler is not None:  # None: set outside Python, cannot be set back from it
+                signal.signal(number, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        with _signals_stop():
+            return _command(argv)
+    except Signalled as stop:
+        print(f"harness: {stop}", file=sys.stderr)
+        return stop.status
+
+
+def _command(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from harness import commands
     from harness.launch.slurm_queue import SlurmError

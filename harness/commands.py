@@ -15,13 +15,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from harness import migrate, preflight, recorded, store
-from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, SpecError, shown
+from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, Signalled, SpecError, shown
+from harness.launch import rerun
 from harness.launch.status import counts, follow, run_states, runs_to_do, study_status
 from harness.plan import load_study
 from harness.report import write_report
 from harness.report.schema import check_report
 from harness.spec import SlurmSpec, parse_set
-from harness.store import ACTIVE, RunState
+from harness.store import ACTIVE, FINISHED, RunState
 
 
 def _load(args, path: Path | None = None, from_results: bool = False):
@@ -78,11 +79,11 @@ ACTIONS = {
 }
 
 
-def _print_plan(study, results: Path) -> Counter:
+def _print_plan(study, results: Path, again: set[str]) -> Counter:
     tally = Counter()
     print(f"study {study.name} ({study.path}), preset {study.preset}: {len(study.runs)} runs")
     for planned, state in run_states(study, results):
-        action = ACTIONS[state]
+        action = f"rerun ({state})" if planned.run_id in again else ACTIONS[state]
         tally[action.split()[0]] += 1
         print(f"  {planned.run_id}  {action:<16} {planned.label}")
     return tally
@@ -98,19 +99,23 @@ def _print_plan_json(study, results: Path) -> None:
 
 def run(args) -> int:
     study = _load(args)
+    chosen = rerun.selection(args.rerun, study)
     _check_folders(args, write_results=True, write_reports=True)  # before the runs' states are read there
     _migrate(study, args)
-    if args.dry_run and args.json:
-        _print_plan_json(study, args.results)
-        sys.stdout.flush()
-        _preflight(study, args)  # what would stop `harness run` (exit 2), after the plan
-        return 0
+    again = [s for s in study_status(study, args.results) if chosen.takes(s)] if chosen else []
     if args.dry_run:
-        tally = _print_plan(study, args.results)
-        print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()), flush=True)
-        _preflight(study, args)  # what would stop `harness run` (exit 2), after the plan
+        _print_rerun(study, args, again, rerun.aside(args.results, study.name))
+        if args.json:
+            _print_plan_json(study, args.results)
+        else:
+            tally = _print_plan(study, args.results, {s.planned.run_id for s in again})
+            print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()), flush=True)
+        sys.stdout.flush()
+        _preflight(study, args, again)  # what would stop `harness run` (exit 2), after the plan
         return 0
-    _preflight(study, args)
+    _preflight(study, args, again)
+    if again:
+        _set_aside(study, args, again)
     if args.executor == "slurm":
         return _submit(study, args)
     statuses = study_status(study, args.results)
@@ -130,7 +135,10 @@ def run(args) -> int:
         from harness.launch.run_one import TAKEN
 
         jobs = min(args.jobs or default_jobs(todo), len(todo))  # no idle worker processes
-        states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
+        try:
+            states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
+        except Signalled as stop:  # the runs have stopped: cli.py prints what is left, in one line
+            raise _interrupted(study, args, todo, stop) from None
         taken = sum(states[r.run_id] == TAKEN for r in todo)  # by another process meanwhile
         print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} {TAKEN}" if taken else ""))
         failed = [r for r in todo if states[r.run_id] == RunState.FAILED]
@@ -144,11 +152,39 @@ def run(args) -> int:
     return _summary_and_report(study, study_status(study, args.results), args) or (FAILED_RUNS if lost else 0)
 
 
-def _preflight(study, args) -> None:
-    """Before anything is trained or submitted: what the runs to train need (harness/preflight.py)."""
+def _interrupted(study, args, todo: list, stop: Signalled) -> Signalled:
+    """The line an interrupted `run` ends with: how many of its runs did not finish, and how to resume."""
+    left = sum(store.run_state(store.run_dir(args.results, study.name, r.run_id)) not in FINISHED for r in todo)
+    return Signalled(stop.signum, f"{study.name}: interrupted by {stop.name} with {left} of {len(study.runs)} runs "
+                     "unfinished; run the same command again to resume them, each from its last checkpoint")
+
+
+def _preflight(study, args, again: list) -> None:
+    """Before anything is trained, submitted or set aside: what the runs to train (and to train
+    again) need (harness/preflight.py)."""
     slurm = slurm_options(study, args) if args.executor == "slurm" else None
-    todo = runs_to_do(study_status(study, args.results))
-    preflight.check([r.config for r in todo], slurm, data=not args.no_data_check)
+    todo = {r.run_id: r for r in runs_to_do(study_status(study, args.results)) + [s.planned for s in again]}
+    preflight.check([r.config for r in todo.values()], slurm, data=not args.no_data_check)
+
+
+def _print_rerun(study, args, again: list, folder: Path) -> None:
+    """--dry-run --rerun: the runs that would be set aside, and where (on stderr beside --json's plan)."""
+    out = sys.stderr if args.json else sys.stdout
+    if args.rerun:
+        print(f"{study.name}: --rerun would set {len(again)} runs aside in {folder}/ and train them anew", file=out)
+    for s in again:
+        print(f"  {s.planned.run_id}  {s.state:<9} {s.planned.label}", file=out)
+
+
+def _set_aside(study, args, again: list) -> None:
+    """--rerun: the selected runs' folders moved aside whole (launch/rerun.py), so that they train anew."""
+    folder = rerun.aside(args.results, study.name)
+    moved = [s for s in again if rerun.set_aside(store.run_dir(args.results, study.name, s.planned.run_id), folder)]
+    print(f"{study.name}: set {len(moved)} runs ({store.tally(s.state for s in moved)}) aside in {folder}/ "
+          "to train them anew")
+    for s in again:
+        if s not in moved:
+            print(f"  {s.planned.run_id} {s.planned.label}: taken by another process meanwhile; left as it is")
 
 
 def _submit(study, args) -> int:
@@ -161,7 +197,7 @@ def _submit(study, args) -> int:
     else:
         print(f"{study.name}: nothing to submit: every run is done, queued or running")
     if not args.wait:
-        same = " and this command's --preset/--set/--results" if args.preset or args.overrides else ""
+        same = f" and {_same_options(args)}" if _same_options(args) else ""
         print(f"follow with: harness status {study.path} --wait{same}")
         return 0
     return _wait_and_report(study, args)
@@ -171,11 +207,21 @@ def _wait_and_report(study, args) -> int:
     return _summary_and_report(study, follow(study, args.results, args.poll, progress=not args.quiet), args)
 
 
+def _same_options(args) -> str:
+    """What a command line printed for the user must repeat of this one's, if anything."""
+    given = args.preset or args.overrides or args.results != Path("results")
+    return "this command's --preset/--set/--results" if given else ""
+
+
 def _summary_and_report(study, statuses, args) -> int:
-    """The study's run states in one line, its report, and the exit status they make (EXIT_STATUSES)."""
-    print(f"{study.name}: " + counts(statuses))
-    _report(study, args)
+    """The study's run states in one line (with how to train again those that diverged or failed, once
+    their cause is fixed), its report, and the exit status they make (EXIT_STATUSES)."""
     states = {s.state for s in statuses}
+    ended = ",".join(s for s in (RunState.DIVERGED, RunState.FAILED) if s in states)
+    same = f" (with {_same_options(args)})" if _same_options(args) else ""
+    hint = f"; after a fix, `harness run {study.path} --rerun {ended}`{same} trains them anew" if ended else ""
+    print(f"{study.name}: {counts(statuses)}{hint}")
+    _report(study, args)
     return FAILED_RUNS if RunState.FAILED in states else DIVERGED_RUNS if RunState.DIVERGED in states else 0
 
 
@@ -247,7 +293,7 @@ def bench(args) -> int:
         raise SpecError("harness bench: give a study file, e.g. studies/simsiam_predictor.yaml (or --orchestration)")
     from harness.bench.study import format_study_time, time_study_seed
     from harness.bench.training import bench_training, format_training, profile_pipeline
-    from harness.bench.workload import WORKLOADS, build_workload
+    from harness.bench.workload import WORKLOADS, NonFiniteLoss, build_workload
 
     synthetic = args.synthetic
     if args.workload:
@@ -269,17 +315,21 @@ def bench(args) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"harness: error: {err}", file=sys.stderr)
         return BAD_INPUT
-    result = bench_training(
-        workload, f"{study.name} / {planned.label}, preset {study.preset}", steps=args.steps, rounds=args.rounds,
-        workers=args.workers, monitor_images=args.monitor_images, progress=progress,
-    )  # fmt: skip
-    print(format_training(result))
-    if args.whole_runs and synthetic:
-        print("\nwhole runs: not trained (--synthetic: a run needs the dataset's own files)")
-    elif args.whole_runs:
-        print()
-        print(format_study_time(time_study_seed(study, jobs=args.jobs)))  # None: run's default
-    if args.profile:
-        print(f"\nprofile of one pipeline batch and step (top {args.profile} ops):")
-        print(profile_pipeline(workload, args.profile))
+    try:  # the steps of (a)-(d), and the profile's
+        result = bench_training(
+            workload, f"{study.name} / {planned.label}, preset {study.preset}", steps=args.steps, rounds=args.rounds,
+            workers=args.workers, monitor_images=args.monitor_images, progress=progress,
+        )  # fmt: skip
+        print(format_training(result))
+        if args.whole_runs and synthetic:
+            print("\nwhole runs: not trained (--synthetic: a run needs the dataset's own files)")
+        elif args.whole_runs:
+            print()
+            print(format_study_time(time_study_seed(study, jobs=args.jobs)))  # None: run's default
+        if args.profile:
+            print(f"\nprofile of one pipeline batch and step (top {args.profile} ops):")
+            print(profile_pipeline(workload, args.profile))
+    except NonFiniteLoss as err:  # the run diverges: there is nothing to time (EXIT_STATUSES)
+        print(f"harness: error: {study.path}: run {planned.label}: {err}", file=sys.stderr)
+        return DIVERGED_RUNS
     return 0

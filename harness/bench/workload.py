@@ -26,6 +26,14 @@ WORKLOADS = {
 }
 
 
+class NonFiniteLoss(Exception):
+    """The measured run diverged: its loss is NaN or infinite, so its steps time nothing a run does."""
+
+    def __init__(self, step: int):
+        super().__init__(f"the loss is not finite at benchmark step {step}, as `harness run` would find it "
+                         "(a diverged run): lower optim.base_lr (--set), or fix the method's loss")
+
+
 @dataclass
 class Workload:
     training: Training
@@ -65,9 +73,7 @@ class Workload:
         try:
             train_step(self.training, views, self.steps_taken % len(self.training.schedule))
         except Diverged:
-            raise FloatingPointError(
-                f"the loss became non-finite at benchmark step {self.steps_taken}; lower optim.base_lr (--set)"
-            ) from None
+            raise NonFiniteLoss(self.steps_taken) from None
         self.steps_taken += 1
 
     def batches(self) -> Iterator[list[torch.Tensor]]:

@@ -1,11 +1,18 @@
-"""The local executor: runs one after another in this process, or in N worker processes."""
+"""The local executor: runs one after another in this process, or in N worker processes.
+
+A signal that stops the harness (SIGINT, SIGTERM: errors.Signalled, raised by the command line's
+handler) stops the runs where they are: in this process it ends the run's step, and the worker
+processes are terminated, not left to finish the queued runs. Every file of a run is written whole
+and its lock is the kernel's, so each resumes from its last checkpoint, as after a kill.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
 from pathlib import Path
 
 from tqdm import tqdm
@@ -21,10 +28,17 @@ from harness.plan import PlannedRun
 LOST = "lost with its worker process"
 
 
+# How long a terminated worker process gets to end before it is killed.
+STOP_GRACE_S = 5
+
+
 def _worker_init(threads: int, parent: int) -> None:
     import torch
 
     _die_with(parent)
+    # A terminal's Ctrl-C reaches the whole process group: the harness process stops its workers
+    # (_stop_workers), so that a worker does not end its run with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
 
 
@@ -34,7 +48,6 @@ def _die_with(parent: int) -> None:
     again would skip that run as running elsewhere instead of resuming it (Linux's PR_SET_PDEATHSIG;
     elsewhere, orphans finish their run)."""
     import ctypes
-    import signal
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -60,36 +73,65 @@ def default_jobs(runs: list[PlannedRun]) -> int:
 
 def run_local(runs: list[PlannedRun], study: str, results: Path, jobs: int = 1, progress: bool = True) -> dict[str, str]:
     """Run each planned run; return {run_id: final state}."""
-    states: dict[str, str] = {}
     bar = tqdm(total=len(runs), desc=study, unit="run", disable=not progress)
-    if jobs <= 1:
-        for planned in runs:
-            bar.set_postfix_str(planned.label)
-            total = planned.config.optim.epochs
+    try:
+        if jobs <= 1:
+            return _in_this_process(runs, study, results, bar)
+        return _in_workers(runs, study, results, jobs, bar)
+    finally:
+        bar.close()
 
-            def on_epoch(row, planned=planned, total=total):
-                bar.set_postfix_str(f"{planned.label} epoch {row['epoch']}/{total} loss {row['loss']:.3f}")
 
-            states[planned.run_id] = run_one(planned, store.run_dir(results, study, planned.run_id), on_epoch)
-            bar.update()
-    else:
-        # Spawned workers split the cores between them instead of each taking all of them (a run's
-        # runtime.threads, where set, wins in train()).
-        threads = max(1, usable_cpus() // jobs)
-        ctx = get_context("spawn")
-        init = (threads, os.getpid())
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=init) as pool:
-            futures = {
-                pool.submit(run_one, planned, store.run_dir(results, study, planned.run_id)): planned
-                for planned in runs
-            }
-            for future in as_completed(futures):
-                planned = futures[future]
-                try:
-                    states[planned.run_id] = future.result()
-                except BrokenProcessPool:
-                    states[planned.run_id] = LOST
-                bar.set_postfix_str(f"{planned.label}: {states[planned.run_id]}")
-                bar.update()
-    bar.close()
+def _in_this_process(runs: list[PlannedRun], study: str, results: Path, bar: tqdm) -> dict[str, str]:
+    states = {}
+    for planned in runs:
+        bar.set_postfix_str(planned.label)
+        total = planned.config.optim.epochs
+
+        def on_epoch(row, planned=planned, total=total):
+            bar.set_postfix_str(f"{planned.label} epoch {row['epoch']}/{total} loss {row['loss']:.3f}")
+
+        states[planned.run_id] = run_one(planned, store.run_dir(results, study, planned.run_id), on_epoch)
+        bar.update()
     return states
+
+
+def _in_workers(runs: list[PlannedRun], study: str, results: Path, jobs: int, bar: tqdm) -> dict[str, str]:
+    # Spawned workers split the cores between them instead of each taking all of them (a run's
+    # runtime.threads, where set, wins in train()).
+    threads = max(1, usable_cpus() // jobs)
+    init = (threads, os.getpid())
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=init)
+    states = {}
+    try:
+        futures = {pool.submit(run_one, planned, store.run_dir(results, study, planned.run_id)): planned
+                   for planned in runs}  # fmt: skip
+        for future in as_completed(futures):
+            planned = futures[future]
+            try:
+                states[planned.run_id] = future.result()
+            except BrokenProcessPool:
+                states[planned.run_id] = LOST
+            bar.set_postfix_str(f"{planned.label}: {states[planned.run_id]}")
+            bar.update()
+    except BaseException:  # Signalled, above all: leaving the pool as it is would wait for every queued run
+        _stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return states
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Hand out no more runs and end the worker processes now: SIGTERM, then SIGKILL for one that
+    has not ended in STOP_GRACE_S. The pool's workers are this process's only multiprocessing children."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    workers = multiprocessing.active_children()
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(STOP_GRACE_S)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()

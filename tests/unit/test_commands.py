@@ -58,13 +58,14 @@ def test_the_exit_status_says_whether_runs_failed_or_diverged(tmp_path, capsys):
     assert run(broken, tmp_path, *data) == 3
     out = capsys.readouterr().out
     assert "broken: 2 failed" in out and "report: " in out  # the report is still written
+    assert f"broken: 2 failed; after a fix, `harness run {broken} --rerun failed` (with this command's" in out
     assert (tmp_path / "reports" / "broken.md").exists()
     assert run(broken, tmp_path, *data) == 3  # retried, failed again
 
     diverges = tmp_path / "diverges.yaml"
     diverges.write_text("name: diverges\ntitle: t\nbase: {optim.base_lr: 1.0e+30}\n")
     assert run(diverges, tmp_path) == 4
-    assert "diverges: 1 diverged" in capsys.readouterr().out
+    assert f"diverges: 1 diverged; after a fix, `harness run {diverges} --rerun diverged`" in capsys.readouterr().out
     assert run(diverges, tmp_path) == 4  # not retried: the study's state is the same
     assert main(["status", str(diverges), "--results", str(tmp_path / "results"), *fast_overrides()]) == 0
 
@@ -74,3 +75,5 @@ def test_the_exit_statuses_are_in_the_help(capsys):
         main(["run", "--help"])
     out = capsys.readouterr().out
     assert "exit status:" in out and "3  run, or --wait: runs failed" in out and "4  run, or --wait: runs diverged" in out
+    assert "bench: the\n     measured run's loss is not finite" in out
+    assert "130  interrupted by SIGINT (143: by SIGTERM)" in out

@@ -74,6 +74,18 @@ def test_synthetic_has_nothing_to_stand_in_for_the_digits(tiny_study, capsys):
     assert "the digits are built in: drop --synthetic" in capsys.readouterr().err
 
 
+def test_a_non_finite_loss_is_one_line_and_the_diverged_status(tiny_study, capsys):
+    # A raw FloatingPointError traceback and status 1 before.
+    argv = ["bench", str(tiny_study), *fast_overrides(), "--set", "optim.base_lr=1e30", "--steps", "2",
+            "--rounds", "1", "--workers", "0", "--quiet"]  # fmt: skip
+    assert main(argv) == 4
+    out, err = capsys.readouterr()
+    assert err == (f"harness: error: {tiny_study}: run with_stop_gradient seed=0: the loss is not finite at benchmark "
+                   "step 1, as `harness run` would find it (a diverged run): lower optim.base_lr (--set), or fix "
+                   "the method's loss\n")
+    assert out == ""
+
+
 def test_bench_without_a_study(capsys):
     assert main(["bench"]) == 2
     assert "give a study file" in capsys.readouterr().err
