@@ -79,19 +79,28 @@ ACTIONS = {
 }
 
 
-def _print_plan(study, results: Path, again: set[str]) -> Counter:
+def _planned_states(study, results: Path, moving: dict[str, str]):
+    """Each planned run and its state; a run whose folder a dry run would rename (`moving`: planned id ->
+    the folder's name) has that folder's state, as `run` will find it."""
+    for planned, state in run_states(study, results):
+        if planned.run_id in moving:
+            state = store.run_state(store.run_dir(results, study.name, moving[planned.run_id]))
+        yield planned, state
+
+
+def _print_plan(study, results: Path, again: set[str], moving: dict[str, str]) -> Counter:
     tally = Counter()
     print(f"study {study.name} ({study.path}), preset {study.preset}: {len(study.runs)} runs")
-    for planned, state in run_states(study, results):
+    for planned, state in _planned_states(study, results, moving):
         action = f"rerun ({state})" if planned.run_id in again else ACTIONS[state]
         tally[action.split()[0]] += 1
         print(f"  {planned.run_id}  {action:<16} {planned.label}")
     return tally
 
 
-def _print_plan_json(study, results: Path) -> None:
+def _print_plan_json(study, results: Path, moving: dict[str, str]) -> None:
     """One JSON object per planned run: what exactly will run, without reading any code."""
-    for planned, state in run_states(study, results):
+    for planned, state in _planned_states(study, results, moving):
         print(json.dumps({"run_id": planned.run_id, "study": study.name, "preset": study.preset,
                           "labels": planned.labels(), "state": state,
                           "config": planned.config.model_dump(mode="json")}))
@@ -101,14 +110,14 @@ def run(args) -> int:
     study = _load(args)
     chosen = rerun.selection(args.rerun, study)
     _check_folders(args, write_results=True, write_reports=True)  # before the runs' states are read there
-    _migrate(study, args)
+    moving = _migrate(study, args)
     again = [s for s in study_status(study, args.results) if chosen.takes(s)] if chosen else []
     if args.dry_run:
         _print_rerun(study, args, again, rerun.aside(args.results, study.name))
         if args.json:
-            _print_plan_json(study, args.results)
+            _print_plan_json(study, args.results, moving)
         else:
-            tally = _print_plan(study, args.results, {s.planned.run_id for s in again})
+            tally = _print_plan(study, args.results, {s.planned.run_id for s in again}, moving)
             print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()), flush=True)
         sys.stdout.flush()
         _preflight(study, args, again)  # what would stop `harness run` (exit 2), after the plan
@@ -267,13 +276,16 @@ def report(args) -> int:
     return 0
 
 
-def _migrate(study, args) -> None:
+def _migrate(study, args) -> dict[str, str]:
     """Run folders named by an older schema's run ids renamed to their planned run's (harness/migrate.py),
-    before the runs' states are read; with --dry-run, only said."""
+    before the runs' states are read; with --dry-run, only said. What a dry run would rename: {planned
+    run id: the folder's name}."""
     dry_run = getattr(args, "dry_run", False)
     out = sys.stderr if getattr(args, "json", False) else sys.stdout  # --json's stdout is the plan's alone
-    for line in migrate.describe(study.name, migrate.migrate(study, args.results, dry_run), dry_run):
+    renames = migrate.migrate(study, args.results, dry_run)
+    for line in migrate.describe(study.name, renames, dry_run):
         print(line, file=out)
+    return {r.new: r.old for r in renames if r.free} if dry_run else {}
 
 
 def _check_folders(args, write_results: bool = False, write_reports: bool = False) -> None:

@@ -65,6 +65,9 @@ def test_a_dry_run_says_what_would_be_renamed_and_writes_nothing(legacy, capsys)
     assert f"legacy: 3 run folders would be renamed to schema-{SCHEMA_VERSION} run ids" in out
     for variant, old in OLD_IDS.items():
         assert f"  {old} -> {ids[variant]}  {variant} seed=0" in out
+    # The plan shows each run as `run` will find it once its folder is renamed: none is new.
+    assert "dry run: nothing written; 2 skip, 1 resume" in out
+    assert f"  {ids['byol']}  resume " in out and f"  {ids['simsiam']}  skip (done) " in out
     assert files(legacy.parent / "results") == before and not (legacy.parent / "reports").exists()
 
 
