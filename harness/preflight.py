@@ -44,14 +44,14 @@ def check(configs: Iterable[RunConfig], slurm: SlurmSpec | None = None, data: bo
     configs = list(configs)
     if not configs:
         return
-    if data:
-        check_data(configs)
-    check_backbones(configs)
+    channels = check_data(configs) if data else {}
     check_methods(configs)
+    check_ranks(configs, slurm)
     for device in sorted({c.runtime.device for c in configs}):
         check_device(device, here=slurm is None)
     if slurm is not None:
         check_slurm(slurm)
+    check_backbones(configs, channels)  # last: a forward pass takes a second or more
 
 
 def check_folder(path: Path, what: str) -> Path:
@@ -81,15 +81,21 @@ def check_writable(path: Path, what: str) -> None:
         raise PreflightError(f"{what} {Path(path).absolute()}: cannot write in {existing} ({why})") from None
 
 
-def check_backbones(configs: list[RunConfig]) -> None:
-    """A registry's backbone (torchvision:<name>, timm:<name>) is one the registry has."""
-    for name, cifar_stem in sorted({(c.backbone.name, c.backbone.cifar_stem) for c in configs}):
-        if ":" in name:
-            from harness.nets import registry
+def check_backbones(configs: list[RunConfig], channels: dict[tuple, int] | None = None) -> None:
+    """A registry's backbone (torchvision:<name>, timm:<name>) is one the registry has, and it takes a
+    batch of the run's images (their size, and their channel count: `channels` by the dataset's key,
+    as check_data found it, else the dataset's own)."""
+    channels = channels or {}
+    probes = {(c.backbone.name, c.backbone.cifar_stem, c.data.image_size,
+               channels.get(_data_key(c)) or dataset(c.data.dataset).channels) for c in configs if ":" in c.backbone.name}
+    if not probes:
+        return
+    from harness.nets import registry
 
-            why = registry.problem(name, cifar_stem)
-            if why:
-                raise PreflightError(why)
+    for name, cifar_stem, image_size, in_channels in sorted(probes):
+        why = registry.problem(name, cifar_stem) or registry.forward_problem(name, in_channels, image_size, cifar_stem)
+        if why:
+            raise PreflightError(why)
 
 
 def check_methods(configs: list[RunConfig]) -> None:
@@ -104,24 +110,44 @@ def check_methods(configs: list[RunConfig]) -> None:
             raise PreflightError(str(err)) from None
 
 
-def check_data(configs: list[RunConfig]) -> None:
+def check_ranks(configs: list[RunConfig], slurm: SlurmSpec | None) -> None:
+    """Each method's constraint on the processes that train one of its runs: one here, --nodes times
+    the ranks per node on SLURM (the method's section says, harness/methods/sections.py)."""
+    if slurm is None:
+        return
+    ranks = slurm.nodes * slurm.ranks_per_node
+    problems = sorted({c.method.ranks_problem(ranks) for c in configs} - {None})
+    if problems:
+        raise PreflightError(f"{problems[0]} (--nodes {slurm.nodes} x {slurm.ranks_per_node} per node: "
+                             "--tasks-per-node, or one per GPU of --gpus-per-node)")
+
+
+def check_data(configs: list[RunConfig]) -> dict[tuple, int]:
     """Each dataset's own check (harness/data/datasets.py), once per dataset and folder, against the
-    largest batch drawn from it; with --download, that the folder it downloads into can be written."""
+    largest batch drawn from it; with --download, that the folder it downloads into can be written.
+    Returns the channel count of each one's images."""
     needs: dict[tuple, int] = {}
     example: dict[tuple, RunConfig] = {}
     for c in configs:
-        key = (c.data.dataset, c.runtime.data_root, c.runtime.download)
+        key = _data_key(c)
         needs[key] = max(needs.get(key, 0), c.optim.batch_size)
         example.setdefault(key, c)
+    channels = {}
     for key, batch_size in needs.items():
         data, config = dataset(key[0]), example[key]
         try:
-            data.check(config, batch_size)
+            channels[key] = data.check(config, batch_size)
             folder = data.download_into(config)
         except ValueError as err:
             raise PreflightError(str(err)) from None
         if folder is not None:
             check_writable(folder, "data folder (--data-root) to download into")
+    return channels
+
+
+def _data_key(config: RunConfig) -> tuple:
+    """What a dataset's check depends on besides the batch: its name and folder, and --download."""
+    return config.data.dataset, config.runtime.data_root, config.runtime.download
 
 
 def check_device(name: str, here: bool = True) -> None:

@@ -97,7 +97,7 @@ def test_the_same_dataset_gives_the_same_curves(tmp_path):
 @pytest.mark.parametrize(("function", "says"), [
     ("nosuchmodule:load", "data.dataset='nosuchmodule:load': cannot import dataset module 'nosuchmodule'"),
     ("patches:nothing", "data.dataset='patches:nothing': dataset module 'patches' has no 'nothing'"),
-    ("patches:not_images", "data.dataset='patches:not_images': its train split gives int items, not (image, label)"),
+    ("patches:not_images", "data.dataset='patches:not_images': its train split's item 0 is of type int, not an (image, label) pair"),
     ("patches:small", "data.dataset='patches:small': its train split holds 8 images, fewer than optim.batch_size=32"),
     ("patches:raises", "data.dataset='patches:raises' raised OSError: no such bucket"),
 ])
