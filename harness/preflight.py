@@ -118,8 +118,9 @@ def check_ranks(configs: list[RunConfig], slurm: SlurmSpec | None) -> None:
     ranks = slurm.nodes * slurm.ranks_per_node
     problems = sorted({c.method.ranks_problem(ranks) for c in configs} - {None})
     if problems:
-        raise PreflightError(f"{problems[0]} (--nodes {slurm.nodes} x {slurm.ranks_per_node} per node: "
-                             "--tasks-per-node, or one per GPU of --gpus-per-node)")
+        per_node = (f"--tasks-per-node {slurm.tasks_per_node}" if slurm.tasks_per_node
+                    else f"--gpus-per-node {slurm.gpus_per_node}, a rank per GPU")
+        raise PreflightError(f"{problems[0]} (--nodes {slurm.nodes} x {per_node})")
 
 
 def check_data(configs: list[RunConfig]) -> dict[tuple, int]:
