@@ -6,19 +6,32 @@ GPU node).
 Checked, for the runs to train or submit (not those done):
 - the dataset at runtime.data_root (--data-root): CIFAR's batch files, or an ImageFolder tree with
   the same class folders in train/ and val/, an image in each, and a training batch's worth; with
-  --download, a data root that can be created; the user's own dataset (data.dataset module:function):
-  that it imports and gives train and test splits of (image, label), and a training batch's worth;
+  --download, a data root that can be created;
+- the user's own dataset (data.dataset module:function, harness/data/plugin.py): that it imports and
+  gives train and test splits, a training batch's worth, and items training can read, checked over
+  every item of a split of at most plugin.SAMPLE (256; else that many evenly spaced, the first and
+  the last among them) and every label of its `targets`: (image, label) pairs, PIL images or [C,H,W]
+  tensors of 1 or 3 channels (an [H,W,C] one named as such), uint8 or float, labels integral and in
+  [0, classes), a `mean` and `std` per channel. Its images' channel count follows from them
+  whatever their order (1 if all checked are grayscale, else 3: plugin.py converts each as it reads it);
 - a registry's backbone (backbone.name torchvision:<model>, timm:<model>): that the registry has
-  it (else the close matches), and that a CIFAR stem has a ResNet stem to replace;
+  it (else the close matches), that a CIFAR stem has a ResNet stem to replace, and that a batch of 2
+  of the runs' images (data.image_size, the dataset's channel count) goes through it on the CPU and
+  gives features; the refusal quotes the model's complaint;
 - a user's method: that the implementation its registration names imports and is a Method (planning
-  reads the registration alone, torch-free);
+  reads the registration alone, torch-free); a plug-in's module that raises or exits on import is
+  refused naming the key and the module (harness/plugins.py);
+- each method's constraint on the processes that train one run (its section's ranks_problem):
+  one here, --nodes x the ranks per node on SLURM (method.eta_momentum needs one);
 - runtime.device (--device): a device torch knows, and here, one this machine has (on SLURM the
   device is the node's: only the name is checked);
 - the results and reports folders: writable, or creatable under a writable folder;
 - on SLURM, the job options against the partition (`scontrol show partition`, `sinfo`): that it
   exists and accepts jobs, its MaxTime, MaxNodes and node count, and its GPUs (Gres).
-Not checked: what only reading the data or training shows (a corrupt image, the memory a batch
-takes), and what the cluster keeps elsewhere (accounts, QOS limits).
+Not checked: what only reading the data or training shows (a corrupt image, a user's item beyond
+those checked, which training refuses as it reads it, the memory a batch takes), and what the
+cluster keeps elsewhere (accounts, QOS limits). Torch is imported by the checks that need it alone:
+a built-in study on the digits, on the CPU, is checked without it.
 """
 
 from __future__ import annotations
