@@ -72,10 +72,14 @@ def load_splits(config: RunConfig) -> dict[str, Dataset]:
         raise ValueError(f"data.dataset={name!r} {plugins.raised(err)}") from None
     for split, dataset in splits.items():
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-            raise ValueError(f"data.dataset={name!r}: its {split} split is a {type(dataset).__name__}, not a "
-                             "Dataset with a length (a map-style torch Dataset)")
-        if len(dataset) == 0:
-            raise ValueError(f"data.dataset={name!r}: its {split} split is empty")
+            raise ValueError(f"{_where(name, split)} is a {type(dataset).__name__}, not a Dataset with a "
+                             "length (a map-style torch Dataset)")
+        try:
+            empty = len(dataset) == 0
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - the user's __len__
+            raise ValueError(f"{_where(name, split)}'s len() {plugins.raised(err)}") from None
+        if empty:
+            raise ValueError(f"{_where(name, split)} is empty")
     return splits
 
 
@@ -134,6 +138,13 @@ def problem(item, classes: int | None) -> str | None:
             return f"has an image of shape {shape}, not [C,H,W] with 1 or 3 channels{layout}"
         if not (image.dtype == torch.uint8 or image.dtype.is_floating_point):
             return f"has a {image.dtype} image, not uint8 (0..255) or float (0..1)"
+        if image.numel() == 0:
+            return f"has an empty image, of shape {shape}"
+        if image.dtype.is_floating_point:  # color jitter clamps to 0..1, and the pipeline normalizes
+            low, high = image.aminmax()
+            if low < 0 or high > 1:
+                return (f"has a float image with values in [{float(low):g}, {float(high):g}], not in 0..1 "
+                        "(uint8 for 0..255; the harness normalizes)")
     elif not isinstance(image, Image.Image):
         return f"has an image of type {type(image).__name__}, not a PIL image or a [C,H,W] tensor"
     return label_problem(label, classes)

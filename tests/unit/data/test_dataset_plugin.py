@@ -2,6 +2,7 @@
 from a module beside the study file, trains a run and feeds its kNN and probe; bad ones are refused
 by the preflight in one line."""
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -178,6 +179,18 @@ def int64_images(split, root):
     return Items(64, lambda i: (image(i).long(), i % 2))
 
 
+def float_0_255(split, root):
+    return Items(64, lambda i: (image(i).float(), i % 2))
+
+
+def four_channels(split, root):
+    return Items(64, lambda i: (torch.cat([image(i), image(i)[:1]]), i % 2))
+
+
+def dict_items(split, root):  # as a Hugging Face dataset gives them
+    return Items(64, lambda i: {"image": image(i), "label": i % 2})
+
+
 def later_item_raises(split, root):
     return Items(64, lambda i: (image(i), i % 2) if i != 50 else {}["missing"])
 
@@ -220,6 +233,10 @@ def write_items(tmp_path, function):
     ("hwc", "its train split's item 0 has an image of shape (16, 16, 3), not [C,H,W] with 1 or 3 channels "
             "(an [H,W,C] image: give image.permute(2, 0, 1))"),
     ("int64_images", "its train split's item 0 has a torch.int64 image, not uint8 (0..255) or float (0..1)"),
+    ("float_0_255", "its train split's item 0 has a float image with values in [40, 40], not in 0..1 (uint8 for "
+                    "0..255; the harness normalizes)"),
+    ("four_channels", "its train split's item 0 has an image of shape (4, 16, 16), not [C,H,W] with 1 or 3 channels"),
+    ("dict_items", "its train split's item 0 is of type dict, not an (image, label) pair"),
     ("later_item_raises", "its train split's item 50 raised KeyError: 'missing'"),
     ("gray_with_rgb_mean", "its mean has 3 values, for 1-channel images"),
 ])
@@ -276,6 +293,8 @@ def test_an_item_the_check_did_not_read_is_refused_as_training_reads_it():
     with pytest.raises(ValueError, match=r"^data.dataset='m:f': its train split's item 3 has the label -1, not a "
                                          r"class index >= 0$"):
         split[3]
+    assert split[1][1] == 0 and type(split[1][1]) is int
+    assert plugin.UserSplit([(items[0][0], np.int64(1)), (items[0][0], torch.tensor([1]))], "", 1, 2)[1][1] == 1
     assert plugin.converted(Image.new("RGB", (4, 4)), 1).mode == "L"  # converted to the dataset's count
     assert plugin.converted(torch.zeros(1, 4, 4), 3).shape == (3, 4, 4)
     assert plugin.converted(torch.zeros(3, 4, 4, dtype=torch.uint8), 1).shape == (1, 4, 4)
