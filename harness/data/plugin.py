@@ -52,7 +52,8 @@ def plugin_splits(config: RunConfig) -> Splits:
     classes = _classes(splits["train"])
     read = {split: UserSplit(dataset, _where(config.data.dataset, split), channels, classes)
             for split, dataset in splits.items()}
-    return Splits(read["train"], read["test"], classes or _count_classes(read.values()), channels, mean, std)
+    count = classes if classes is not None else _count_classes(read.values())
+    return Splits(read["train"], read["test"], count, channels, mean, std)
 
 
 def load_splits(config: RunConfig) -> dict[str, Dataset]:
@@ -165,16 +166,22 @@ def label_problem(label, classes: int | None) -> str | None:
 
 
 def normalization(name: str, train: Dataset, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The dataset's `mean` and `std`, else ImageNet's for RGB and 0.5, 0.25 for gray."""
-    mean = tuple(getattr(train, "mean", IMAGENET_MEAN if channels == 3 else (0.5,)))
-    std = tuple(getattr(train, "std", IMAGENET_STD if channels == 3 else (0.25,)))
-    for key, values in (("mean", mean), ("std", std)):
-        if len(values) != channels:
-            raise ValueError(f"data.dataset={name!r}: its {key} has {len(values)} values, for "
+    """The dataset's `mean` and `std`, a number per channel (std above 0), else ImageNet's for RGB
+    and 0.5, 0.25 for gray."""
+    defaults = {"mean": IMAGENET_MEAN if channels == 3 else (0.5,), "std": IMAGENET_STD if channels == 3 else (0.25,)}
+    found = {}
+    for key, default in defaults.items():
+        values = getattr(train, key, default)
+        try:
+            found[key] = tuple(float(v) for v in values)
+        except (TypeError, ValueError):
+            raise ValueError(f"data.dataset={name!r}: its {key} {values!r} is not a number per channel") from None
+        if len(found[key]) != channels:
+            raise ValueError(f"data.dataset={name!r}: its {key} has {len(found[key])} values, for "
                              f"{channels}-channel images")
-    if not all(s > 0 for s in std):
-        raise ValueError(f"data.dataset={name!r}: its std {std} has a value that is not above 0")
-    return mean, std
+    if not all(s > 0 for s in found["std"]):
+        raise ValueError(f"data.dataset={name!r}: its std {found['std']} has a value that is not above 0")
+    return found["mean"], found["std"]
 
 
 class UserSplit(Dataset):
