@@ -6,19 +6,32 @@ GPU node).
 Checked, for the runs to train or submit (not those done):
 - the dataset at runtime.data_root (--data-root): CIFAR's batch files, or an ImageFolder tree with
   the same class folders in train/ and val/, an image in each, and a training batch's worth; with
-  --download, a data root that can be created; the user's own dataset (data.dataset module:function):
-  that it imports and gives train and test splits of (image, label), and a training batch's worth;
+  --download, a data root that can be created;
+- the user's own dataset (data.dataset module:function, harness/data/plugin.py): that it imports and
+  gives train and test splits, a training batch's worth, and items training can read, checked over
+  every item of a split of at most plugin.SAMPLE (256; else that many evenly spaced, the first and
+  the last among them) and every label of its `targets`: (image, label) pairs, PIL images or [C,H,W]
+  tensors of 1 or 3 channels (an [H,W,C] one named as such), uint8 or float, labels integral and in
+  [0, classes), a `mean` and `std` per channel. Its images' channel count follows from them
+  whatever their order (1 if all checked are grayscale, else 3: plugin.py converts each as it reads it);
 - a registry's backbone (backbone.name torchvision:<model>, timm:<model>): that the registry has
-  it (else the close matches), and that a CIFAR stem has a ResNet stem to replace;
+  it (else the close matches), that a CIFAR stem has a ResNet stem to replace, and that a batch of 2
+  of the runs' images (data.image_size, the dataset's channel count) goes through it on the CPU and
+  gives features; the refusal quotes the model's complaint;
 - a user's method: that the implementation its registration names imports and is a Method (planning
-  reads the registration alone, torch-free);
+  reads the registration alone, torch-free); a plug-in's module that raises or exits on import is
+  refused naming the key and the module (harness/plugins.py);
+- each method's constraint on the processes that train one run (its section's ranks_problem):
+  one here, --nodes x the ranks per node on SLURM (method.eta_momentum needs one);
 - runtime.device (--device): a device torch knows, and here, one this machine has (on SLURM the
   device is the node's: only the name is checked);
 - the results and reports folders: writable, or creatable under a writable folder;
 - on SLURM, the job options against the partition (`scontrol show partition`, `sinfo`): that it
   exists and accepts jobs, its MaxTime, MaxNodes and node count, and its GPUs (Gres).
-Not checked: what only reading the data or training shows (a corrupt image, the memory a batch
-takes), and what the cluster keeps elsewhere (accounts, QOS limits).
+Not checked: what only reading the data or training shows (a corrupt image, a user's item beyond
+those checked, which training refuses as it reads it, the memory a batch takes), and what the
+cluster keeps elsewhere (accounts, QOS limits). Torch is imported by the checks that need it alone:
+a built-in study on the digits, on the CPU, is checked without it.
 """
 
 from __future__ import annotations
@@ -44,14 +57,14 @@ def check(configs: Iterable[RunConfig], slurm: SlurmSpec | None = None, data: bo
     configs = list(configs)
     if not configs:
         return
-    if data:
-        check_data(configs)
-    check_backbones(configs)
+    channels = check_data(configs) if data else {}
     check_methods(configs)
+    check_ranks(configs, slurm)
     for device in sorted({c.runtime.device for c in configs}):
         check_device(device, here=slurm is None)
     if slurm is not None:
         check_slurm(slurm)
+    check_backbones(configs, channels)  # last: a forward pass takes a second or more
 
 
 def check_folder(path: Path, what: str) -> Path:
@@ -81,15 +94,21 @@ def check_writable(path: Path, what: str) -> None:
         raise PreflightError(f"{what} {Path(path).absolute()}: cannot write in {existing} ({why})") from None
 
 
-def check_backbones(configs: list[RunConfig]) -> None:
-    """A registry's backbone (torchvision:<name>, timm:<name>) is one the registry has."""
-    for name, cifar_stem in sorted({(c.backbone.name, c.backbone.cifar_stem) for c in configs}):
-        if ":" in name:
-            from harness.nets import registry
+def check_backbones(configs: list[RunConfig], channels: dict[tuple, int] | None = None) -> None:
+    """A registry's backbone (torchvision:<name>, timm:<name>) is one the registry has, and it takes a
+    batch of the run's images (their size, and their channel count: `channels` by the dataset's key,
+    as check_data found it, else the dataset's own)."""
+    channels = channels or {}
+    probes = {(c.backbone.name, c.backbone.cifar_stem, c.data.image_size,
+               channels.get(_data_key(c)) or dataset(c.data.dataset).channels) for c in configs if ":" in c.backbone.name}
+    if not probes:
+        return
+    from harness.nets import registry
 
-            why = registry.problem(name, cifar_stem)
-            if why:
-                raise PreflightError(why)
+    for name, cifar_stem, image_size, in_channels in sorted(probes):
+        why = registry.problem(name, cifar_stem) or registry.forward_problem(name, in_channels, image_size, cifar_stem)
+        if why:
+            raise PreflightError(why)
 
 
 def check_methods(configs: list[RunConfig]) -> None:
@@ -104,24 +123,45 @@ def check_methods(configs: list[RunConfig]) -> None:
             raise PreflightError(str(err)) from None
 
 
-def check_data(configs: list[RunConfig]) -> None:
+def check_ranks(configs: list[RunConfig], slurm: SlurmSpec | None) -> None:
+    """Each method's constraint on the processes that train one of its runs: one here, --nodes times
+    the ranks per node on SLURM (the method's section says, harness/methods/sections.py)."""
+    if slurm is None:
+        return
+    ranks = slurm.nodes * slurm.ranks_per_node
+    problems = sorted({c.method.ranks_problem(ranks) for c in configs} - {None})
+    if problems:
+        per_node = (f"--tasks-per-node {slurm.tasks_per_node}" if slurm.tasks_per_node
+                    else f"--gpus-per-node {slurm.gpus_per_node}, a rank per GPU")
+        raise PreflightError(f"{problems[0]} (--nodes {slurm.nodes} x {per_node})")
+
+
+def check_data(configs: list[RunConfig]) -> dict[tuple, int]:
     """Each dataset's own check (harness/data/datasets.py), once per dataset and folder, against the
-    largest batch drawn from it; with --download, that the folder it downloads into can be written."""
+    largest batch drawn from it; with --download, that the folder it downloads into can be written.
+    Returns the channel count of each one's images."""
     needs: dict[tuple, int] = {}
     example: dict[tuple, RunConfig] = {}
     for c in configs:
-        key = (c.data.dataset, c.runtime.data_root, c.runtime.download)
+        key = _data_key(c)
         needs[key] = max(needs.get(key, 0), c.optim.batch_size)
         example.setdefault(key, c)
+    channels = {}
     for key, batch_size in needs.items():
         data, config = dataset(key[0]), example[key]
         try:
-            data.check(config, batch_size)
+            channels[key] = data.check(config, batch_size)
             folder = data.download_into(config)
         except ValueError as err:
             raise PreflightError(str(err)) from None
         if folder is not None:
             check_writable(folder, "data folder (--data-root) to download into")
+    return channels
+
+
+def _data_key(config: RunConfig) -> tuple:
+    """What a dataset's check depends on besides the batch: its name and folder, and --download."""
+    return config.data.dataset, config.runtime.data_root, config.runtime.download
 
 
 def check_device(name: str, here: bool = True) -> None:

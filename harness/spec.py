@@ -218,6 +218,11 @@ class SlurmSpec(Section):
             _one_line(str(value))
         return sbatch
 
+    @property
+    def ranks_per_node(self) -> int:
+        """One task (rank) per GPU, or as asked (several CPU tasks, for testing DDP)."""
+        return self.tasks_per_node or max(1, self.gpus_per_node)
+
     @model_validator(mode="after")
     def _signal_before_the_limit(self):
         if self.signal_delay_s >= self.time_min * 60:  # signalled as it starts, it would requeue forever

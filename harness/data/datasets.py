@@ -1,8 +1,9 @@
 """Each dataset as one object, found by name (`dataset`): what the preflight asks of it before a run
-is trained or submitted (`check`: the data is there, and its training split holds a batch) and the
-pipeline training reads (`build`). Each rule is written here once, for the preflight and the build
-alike: a data root is given, the training split holds a batch, ImageFolder's splits have the same
-classes.
+is trained or submitted (`check`: the data is there, its training split holds a batch, and the
+channel count of its images, which the preflight builds each backbone for) and the pipeline training
+reads (`build`). Each rule is written here once, for the preflight and the build alike: a data root is
+given, the training split holds a batch, ImageFolder's splits have the same classes, a user's items
+are what training can read (plugin.py).
 
     digits                 scikit-learn's, built in (digits.py), in memory
     cifar10, cifar100      CIFAR's python batch files under --data-root (cifar.py), in memory
@@ -33,11 +34,13 @@ class Dataset:
     """A dataset by its data.dataset name (not a torch Dataset: it builds the pipeline that reads one)."""
 
     name: str
+    channels = 3  # of the images a run is fed (the preflight builds each backbone for it)
 
-    def check(self, config: RunConfig, batch_size: int) -> None:
+    def check(self, config: RunConfig, batch_size: int) -> int:
         """What the preflight can know before `config`'s runs are launched, `batch_size` the largest
         of them: ValueError in one line if they cannot train on it. What only reading every image
-        shows (a corrupt file) is left to the build."""
+        shows (a corrupt file) is left to the build. Returns the images' channel count."""
+        return self.channels
 
     def download_into(self, config: RunConfig) -> Path | None:
         """The folder the build downloads into, if it will (the preflight checks it can be written)."""
@@ -98,6 +101,8 @@ class PerImage(Dataset):
 class Digits(InMemory):
     """Built in: nothing to check."""
 
+    channels = 1
+
     def splits(self, config: RunConfig) -> Splits:
         from harness.data.digits import NUM_CLASSES, channel_stats, load_digits
         from harness.data.pipeline import Splits
@@ -108,7 +113,7 @@ class Digits(InMemory):
 
 
 class Cifar(InMemory):
-    def check(self, config: RunConfig, batch_size: int) -> None:
+    def check(self, config: RunConfig, batch_size: int) -> int:
         missing = self.missing(config)
         if missing and not config.runtime.download:
             raise ValueError(
@@ -116,6 +121,7 @@ class Cifar(InMemory):
                 f"of its files are); the data root must hold {missing[0].parent.name}/ in CIFAR's python format, "
                 "or pass --download"
             )
+        return self.channels
 
     def download_into(self, config: RunConfig) -> Path | None:
         return self.data_root(config) if config.runtime.download and self.missing(config) else None
@@ -134,7 +140,7 @@ class Cifar(InMemory):
 
 
 class ImageFolder(PerImage):
-    def check(self, config: RunConfig, batch_size: int) -> None:
+    def check(self, config: RunConfig, batch_size: int) -> int:
         from torchvision.datasets.folder import IMG_EXTENSIONS
 
         root = self.data_root(config)
@@ -159,6 +165,7 @@ class ImageFolder(PerImage):
                                      "ImageFolder needs one in every class folder")
                 images += found if split == "train" else 0
         self.check_batch(config, images, batch_size)
+        return self.channels  # ImageFolder's loader makes every image RGB
 
     def check_classes(self, root: Path, train: list[str], val: list[str]) -> None:
         if train != val:
@@ -176,23 +183,22 @@ class ImageFolder(PerImage):
         root = self.data_root(config)
         train, test = image_folder(root / "train"), image_folder(root / "val")
         self.check_classes(root, train.classes, test.classes)
-        # ImageFolder's loader makes every image RGB.
-        return Splits(train, test, len(train.classes), 3, IMAGENET_MEAN, IMAGENET_STD)
+        return Splits(train, test, len(train.classes), self.channels, IMAGENET_MEAN, IMAGENET_STD)
 
 
 class Plugin(PerImage):
-    """The user's own: data.dataset names a function (split, root) -> Dataset."""
+    """The user's own: data.dataset names a function (split, root) -> Dataset. Its items are checked
+    as plugin.py says (every item of a split of at most plugin.SAMPLE, else that many evenly spaced),
+    and they tell the channel count."""
 
-    def check(self, config: RunConfig, batch_size: int) -> None:
-        from harness.data.plugin import load_splits
+    def check(self, config: RunConfig, batch_size: int) -> int:
+        from harness.data.plugin import check_items, load_splits, normalization
 
-        try:
-            train = load_splits(config)["train"]
-        except ValueError:  # load_splits's own line, naming the key
-            raise
-        except Exception as err:  # noqa: BLE001 - the user's function raised: say which, and what
-            raise ValueError(f"data.dataset={self.name!r} raised {type(err).__name__}: {err}") from None
-        self.check_batch(config, len(train), batch_size)
+        splits = load_splits(config)
+        channels = check_items(self.name, splits)
+        normalization(self.name, splits["train"], channels)
+        self.check_batch(config, len(splits["train"]), batch_size)
+        return channels
 
     def splits(self, config: RunConfig) -> Splits:
         from harness.data.plugin import plugin_splits

@@ -39,18 +39,13 @@ from harness.spec import SlurmSpec
 from harness.train import Interrupted
 
 
-def tasks_per_node(options: SlurmSpec) -> int:
-    """One task per device: per GPU, or as asked (several CPU tasks, for testing DDP)."""
-    return options.tasks_per_node or max(1, options.gpus_per_node)
-
-
 def executor_parameters(options: SlurmSpec, study: str, code: Path) -> dict:
     """submitit SlurmExecutor parameters (sbatch options) for every job of a study."""
     params = {
         "job_name": f"harness-{study}",
         "time": options.time_min,
         "nodes": options.nodes,
-        "ntasks_per_node": tasks_per_node(options),
+        "ntasks_per_node": options.ranks_per_node,
         "array_parallelism": options.array_parallelism,
         "signal_delay_s": options.signal_delay_s,
         # The pinned copy first on the path; starting in it also keeps a checkout in the submit

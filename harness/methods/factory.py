@@ -12,9 +12,12 @@ from harness.methods.base import Method
 def method_class(name: str) -> type[Method]:
     """The Method the study's `method.name` stands for; ValueError in one line if it is none."""
     implementation = registry.lookup(name).implementation
-    method = plugins.load(implementation, registry.GROUP, "method implementation")
+    try:
+        method = plugins.load(implementation, registry.GROUP, "method implementation")
+    except ValueError as err:
+        raise ValueError(f"method.name={name!r}: {err}") from None
     if not (isinstance(method, type) and issubclass(method, Method)):
-        raise ValueError(f"method {name!r}: its implementation {implementation!r} is not a subclass of "
+        raise ValueError(f"method.name={name!r}: its implementation {implementation!r} is not a subclass of "
                          f"{Method.__module__}.Method")
     return method
 

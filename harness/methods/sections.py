@@ -21,6 +21,11 @@ class MethodSection(Section):
 
     name: str
 
+    def ranks_problem(self, ranks: int) -> str | None:
+        """Why this method cannot train a run as `ranks` processes at once (DDP), or None. The preflight
+        asks it of the launch options (harness/preflight.py), the method where it trains."""
+        return None
+
 
 class StopGradient(Section):
     stop_gradient: bool = True  # the target branch detached (SimSiam Fig. 2)
@@ -65,6 +70,13 @@ class SimSiamMethod(StopGradient, MethodSection):
             raise KeysError("method.eta_every > 1 and method.eta_momentum compute eta without gradient: "
                             "they need method.stop_gradient: true", "eta_every", "eta_momentum", "stop_gradient")
         return self
+
+    def ranks_problem(self, ranks: int) -> str | None:
+        if self.eta_momentum is not None and ranks > 1:
+            # Each rank would see only its share of the images, and rank 0 alone checkpoints.
+            return (f"method.eta_momentum keeps eta per training image in one process: it does not run "
+                    f"with {ranks} ranks")
+        return None
 
 
 class BYOLMethod(StopGradient, SymmetricLoss, MethodSection):

@@ -60,10 +60,9 @@ class SimSiam(MomentumTarget):
         self.epoch_steps = steps_per_epoch(train_size, self.config.optim.batch_size)  # eta_every: epoch
         if self.config.method.eta_momentum is None:
             return
-        if distributed.current().active:
-            # Each rank would see only its share of the images and rank 0 alone checkpoints.
-            raise ValueError("method.eta_momentum keeps eta per training image in one process: "
-                             "it does not run with several ranks")
+        why = self.config.method.ranks_problem(distributed.current().world_size)  # the preflight asked it too
+        if why:
+            raise ValueError(why)
         self.eta_cache = torch.zeros(train_size, self.embed_dim)
 
     def forward(self, views):

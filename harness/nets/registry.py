@@ -1,5 +1,7 @@
 """Backbones by a registry's name: `torchvision:resnet34` (torchvision.models) or
 `timm:vit_small_patch16_224` (timm, when installed), randomly initialized, without their classifier.
+Before a run is launched, `problem` says whether the registry has the model (cheaply), and
+`forward_problem` whether it takes the run's images (a batch through it: the only way to know).
 
 A model becomes an encoder the same way whatever its family: torchvision's classifier (its last
 Linear) is replaced by an identity, timm's removed with num_classes=0; the first convolution takes the
@@ -13,6 +15,8 @@ import importlib.util
 
 import torch
 import torch.nn as nn
+
+PROBE_BATCH = 2  # images forward_problem sends through a model: BatchNorm in train mode needs 2
 
 
 def split(name: str) -> tuple[str, str]:
@@ -48,6 +52,33 @@ def problem(name: str, cifar_stem: bool = False) -> str | None:
         if not _has_resnet_stem(net):
             return f"backbone.cifar_stem: {name!r} has no ResNet stem (conv1 and maxpool) to replace"
     return None
+
+
+def forward_problem(name: str, in_channels: int, image_size: int, cifar_stem: bool = False) -> str | None:
+    """Why the model `name` cannot encode the run's images, or None: built as training builds it, it
+    takes a batch of PROBE_BATCH blank images (image_size px, in_channels channels) on the CPU, without
+    gradient, in train mode as pretraining runs it, and must give [batch, features] (a ViT built for
+    224 px refuses 16; googlenet gives its auxiliary outputs in train mode). The global RNG is left as
+    it was."""
+    size = f"data.image_size={image_size} ({PROBE_BATCH} images of {in_channels} channel(s), {image_size} px, on the CPU)"
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        try:
+            net, dim = registry_backbone(name, in_channels, image_size, cifar_stem)
+        except Exception as err:  # noqa: BLE001 - the library's complaint, in one line
+            return f"backbone.name={name!r} cannot be built for {size}: {_complaint(err)}"
+        try:
+            out = net.train()(torch.zeros(PROBE_BATCH, in_channels, image_size, image_size))
+        except Exception as err:  # noqa: BLE001 - the model's own complaint, in one line
+            return f"backbone.name={name!r} cannot take {size}: {_complaint(err)}"
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (PROBE_BATCH, dim):
+        got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        return f"backbone.name={name!r} gives {got} for {size}, not features of shape ({PROBE_BATCH}, {dim})"
+    return None
+
+
+def _complaint(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
 def registry_backbone(name: str, in_channels: int, image_size: int, cifar_stem: bool,
@@ -88,7 +119,10 @@ def _create(source: str, model: str, in_channels: int, image_size: int, zero_ini
 def _drop_classifier(net: nn.Module) -> int:
     """Replace torchvision's classifier, the model's last Linear (resnet's fc, vit's heads.head,
     convnext's classifier[2], ...), by an identity; its input width is the features'."""
-    name, last = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
+    linears = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(net).__name__} has no Linear classifier to remove")
+    name, last = linears[-1]
     _replace(net, name, nn.Identity())
     return last.in_features
 

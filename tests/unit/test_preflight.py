@@ -8,11 +8,12 @@ import torch
 
 from harness import preflight
 from harness.cli import main
+from harness.methods.sections import BYOLMethod, SimSiamMethod
 from harness.preflight import PreflightError
 from harness.spec import SlurmSpec
 
-from commandline import refused
-from configs import dataset_config, image_tree
+from commandline import refused, study
+from configs import config, dataset_config, image_tree
 from conftest import STUDIES, unreadable_cifar
 
 
@@ -166,3 +167,29 @@ def test_slurm_time_limits_read_as_minutes():
     assert [minutes(t) for t in ("60", "30:30", "01:00:00", "2-00:00:00", "1-12", "1-02:30")] == [
         60, 30.5, 60, 2880, 2160, 1590]
     assert minutes("UNLIMITED") is None and minutes("INFINITE") is None
+
+
+# ---- a method's constraint against the launch options (issue 28) ---------------------------------------
+
+@pytest.mark.parametrize("options, ranks", [
+    (["--tasks-per-node", "2"], "2 ranks (--nodes 1 x --tasks-per-node 2)"),
+    (["--nodes", "2"], "2 ranks (--nodes 2 x --gpus-per-node 0, a rank per GPU)"),
+    (["--nodes", "2", "--gpus-per-node", "4"], "8 ranks (--nodes 2 x --gpus-per-node 4, a rank per GPU)"),
+])
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_the_per_image_eta_with_several_ranks_is_refused_before_submitting(tmp_path, capsys, options, ranks, dry_run):
+    # Issue 28: it passed the preflight and a SLURM dry run; only the node's attach_data refused it.
+    path = study(tmp_path, "base: {method.eta_momentum: 0.8}")
+    line = refused(capsys, ["run", str(path), "--executor", "slurm", *options, *dry_run], tmp_path)
+    assert line == ("harness: error: method.eta_momentum keeps eta per training image in one process: it does not "
+                    f"run with {ranks}")
+
+
+def test_a_methods_constraint_on_ranks_is_its_sections():
+    eta = SimSiamMethod(eta_momentum=0.8)
+    assert eta.ranks_problem(1) is None and "does not run with 2 ranks" in eta.ranks_problem(2)
+    assert SimSiamMethod().ranks_problem(8) is None and BYOLMethod().ranks_problem(8) is None
+    preflight.check_ranks([config(method={"name": "simsiam", "eta_momentum": 0.8})], None)  # here: one process
+    with pytest.raises(PreflightError, match=r"^method.eta_momentum .* with 2 ranks \(--nodes 1 x --tasks-per-node 2\)$"):
+        preflight.check_ranks([config(), config(method={"name": "simsiam", "eta_momentum": 0.8})],
+                              SlurmSpec(tasks_per_node=2))

@@ -154,7 +154,7 @@ def test_a_registration_is_checked_as_it_is_made():
 
 def test_an_implementation_that_is_not_a_method_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(BUILT_IN, "simsiam", Registration(SimSiamMethod, "harness.methods.losses:nt_xent"))
-    with pytest.raises(ValueError, match=r"^method 'simsiam': its implementation 'harness.methods.losses:nt_xent' "
+    with pytest.raises(ValueError, match=r"^method.name='simsiam': its implementation 'harness.methods.losses:nt_xent' "
                                          r"is not a subclass of harness.methods.base.Method$"):
         method_class("simsiam")
 
@@ -178,7 +178,8 @@ def test_a_plug_ins_implementation_that_does_not_import_is_refused_before_launch
     (tmp_path / "broken_plugin_impl.py").write_text(BROKEN_IMPLEMENTATION)
     line = refused(capsys, ["run", str(study(tmp_path, "broken_plugin_impl:METHOD", "method.stop_gradient: true"))],
                    tmp_path)
-    assert line == ("harness: error: method implementation module 'broken_plugin_impl' has no 'Missing'"), line
+    assert line == ("harness: error: method.name='broken_plugin_impl:METHOD': method implementation module "
+                    "'broken_plugin_impl' has no 'Missing'"), line
 
 
 def test_an_unknown_method_is_refused_at_the_layer_that_names_it():

@@ -225,3 +225,14 @@ def test_an_imagefolder_batch_carries_its_images_indices(tmp_path):
     seen = torch.cat([b.indices for b in data.train_batches(1)])
     order = torch.randperm(data.train_size(), generator=epoch_generator(0, 1))
     assert torch.equal(seen, order[: len(seen)])
+
+
+def test_the_per_image_eta_refuses_several_ranks_by_its_sections_rule(monkeypatch):
+    # The preflight asks the same rule of the SLURM options (method.ranks_problem); the node asks it here.
+    from harness import distributed
+
+    m = build_method(config(eta_momentum=0.5), 1)
+    monkeypatch.setattr(distributed, "current", lambda: distributed.Context(rank=0, world_size=2))
+    with pytest.raises(ValueError, match=r"^method.eta_momentum keeps eta per training image in one process: it does "
+                                         r"not run with 2 ranks$"):
+        m.attach_data(20)

@@ -95,3 +95,34 @@ def test_a_registry_backbone_runs_a_tiny_study(tiny_study, tmp_path, name):
     study_ = load_study(tiny_study, overrides=parse_set([*FAST, f"backbone.name={name}", "optim.epochs=1"]))
     for planned in study_.runs:
         assert store.run_state(store.run_dir(tmp_path / "results", study_.name, planned.run_id)) == "done"
+
+
+# ---- a batch through the model before launch (issue 28) ----------------------------------------------
+
+@pytest.mark.parametrize("name, says", [
+    ("torchvision:vit_b_16", "cannot take data.image_size=16 (2 images of 1 channel(s), 16 px, on the CPU): "
+                             "AssertionError: Wrong image height! Expected 224 but got 16!"),
+    ("torchvision:inception_v3", "cannot take data.image_size=16 (2 images of 1 channel(s), 16 px, on the CPU): "
+                                 "RuntimeError: Calculated padded input size per channel: (2 x 2). Kernel size: (3 x 3)"),
+    # In train mode, as pretraining runs it, googlenet gives its auxiliary outputs besides the features.
+    ("torchvision:googlenet", "gives a GoogLeNetOutputs for data.image_size=16 (2 images of 1 channel(s), 16 px, "
+                              "on the CPU), not features of shape (2, 1024)"),
+    ("torchvision:squeezenet1_0", "cannot be built for data.image_size=16 (2 images of 1 channel(s), 16 px, on the "
+                                  "CPU): ValueError: SqueezeNet has no Linear classifier to remove"),
+])
+def test_a_model_that_cannot_encode_the_images_says_why(name, says):
+    assert registry.forward_problem(name, 1, 16).startswith(f"backbone.name={name!r} {says}")  # the model's line, whole
+
+
+def test_a_model_that_encodes_the_images_passes_and_leaves_the_rng_as_it_was():
+    state = torch.get_rng_state()
+    assert registry.forward_problem("torchvision:resnet18", 1, 16, cifar_stem=True) is None
+    assert registry.forward_problem("torchvision:vit_b_16", 3, 224) is None
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_a_fixed_size_model_at_tiny_is_refused_before_launch_in_one_line(tmp_path, capsys):
+    # Issue 28: it passed the preflight, then every run failed at its first forward pass.
+    line = refused(capsys, ["run", str(study(tmp_path, "base: {backbone.name: 'torchvision:vit_b_16'}"))], tmp_path)
+    assert line == ("harness: error: backbone.name='torchvision:vit_b_16' cannot take data.image_size=16 (2 images "
+                    "of 1 channel(s), 16 px, on the CPU): AssertionError: Wrong image height! Expected 224 but got 16!")
