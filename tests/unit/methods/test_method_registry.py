@@ -58,7 +58,8 @@ def test_the_default_method_is_written_once():
     assert [(str(p.relative_to(ROOT)), line) for p in files for line, names in names_in(p)
             if DEFAULT_METHOD in names] == []
     assert type(RunConfig().method) is BUILT_IN[DEFAULT_METHOD].section
-    assert run_method([Layer("base", {"optim.epochs": 1})]) == (DEFAULT_METHOD, BUILT_IN[DEFAULT_METHOD])
+    method = run_method([Layer("base", {"optim.epochs": 1})])
+    assert (method.name, method.registration, method.where) == (DEFAULT_METHOD, BUILT_IN[DEFAULT_METHOD], "defaults")
 
 
 def test_the_config_validates_exactly_the_registered_sections():
