@@ -41,16 +41,17 @@ class Record:
 
 
 def load_study(path: str | Path, results: Path, preset: str | None = None, overrides: dict[str, Any] | None = None,
-               max_runs: int | None = None) -> Study:
+               max_runs: int | None = None, seeds: list[int] | None = None) -> Study:
     """plan.load_study, or, where the study's method cannot be loaded and runs in results/ were
     trained with it, the plan whose runs of that method are read from their records."""
     try:
-        return plan.load_study(path, preset, overrides, max_runs)
+        return plan.load_study(path, preset, overrides, max_runs, seeds=seeds)
     except plan.UnloadableMethod as err:
         unloadable = str(err)
     folder = Path(results) / read_spec(Path(path)).name
     records = read_records(folder)
-    study = plan.load_study(path, preset, overrides, max_runs, stand_ins={r.config.method.name for r in records})
+    study = plan.load_study(path, preset, overrides, max_runs, stand_ins={r.config.method.name for r in records},
+                            seeds=seeds)
     runs, read, unknown = [], 0, 0
     for i, run in enumerate(study.runs, 1):
         if isinstance(run.config.method, StandInMethod):
