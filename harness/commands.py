@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -28,23 +29,42 @@ from harness.store import ACTIVE, FINISHED, RunState
 def _load(args, path: Path | None = None, from_results: bool = False):
     """The study planned (harness/plan.py), and its report section checked against it: every input
     is refused here, before anything is written. `from_results` (status, report): a plug-in method
-    that cannot be imported is read from the runs' records (harness/recorded.py), said in one line."""
+    that cannot be imported is read from the runs' records (harness/recorded.py), said in one line,
+    and, without --seeds, the runs of other seeds found in results/ are added (_with_found_seeds)."""
+    seeds = parse_seeds(args.seeds) if getattr(args, "seeds", None) is not None else None
+    study = _plan(args, path, from_results, seeds, None if args.yes else args.max_runs)
+    if from_results:
+        study = _with_found_seeds(study, args, path)
+    check_report(study)
+    if study.note:
+        print(f"{study.name}: {study.note}")
+    return study
+
+
+def _plan(args, path: Path | None, from_results: bool, seeds: list[int] | None, max_runs: int | None):
     overrides = parse_set(args.overrides)
     for key, value in (("runtime.device", args.device), ("runtime.data_root", args.data_root)):
         if value is not None:
             overrides[key] = value
     if args.download:
         overrides["runtime.download"] = True
-    max_runs = None if args.yes else args.max_runs
-    seeds = parse_seeds(args.seeds) if getattr(args, "seeds", None) is not None else None
     if from_results:
-        study = recorded.load_study(path or args.study, args.results, args.preset, overrides, max_runs, seeds)
-    else:
-        study = load_study(path or args.study, args.preset, overrides, max_runs=max_runs, seeds=seeds)
-    check_report(study)
-    if study.note:
-        print(f"{study.name}: {study.note}")
-    return study
+        return recorded.load_study(path or args.study, args.results, args.preset, overrides, max_runs, seeds)
+    return load_study(path or args.study, args.preset, overrides, max_runs=max_runs, seeds=seeds)
+
+
+def _with_found_seeds(study, args, path: Path | None = None):
+    """Without --seeds, what status and the report read: the study's runs and those of other seeds
+    (an earlier `run --seeds`) whose folders are in its results folder, where a seed's run of a planned
+    series has its id (the seed is a layer of its own in the plan)."""
+    if getattr(args, "seeds", None) is not None:
+        return study
+    found = recorded.other_seeds(study, args.results)
+    if not found:
+        return study
+    wider = _plan(args, path, True, sorted(study.spec.seeds + found), None)  # the study passed --max-runs
+    return replace(wider, runs=[r for r in wider.runs if r.seed in study.spec.seeds
+                                or store.run_dir(args.results, study.name, r.run_id).is_dir()])
 
 
 def _selected(study, args):
@@ -242,7 +262,7 @@ def _summary_and_report(study, statuses, args, whole) -> int:
     same = f" (with {_same_options(args)})" if _same_options(args) else ""
     hint = f"; after a fix, `harness run {study.path} --rerun {ended}`{same} trains them anew" if ended else ""
     print(f"{study.name}: {counts(statuses)}{hint}")
-    _report(whole, args)
+    _report(_with_found_seeds(whole, args), args)
     return FAILED_RUNS if RunState.FAILED in states else DIVERGED_RUNS if RunState.DIVERGED in states else 0
 
 
