@@ -76,7 +76,8 @@ def other_seeds(study: Study, results: Path) -> list[int]:
     folder = Path(results) / study.name
     seeds = set()
     for run in folder.iterdir() if folder.is_dir() else []:
-        found = migrate.recorded(run) if run.is_dir() and run.name not in planned and not run.name.startswith(".") else None
+        unplanned = run.is_dir() and run.name not in planned and not run.name.startswith(".")
+        found = migrate.recorded(run) if unplanned else None
         seed = found[1].get("seed") if found else None
         if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 and seed not in study.spec.seeds:
             seeds.add(seed)

@@ -2,6 +2,7 @@
 and what status and the report read afterwards."""
 
 from harness.cli import main
+from harness.report.intervals import DECIDING_RULE
 
 from commandline import run, write
 from conftest import TINY_STUDY, fast_overrides
@@ -34,6 +35,7 @@ def test_more_seeds_of_one_variant_train_only_the_missing_seed(tmp_path, capsys)
     markdown = (tmp_path / "again" / "tiny_test.md").read_text()
     assert row(markdown, "with_stop_gradient").endswith("| 3 | 4 | 3 done |")
     assert row(markdown, "without_stop_gradient").endswith("| 2 missing |")
+    assert f"would likely decide it: {DECIDING_RULE}." in markdown  # the estimate's rule
     assert run(study, tmp_path, "--only", "with_stop_gradient") == 0  # nothing to train; its report reads seed 2
     assert "all 2 runs already finished" in capsys.readouterr().out
     assert row((tmp_path / "reports" / "tiny_test.md").read_text(), "with_stop_gradient").endswith("| 3 | 4 | 3 done |")
