@@ -165,14 +165,14 @@ def select(study: Study, only: list[str], where: dict[str, Any]) -> Study:
     a filter of known values always selects some runs (the grid is a product)."""
     unknown = [name for name in only if name not in study.spec.variants]
     if unknown:
-        raise SpecError(f"--only {unknown[0]!r}: not a variant of {study.path} (its variants: "
+        raise SpecError(f"--only {shown(unknown[0])}: not a variant of {study.path} (its variants: "
                         f"{', '.join(study.spec.variants)})")
     for key, value in where.items():
         if key not in study.grid:
             axes = f"its axes: {', '.join(study.grid)}" if study.grid else "it has no grid"
             raise SpecError(f"--where {key}: not a grid axis of {study.path} at preset {study.preset} ({axes})")
         if not any(same(value, v) for v in study.grid[key]):
-            raise SpecError(f"--where {key}={value!r}: not a value of that axis at preset {study.preset} "
+            raise SpecError(f"--where {key}={shown(value)}: not a value of that axis at preset {study.preset} "
                             f"(its values: {', '.join(map(str, study.grid[key]))})")
     runs = [r for r in study.runs if (not only or r.variant in only)
             and all(same(dict(r.point)[key], value) for key, value in where.items())]
