@@ -75,6 +75,12 @@ def _selected(study, args):
     return select(study, only, parse_where(args.where))
 
 
+def _runs(study, whole) -> str:
+    """'4 runs', or '4 runs (of 12, by --only/--where)' for a part of the study."""
+    part = f" (of {len(whole.runs)}, by --only/--where)" if len(whole.runs) != len(study.runs) else ""
+    return f"{len(study.runs)} runs{part}"
+
+
 def slurm_options(study, args) -> SlurmSpec:
     """The study file's `slurm:` section with the command line's options on top."""
     base = study.spec.slurm
@@ -119,8 +125,7 @@ def _planned_states(study, results: Path, moving: dict[str, str]):
 
 def _print_plan(study, results: Path, again: set[str], moving: dict[str, str], whole) -> Counter:
     tally = Counter()
-    part = f" (of {len(whole.runs)}, by --only/--where)" if len(whole.runs) != len(study.runs) else ""
-    print(f"study {study.name} ({study.path}), preset {study.preset}: {len(study.runs)} runs{part}")
+    print(f"study {study.name} ({study.path}), preset {study.preset}: {_runs(study, whole)}")
     for planned, state in _planned_states(study, results, moving):
         action = f"rerun ({state})" if planned.run_id in again else ACTIONS[state]
         tally[action.split()[0]] += 1
@@ -280,7 +285,7 @@ def status(args) -> int:
     if args.wait:
         return _wait_and_report(study, args, whole)
     statuses = study_status(study, args.results)
-    print(f"study {study.name}, preset {study.preset}: {len(study.runs)} runs")
+    print(f"study {study.name}, preset {study.preset}: {_runs(study, whole)}")
     for s in statuses:
         print(f"  {s.planned.run_id:<12}  {s.state:<9} {s.planned.label}" + (f"  [{s.detail}]" if s.detail else ""))
     print(counts(statuses))

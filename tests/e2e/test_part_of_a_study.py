@@ -31,6 +31,8 @@ def test_more_seeds_of_one_variant_train_only_the_missing_seed(tmp_path, capsys)
     assert main(["status", str(study), *results]) == 0
     out = capsys.readouterr().out
     assert "5 runs" in out and "with_stop_gradient seed=2" in out and "3 done, 2 new" in out
+    assert main(["status", str(study), *results, "--only", "with_stop_gradient"]) == 0
+    assert "3 runs (of 5, by --only/--where)" in capsys.readouterr().out
     assert main(["report", str(study), *results, "--reports", str(tmp_path / "again")]) == 0
     markdown = (tmp_path / "again" / "tiny_test.md").read_text()
     assert row(markdown, "with_stop_gradient").endswith("| 3 | 4 | 3 done |")
