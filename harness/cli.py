@@ -89,6 +89,19 @@ def _study_args(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
 
 
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    """Which of a study's planned runs a command takes (ids unchanged); see harness/plan.py's select."""
+    g = p.add_argument_group("a part of the study (ids unchanged; with run --dry-run: what they select)")
+    g.add_argument("--only", action="append", default=[], metavar="VARIANT[,VARIANT]",
+                   help="only these variants' runs; repeatable")
+    g.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="only the runs at this value of a grid axis, e.g. --where optim.batch_size=256; "
+                        "repeatable (all must hold)")
+    g.add_argument("--seeds", default=None, metavar="N|A-B|A,B,...",
+                   help="these seeds instead of the study's `seeds:` list: a count (5: seeds 0-4), a range "
+                        "(0-9) or a list (0,3,7); a seed's run has the same id either way")
+
+
 def _limit_args(p: argparse.ArgumentParser) -> None:
     """Every verb refuses a study larger than --max-runs before expanding it."""
     p.add_argument("--max-runs", type=_count(), default=1000, help="refuse studies larger than this (default 1000)")
@@ -145,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "corrupt) or of this variant (both: that variant's runs in that state), after their code "
                           "changed; their folders are first moved to RESULTS/STUDY.rerun-TIME/. Repeatable, or "
                           "comma-separated: --rerun diverged,failed")
+    _filter_args(run)
     _limit_args(run)
     run.add_argument("--executor", choices=("local", "slurm"), default="local",
                      help="local (default): train here; slurm: submit jobs and return")
@@ -157,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     _study_args(status)
     status.add_argument("--reports", type=Path, default=Path("reports"))
     status.add_argument("--quiet", action="store_true", help="no progress bar")
+    _filter_args(status)
     _limit_args(status)
     _wait_args(status)
     status.set_defaults(command="status")
@@ -165,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     _study_args(report, many=True)
     report.add_argument("--studies", type=Path, default=Path("studies"), help="where study files are (no names given)")
     report.add_argument("--reports", type=Path, default=Path("reports"))
+    _filter_args(report)
     _limit_args(report)
     report.set_defaults(command="report")
 

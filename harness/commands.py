@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,32 +19,66 @@ from harness import migrate, preflight, recorded, store
 from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, Signalled, SpecError, shown
 from harness.launch import rerun
 from harness.launch.status import counts, follow, run_states, runs_to_do, study_status
-from harness.plan import load_study
+from harness.plan import load_study, select
 from harness.report import write_report
 from harness.report.schema import check_report
-from harness.spec import SlurmSpec, parse_set
+from harness.spec import SlurmSpec, parse_seeds, parse_set, parse_where
 from harness.store import ACTIVE, FINISHED, RunState
 
 
 def _load(args, path: Path | None = None, from_results: bool = False):
     """The study planned (harness/plan.py), and its report section checked against it: every input
     is refused here, before anything is written. `from_results` (status, report): a plug-in method
-    that cannot be imported is read from the runs' records (harness/recorded.py), said in one line."""
+    that cannot be imported is read from the runs' records (harness/recorded.py), said in one line,
+    and, without --seeds, the runs of other seeds found in results/ are added (_with_found_seeds)."""
+    seeds = parse_seeds(args.seeds) if getattr(args, "seeds", None) is not None else None
+    study = _plan(args, path, from_results, seeds, None if args.yes else args.max_runs)
+    if from_results:
+        study = _with_found_seeds(study, args, path)
+    check_report(study)
+    if study.note:
+        print(f"{study.name}: {study.note}")
+    return study
+
+
+def _plan(args, path: Path | None, from_results: bool, seeds: list[int] | None, max_runs: int | None):
     overrides = parse_set(args.overrides)
     for key, value in (("runtime.device", args.device), ("runtime.data_root", args.data_root)):
         if value is not None:
             overrides[key] = value
     if args.download:
         overrides["runtime.download"] = True
-    max_runs = None if args.yes else args.max_runs
     if from_results:
-        study = recorded.load_study(path or args.study, args.results, args.preset, overrides, max_runs)
-    else:
-        study = load_study(path or args.study, args.preset, overrides, max_runs=max_runs)
-    check_report(study)
-    if study.note:
-        print(f"{study.name}: {study.note}")
-    return study
+        return recorded.load_study(path or args.study, args.results, args.preset, overrides, max_runs, seeds)
+    return load_study(path or args.study, args.preset, overrides, max_runs=max_runs, seeds=seeds)
+
+
+def _with_found_seeds(study, args, path: Path | None = None):
+    """Without --seeds, what status and the report read: the study's runs and those of other seeds
+    (an earlier `run --seeds`) whose folders are in its results folder, where a seed's run of a planned
+    series has its id (the seed is a layer of its own in the plan)."""
+    if getattr(args, "seeds", None) is not None:
+        return study
+    found = recorded.other_seeds(study, args.results)
+    if not found:
+        return study
+    wider = _plan(args, path, True, sorted(study.spec.seeds + found), None)  # the study passed --max-runs
+    return replace(wider, runs=[r for r in wider.runs if r.seed in study.spec.seeds
+                                or store.run_dir(args.results, study.name, r.run_id).is_dir()])
+
+
+def _selected(study, args):
+    """The part of the study that --only and --where select (all of it without them)."""
+    if not args.only and not args.where:
+        return study
+    only = [name.strip() for value in args.only for name in value.split(",") if name.strip()]
+    return select(study, only, parse_where(args.where))
+
+
+def _runs(study, whole) -> str:
+    """'4 runs', or '4 runs (of 12, by --only/--where)' for a part of the study."""
+    part = f" (of {len(whole.runs)}, by --only/--where)" if len(whole.runs) != len(study.runs) else ""
+    return f"{len(study.runs)} runs{part}"
 
 
 def slurm_options(study, args) -> SlurmSpec:
@@ -88,9 +123,9 @@ def _planned_states(study, results: Path, moving: dict[str, str]):
         yield planned, state
 
 
-def _print_plan(study, results: Path, again: set[str], moving: dict[str, str]) -> Counter:
+def _print_plan(study, results: Path, again: set[str], moving: dict[str, str], whole) -> Counter:
     tally = Counter()
-    print(f"study {study.name} ({study.path}), preset {study.preset}: {len(study.runs)} runs")
+    print(f"study {study.name} ({study.path}), preset {study.preset}: {_runs(study, whole)}")
     for planned, state in _planned_states(study, results, moving):
         action = f"rerun ({state})" if planned.run_id in again else ACTIONS[state]
         tally[action.split()[0]] += 1
@@ -107,17 +142,18 @@ def _print_plan_json(study, results: Path, moving: dict[str, str]) -> None:
 
 
 def run(args) -> int:
-    study = _load(args)
+    whole = _load(args)  # what the report at the end reads
+    study = _selected(whole, args)  # what is trained
     chosen = rerun.selection(args.rerun, study)
     _check_folders(args, write_results=True, write_reports=True)  # before the runs' states are read there
-    moving = _migrate(study, args)
+    moving = _migrate(whole, args)
     again = [s for s in study_status(study, args.results) if chosen.takes(s)] if chosen else []
     if args.dry_run:
         _print_rerun(study, args, again, rerun.aside(args.results, study.name))
         if args.json:
             _print_plan_json(study, args.results, moving)
         else:
-            tally = _print_plan(study, args.results, {s.planned.run_id for s in again}, moving)
+            tally = _print_plan(study, args.results, {s.planned.run_id for s in again}, moving, whole)
             print("dry run: nothing written; " + ", ".join(f"{n} {a}" for a, n in tally.items()), flush=True)
         sys.stdout.flush()
         _preflight(study, args, again)  # what would stop `harness run` (exit 2), after the plan
@@ -126,7 +162,7 @@ def run(args) -> int:
     if again:
         _set_aside(study, args, again)
     if args.executor == "slurm":
-        return _submit(study, args)
+        return _submit(study, args, whole)
     statuses = study_status(study, args.results)
     todo = runs_to_do(statuses)
     # Runs queued or running on SLURM or in another process are skipped: never two trainings at once.
@@ -158,7 +194,7 @@ def run(args) -> int:
             print(f"{study.name}: {len(lost)} runs lost: a worker process was killed (out of memory?); "
                   "run this again to resume them", file=sys.stderr)
     # Lost runs read as partial in their folders: the exit status says they did not finish.
-    return _summary_and_report(study, study_status(study, args.results), args) or (FAILED_RUNS if lost else 0)
+    return _summary_and_report(study, study_status(study, args.results), args, whole) or (FAILED_RUNS if lost else 0)
 
 
 def _interrupted(study, args, todo: list, stop: Signalled) -> Signalled:
@@ -196,7 +232,7 @@ def _set_aside(study, args, again: list) -> None:
             print(f"  {s.planned.run_id} {s.planned.label}: taken by another process meanwhile; left as it is")
 
 
-def _submit(study, args) -> int:
+def _submit(study, args, whole) -> int:
     from harness.launch.slurm import submit
 
     submission = submit(study, args.results, slurm_options(study, args))
@@ -209,28 +245,29 @@ def _submit(study, args) -> int:
         same = f" and {_same_options(args)}" if _same_options(args) else ""
         print(f"follow with: harness status {study.path} --wait{same}")
         return 0
-    return _wait_and_report(study, args)
+    return _wait_and_report(study, args, whole)
 
 
-def _wait_and_report(study, args) -> int:
-    return _summary_and_report(study, follow(study, args.results, args.poll, progress=not args.quiet), args)
+def _wait_and_report(study, args, whole) -> int:
+    return _summary_and_report(study, follow(study, args.results, args.poll, progress=not args.quiet), args, whole)
 
 
 def _same_options(args) -> str:
     """What a command line printed for the user must repeat of this one's, if anything."""
-    given = args.preset or args.overrides or args.results != Path("results")
-    return "this command's --preset/--set/--results" if given else ""
+    given = (args.preset or args.overrides or args.results != Path("results") or args.only or args.where
+             or args.seeds is not None)
+    return "this command's --preset/--set/--results/--only/--where/--seeds" if given else ""
 
 
-def _summary_and_report(study, statuses, args) -> int:
-    """The study's run states in one line (with how to train again those that diverged or failed, once
-    their cause is fixed), its report, and the exit status they make (EXIT_STATUSES)."""
+def _summary_and_report(study, statuses, args, whole) -> int:
+    """The (selected) runs' states in one line (with how to train again those that diverged or failed,
+    once their cause is fixed), the whole study's report, and the exit status they make (EXIT_STATUSES)."""
     states = {s.state for s in statuses}
     ended = ",".join(s for s in (RunState.DIVERGED, RunState.FAILED) if s in states)
     same = f" (with {_same_options(args)})" if _same_options(args) else ""
     hint = f"; after a fix, `harness run {study.path} --rerun {ended}`{same} trains them anew" if ended else ""
     print(f"{study.name}: {counts(statuses)}{hint}")
-    _report(study, args)
+    _report(_with_found_seeds(whole, args), args)
     return FAILED_RUNS if RunState.FAILED in states else DIVERGED_RUNS if RunState.DIVERGED in states else 0
 
 
@@ -241,13 +278,14 @@ def _report(study, args) -> int:
 
 
 def status(args) -> int:
-    study = _load(args, from_results=True)
+    whole = _load(args, from_results=True)
+    study = _selected(whole, args)
     _check_folders(args, write_reports=args.wait)
-    _migrate(study, args)
+    _migrate(whole, args)
     if args.wait:
-        return _wait_and_report(study, args)
+        return _wait_and_report(study, args, whole)
     statuses = study_status(study, args.results)
-    print(f"study {study.name}, preset {study.preset}: {len(study.runs)} runs")
+    print(f"study {study.name}, preset {study.preset}: {_runs(study, whole)}")
     for s in statuses:
         print(f"  {s.planned.run_id:<12}  {s.state:<9} {s.planned.label}" + (f"  [{s.detail}]" if s.detail else ""))
     print(counts(statuses))
@@ -269,6 +307,8 @@ def report(args) -> int:
         studies = [s for s in studies if (args.results / s.name).is_dir()]
     else:
         studies = [_load(args, p, from_results=True) for p in paths]
+    for study in studies:  # --only/--where refused where they select nothing; the report is the whole study's
+        _selected(study, args)
     _check_folders(args, write_reports=True)
     for study in studies:
         _migrate(study, args)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -97,13 +97,18 @@ def load_study(
     overrides: dict[str, Any] | None = None,
     max_runs: int | None = None,
     stand_ins: Collection[str] = (),
+    seeds: list[int] | None = None,
 ) -> Study:
     """Read, validate and expand a study file into its planned runs (variants x grid x seeds).
-    With `max_runs`, a study that expands to more runs is refused before anything is expanded.
+    `seeds` (--seeds) replace the study's `seeds:` list: a seed's run has the same id either way, as
+    the seed is a layer of its own. With `max_runs`, a study that expands to more runs is refused
+    before anything is expanded.
     A method of `stand_ins` that cannot be imported is planned with StandInMethod (its runs' configs
     then lack the plug-in's defaults and recipe, and their ids are not theirs); any other is refused."""
     path = Path(path)
     spec = read_spec(path)
+    if seeds is not None:
+        spec = spec.model_copy(update={"seeds": seeds})
     plugins.search_beside(path)  # a plug-in method's package may sit beside the study
     return expand(spec, path, preset, overrides, max_runs, stand_ins)
 
@@ -152,6 +157,26 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
                 seen[planned.run_id] = planned.label
                 runs.append(planned)
     return Study(spec=spec, path=path, preset=preset, runs=runs)
+
+
+def select(study: Study, only: list[str], where: dict[str, Any]) -> Study:
+    """The study's planned runs of the variants in `only` (all if empty) at the grid values in `where`
+    (--only, --where; ids unchanged). A name or value the study lacks is refused, naming those it has:
+    a filter of known values always selects some runs (the grid is a product)."""
+    unknown = [name for name in only if name not in study.spec.variants]
+    if unknown:
+        raise SpecError(f"--only {shown(unknown[0])}: not a variant of {study.path} (its variants: "
+                        f"{', '.join(study.spec.variants)})")
+    for key, value in where.items():
+        if key not in study.grid:
+            axes = f"its axes: {', '.join(study.grid)}" if study.grid else "it has no grid"
+            raise SpecError(f"--where {key}: not a grid axis of {study.path} at preset {study.preset} ({axes})")
+        if not any(same(value, v) for v in study.grid[key]):
+            raise SpecError(f"--where {key}={shown(value)}: not a value of that axis at preset {study.preset} "
+                            f"(its values: {', '.join(map(str, study.grid[key]))})")
+    runs = [r for r in study.runs if (not only or r.variant in only)
+            and all(same(dict(r.point)[key], value) for key, value in where.items())]
+    return replace(study, runs=runs)
 
 
 def _without_seed(layer: Layer) -> Layer:

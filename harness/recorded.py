@@ -10,6 +10,9 @@ whose config has each of those keys as planned (those that enter a run id, and t
 the latest recorded if several have. A run with none is new (missing, in a report), its id unknown
 until the plug-in imports again. Only a method that recorded runs name is planned so: any other
 name that cannot be loaded is refused as `run` refuses it.
+
+The same records also say which other seeds than the study's an earlier `run --seeds` trained
+(other_seeds), so that status and the report read them without --seeds.
 """
 
 from __future__ import annotations
@@ -41,16 +44,17 @@ class Record:
 
 
 def load_study(path: str | Path, results: Path, preset: str | None = None, overrides: dict[str, Any] | None = None,
-               max_runs: int | None = None) -> Study:
+               max_runs: int | None = None, seeds: list[int] | None = None) -> Study:
     """plan.load_study, or, where the study's method cannot be loaded and runs in results/ were
     trained with it, the plan whose runs of that method are read from their records."""
     try:
-        return plan.load_study(path, preset, overrides, max_runs)
+        return plan.load_study(path, preset, overrides, max_runs, seeds=seeds)
     except plan.UnloadableMethod as err:
         unloadable = str(err)
     folder = Path(results) / read_spec(Path(path)).name
     records = read_records(folder)
-    study = plan.load_study(path, preset, overrides, max_runs, stand_ins={r.config.method.name for r in records})
+    study = plan.load_study(path, preset, overrides, max_runs, stand_ins={r.config.method.name for r in records},
+                            seeds=seeds)
     runs, read, unknown = [], 0, 0
     for i, run in enumerate(study.runs, 1):
         if isinstance(run.config.method, StandInMethod):
@@ -63,6 +67,21 @@ def load_study(path: str | Path, results: Path, preset: str | None = None, overr
             + (f" ({unknown} not recorded there: new, their ids unknown until the method loads)" if unknown else "")
             + f", as the method does not load: {unloadable}")
     return dataclasses.replace(study, runs=runs, note=note)
+
+
+def other_seeds(study: Study, results: Path) -> list[int]:
+    """The seeds, beside the study's, that its results folder's unplanned run folders record (an
+    earlier `run --seeds`); only those folders' config.yaml are read."""
+    planned = {r.run_id for r in study.runs}
+    folder = Path(results) / study.name
+    seeds = set()
+    for run in folder.iterdir() if folder.is_dir() else []:
+        unplanned = run.is_dir() and run.name not in planned and not run.name.startswith(".")
+        found = migrate.recorded(run) if unplanned else None
+        seed = found[1].get("seed") if found else None
+        if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 and seed not in study.spec.seeds:
+            seeds.add(seed)
+    return sorted(seeds)
 
 
 def read_records(folder: Path) -> list[Record]:

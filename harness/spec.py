@@ -413,6 +413,46 @@ def parse_set(assignments: list[str]) -> dict[str, Any]:
     return flat
 
 
+# --seeds asks for at most this many (a typo such as 0-99999999 is refused, not expanded).
+MAX_SEEDS = 10_000
+
+
+def parse_seeds(text: str) -> list[int]:
+    """--seeds: '0-9' (a range, both ends in), '0,3,7' (a list) or '5' (a count: seeds 0..4)."""
+    where = f"--seeds {shown(text)}"
+    parts = text.split(",") if "," in text else text.split("-", 1) if "-" in text.strip()[1:] else [text]
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        raise SpecError(f"{where}: expected a count (5), a range (0-9) or a list (0,3,7) of seeds") from None
+    if "," in text:
+        seeds = numbers
+    elif len(numbers) == 2:  # a range: its end capped past the limit, so that a typo expands nothing
+        if numbers[1] < numbers[0]:
+            raise SpecError(f"{where}: a range runs from its first seed up to its last")
+        seeds = list(range(numbers[0], min(numbers[1], numbers[0] + MAX_SEEDS) + 1))
+    else:
+        if numbers[0] < 1:
+            raise SpecError(f"{where}: a count of seeds is at least 1 (seeds 0..N-1)")
+        seeds = list(range(min(numbers[0], MAX_SEEDS + 1)))
+    if len(seeds) > MAX_SEEDS:
+        raise SpecError(f"{where}: more than {MAX_SEEDS} seeds")
+    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise SpecError(f"{where}: seeds must be distinct non-negative integers")
+    return seeds
+
+
+def parse_where(assignments: list[str]) -> dict[str, Any]:
+    """--where optim.batch_size=256 (repeatable) -> {'optim.batch_size': 256}; values as YAML scalars."""
+    values = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise SpecError(f"--where {shown(item)}: expected a grid axis and one of its values, KEY=VALUE")
+        values[key.strip()] = parse_yaml(raw, f"--where {shown(item)}")
+    return values
+
+
 def read_spec(path: Path) -> StudySpec:
     raw = parse_yaml(read_text(path), str(path))
     if not isinstance(raw, dict):

@@ -33,7 +33,7 @@ from pydantic import Field
 
 from harness.columns import DEFAULT_KNN_COLUMN
 from harness.config import Section
-from harness.report.intervals import METHOD, Interval, welch
+from harness.report.intervals import METHOD, MOST_SEEDS, Interval, seeds_to_decide, welch
 from harness.report.metrics import metric
 from harness.report.results import matching, run_dip
 from harness.spec import same
@@ -137,6 +137,16 @@ def _decide_interval(interval: Interval | None, margin: float) -> str:
     if interval.above(margin):
         return REPRODUCED
     return NOT_REPRODUCED if interval.high <= margin else INCONCLUSIVE
+
+
+def _seeds_to_decide(undecided: list[tuple[pd.Series, pd.Series, float]], level: float) -> str:
+    """What an inconclusive comparison adds to its evidence: the seeds per side that would likely decide
+    each of its undecided intervals (a, b, threshold), the most of them (intervals.DECIDING_RULE)."""
+    needs = [seeds_to_decide(pd.to_numeric(a).dropna(), pd.to_numeric(b).dropna(), t, level) for a, b, t in undecided]
+    if not needs:
+        return ""
+    most = f"more than {MOST_SEEDS}" if None in needs else f"~{max(needs)}"
+    return f"; {most} seeds a side would likely decide it at the observed spread (an estimate)"
 
 
 def _per_seed(text: str, rows: pd.DataFrame, holds: pd.Series, what: str, evidence: str) -> Verdict:
@@ -313,6 +323,8 @@ class Ordering(_Claim):
                     f"{show(self.metric, lo[self.metric].mean())} ({len(hi)} / {len(lo)} seeds); difference {gap}, "
                     f"{100 * self.confidence:g}% interval ({METHOD}); reproduced if above "
                     f"{show_gap(self.metric, self.margin)}, not reproduced if at or below it")
+        if outcome == INCONCLUSIVE and interval:
+            evidence += _seeds_to_decide([(hi[self.metric], lo[self.metric], self.margin)], self.confidence)
         return Verdict(self.text, outcome, evidence, seeds=f"{len(hi)} / {len(lo)}", interval=gap if interval else "")
 
 
@@ -383,16 +395,22 @@ class Trend(_Claim):
                 return Verdict(self.text, INCONCLUSIVE, f"{self.metric} over {self.axis}: {series}; a value with "
                                "one seed has no interval", seeds=seeds)
             worst = min(steps_, key=lambda iv: iv.low)
+            more = ""  # an inconclusive trend's seeds to decide it
             if all(iv.low >= -tol for iv in steps_) and total.above(tol):
                 outcome = REPRODUCED
             elif any(iv.below(-tol) for iv in steps_) or total.high <= tol:
                 outcome = NOT_REPRODUCED
             else:
                 outcome = INCONCLUSIVE
+                # The intervals that decide nothing yet: the total straddling tol, a step straddling -tol.
+                undecided = [(sign * groups[-1], sign * groups[0], tol)] if not total.above(tol) else []
+                undecided += [(sign * groups[k + 1], sign * groups[k], -tol)
+                              for k, iv in enumerate(steps_) if iv.low < -tol and not iv.below(-tol)]
+                more = _seeds_to_decide(undecided, self.confidence)
             word = "rise" if sign > 0 else "fall"
             decisive = show_interval(self.metric, total)
             why = (f"total {word} {decisive}, the step most against it {show_interval(self.metric, worst)}, "
-                   f"{level} (a step may go back at most {gap(tol)}; the total must exceed it)")
+                   f"{level} (a step may go back at most {gap(tol)}; the total must exceed it){more}")
         evidence = f"{self.metric} over {self.axis}: {series} ({seeds} seeds); {why}"
         return Verdict(self.text, outcome, evidence, seeds=seeds, interval=decisive)
 

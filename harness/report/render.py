@@ -22,6 +22,7 @@ from harness.columns import DIP, PROBES, knn
 from harness.provenance import code_revision, now
 from harness.report import figures as fig
 from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability
+from harness.report.intervals import DECIDING_RULE
 from harness.report.metrics import metric
 from harness.report.protocol import differences, show_value
 from harness.report.reference import PaperNumbers, citation
@@ -235,6 +236,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "protocol": [{"key": d.key, "ours": " / ".join(show_value(v) for v in d.ours), "paper": show_value(d.paper)}
                      for d in differences(study, spec)],
         "verdicts": verdicts,
+        "deciding_rule": DECIDING_RULE,
         "level": "/".join(f"{100 * c:g}%" for c in sorted({c.confidence for c in spec.claims})) or "95%",
         "outcomes": [(o, outcomes.get(o, 0)) for o in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)],
         "states": store.tally(finals["status"]),

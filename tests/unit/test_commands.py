@@ -8,7 +8,7 @@ import pytest
 from harness.cli import main
 from harness.plan import load_study
 
-from commandline import run
+from commandline import refused, run
 from conftest import STUDIES, fast_overrides, unreadable_cifar
 
 
@@ -77,3 +77,31 @@ def test_the_exit_statuses_are_in_the_help(capsys):
     assert "exit status:" in out and "3  run, or --wait: runs failed" in out and "4  run, or --wait: runs diverged" in out
     assert "bench: the\n     measured run's loss is not finite" in out
     assert "130  interrupted by SIGINT (143: by SIGTERM)" in out
+
+
+def test_dry_run_shows_what_only_where_and_seeds_select(tmp_path, capsys):
+    argv = ["run", str(STUDIES / "simsiam_predictor.yaml"), "--dry-run", "--results", str(tmp_path / "r"),
+            "--only", "no_predictor,fixed_random_predictor", "--seeds", "3-4"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    ids = {(r.variant, r.seed): r.run_id for r in load_study(STUDIES / "simsiam_predictor.yaml", seeds=[3, 4]).runs}
+    assert "4 runs (of 8, by --only/--where)" in out and "dry run: nothing written; 4 new" in out
+    for variant in ("no_predictor", "fixed_random_predictor"):
+        for seed in (3, 4):
+            assert f"  {ids[variant, seed]}  new              {variant} seed={seed}\n" in out
+    assert "baseline" not in out and not (tmp_path / "r").exists()
+    batch = ["run", str(STUDIES / "simsiam_batch_size.yaml"), "--dry-run", "--results", str(tmp_path / "r")]
+    assert main([*batch, "--where", "optim.batch_size=128", "--seeds", "2"]) == 0
+    assert "2 runs (of 10, by --only/--where)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("verb", ["run", "status", "report"])
+@pytest.mark.parametrize("extra, message", [
+    (["--only", "baseline_lr_cosine,nope"], "--only 'nope': not a variant of"),
+    (["--where", "optim.batch_size=64"], "--where optim.batch_size: not a grid axis of"),
+    (["--where", "optim.batch_size"], "--where 'optim.batch_size': expected a grid axis and one of its values"),
+    (["--seeds", "3-1"], "--seeds '3-1': a range runs from its first seed up to its last"),
+])
+def test_a_filter_or_seeds_that_select_nothing_are_refused(tmp_path, capsys, verb, extra, message):
+    line = refused(capsys, [verb, str(STUDIES / "simsiam_predictor.yaml"), *extra], tmp_path)
+    assert message in line

@@ -2,12 +2,13 @@
 names one), its recipe goes under the study's layers, every key is checked where the run's value
 comes from, and the first error of validating the config names the layer that set its key."""
 
+import re
 import sys
 
 import pytest
 
 from harness.cli import main
-from harness.plan import Layer, load_study, resolve
+from harness.plan import Layer, load_study, resolve, select
 from harness.spec import SpecError, parse_set
 
 from commandline import refused, write
@@ -187,3 +188,37 @@ def test_bad_rules_name_the_rule(tmp_path, rule, message):
     with pytest.raises(SpecError) as err:
         load_study(path)
     assert message in str(err.value)
+
+
+def test_seeds_from_the_command_line_keep_each_seeds_run_id():
+    study = STUDIES / "simsiam_predictor.yaml"  # seeds [0, 1, 2]
+    planned = {(r.variant, r.seed): r.run_id for r in load_study(study).runs}
+    wider = load_study(study, seeds=[0, 1, 2, 3, 4])
+    assert sorted({r.seed for r in wider.runs}) == [0, 1, 2, 3, 4] and len(wider.runs) == 20
+    assert {(r.variant, r.seed): r.run_id for r in wider.runs if r.seed < 3} == planned
+    listed = load_study(study, seeds=[4, 2])
+    assert {(r.variant, r.seed): r.run_id for r in listed.runs} == {
+        k: v for k, v in {(r.variant, r.seed): r.run_id for r in wider.runs}.items() if k[1] in (2, 4)}
+
+
+def test_select_keeps_the_runs_of_the_named_variants_and_grid_values_with_their_ids():
+    study = load_study(STUDIES / "simsiam_batch_size.yaml")  # one variant x 5 batch sizes at tiny x 3 seeds
+    chosen = select(study, [], {"optim.batch_size": 256})
+    assert [(r.seed, dict(r.point)) for r in chosen.runs] == [(s, {"optim.batch_size": 256}) for s in (0, 1, 2)]
+    assert {r.run_id for r in chosen.runs} <= {r.run_id for r in study.runs}
+    assert select(study, ["default"], {"optim.batch_size": 256.0}).runs == chosen.runs  # 256.0 is 256
+    predictor = load_study(STUDIES / "simsiam_predictor.yaml")
+    two = select(predictor, ["no_predictor", "fixed_random_predictor"], {})
+    assert {r.variant for r in two.runs} == {"no_predictor", "fixed_random_predictor"} and len(two.runs) == 6
+
+
+@pytest.mark.parametrize("only, where, message", [
+    (["nope"], {}, "--only 'nope': not a variant of"),
+    ([], {"optim.lr": 1}, "--where optim.lr: not a grid axis of"),
+    ([], {"optim.batch_size": 2048}, "--where optim.batch_size=2048: not a value of that axis at preset tiny "
+                                     "(its values: 64, 128, 256, 512, 1024)"),
+])
+def test_select_refuses_what_selects_nothing_naming_what_it_could_match(only, where, message):
+    study = load_study(STUDIES / "simsiam_batch_size.yaml")
+    with pytest.raises(SpecError, match=re.escape(message)):
+        select(study, only, where)

@@ -1,10 +1,12 @@
 
+import re
+
 import pytest
 
 from harness.cli import main
 from harness.plan import load_study
 from harness.report.schema import check_report
-from harness.spec import SpecError, flatten, parse_set
+from harness.spec import SpecError, flatten, parse_seeds, parse_set
 
 from commandline import write
 
@@ -88,3 +90,20 @@ def test_errors_stay_one_line_whatever_the_values_hold(tmp_path):
     with pytest.raises(SpecError) as err:
         load_study(path)
     assert "\n" not in str(err.value) and "predictor.kind" in str(err.value)
+
+
+@pytest.mark.parametrize("text, seeds", [("5", [0, 1, 2, 3, 4]), ("0-3", [0, 1, 2, 3]), ("7-7", [7]),
+                                         ("0,3,7", [0, 3, 7]), (" 2 , 9", [2, 9]), ("1", [0])])
+def test_parse_seeds(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0", "a count of seeds is at least 1"), ("-1", "a count of seeds is at least 1"),
+    ("5-2", "a range runs from its first seed up to its last"), ("x", "expected a count (5), a range (0-9)"),
+    ("1-2-3", "expected a count"), ("0,0", "distinct non-negative"), ("0,-1", "distinct non-negative"),
+    ("0-10000", "more than 10000 seeds"), ("99999999999999", "more than 10000 seeds"), ("", "expected a count"),
+])
+def test_parse_seeds_refuses(text, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        parse_seeds(text)

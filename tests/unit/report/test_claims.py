@@ -355,3 +355,28 @@ def test_a_runs_dip_is_read_from_its_finer_record():
     coarse = steps.iloc[::4]  # two points: the per-epoch curves are finer
     assert run_dip(curves, coarse, "r", "knn_top1_k200")[2] == "curves"
     assert run_dip(curves, steps, "other", "knn_top1_k200") is None
+
+
+def test_an_inconclusive_comparison_says_how_many_seeds_would_likely_decide_it():
+    from harness.report.intervals import seeds_to_decide
+
+    noisy = (-0.05, 0.0, 0.05)
+    a, b = seeds("a", noisy, knn_top1_k200=0.81), seeds("b", noisy, knn_top1_k200=0.80)
+    ordering = claim({"kind": "ordering", "better": "a", "worse": "b", "margin": 0.005, "text": "t"})
+    n = seeds_to_decide([r["knn_top1_k200"] for r in a], [r["knn_top1_k200"] for r in b], 0.005)
+    v = ordering.evaluate(finals(*a, *b))
+    assert v.outcome == INCONCLUSIVE and n > 3
+    assert v.evidence.endswith(f"; ~{n} seeds a side would likely decide it at the observed spread (an estimate)")
+    apart = finals(*seeds("a", noisy, knn_top1_k200=0.95), *seeds("b", noisy, knn_top1_k200=0.60))
+    assert "would likely decide" not in ordering.evaluate(apart).evidence
+
+    rise = [(64, 0.60), (128, 0.61), (256, 0.613)]  # a total rise near the tolerance: undecided
+    trend = claim({"kind": "trend", "run": "a", "axis": "optim.batch_size", "direction": "increasing",
+                   "tolerance": 0.01, "text": "t"})
+    v = trend.evaluate(sweep(rise))
+    first, last = [[y + d for d in (-0.002, 0.0, 0.002)] for y in (0.60, 0.613)]
+    assert v.outcome == INCONCLUSIVE
+    assert f"; ~{seeds_to_decide(last, first, 0.01)} seeds a side would likely decide it" in v.evidence
+    flat = claim({"kind": "trend", "run": "a", "axis": "optim.batch_size", "direction": "flat",
+                  "tolerance": 0.01, "text": "t"}).evaluate(sweep([(64, 0.70), (128, 0.708), (256, 0.70)]))
+    assert flat.outcome == INCONCLUSIVE and "would likely decide" not in flat.evidence  # flat: no estimate
