@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_args(status)
     status.set_defaults(command="status")
 
-    report = sub.add_parser("report", help="write reports/<study>.md and .html (and index.html) from existing results")
+    report = sub.add_parser("report",
+                            help="write reports/<study>.md, .html and .tex (and index.html) from existing results")
     _study_args(report, many=True)
     report.add_argument("--studies", type=Path, default=Path("studies"), help="where study files are (no names given)")
     report.add_argument("--reports", type=Path, default=Path("reports"))
