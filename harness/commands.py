@@ -350,6 +350,7 @@ def bench(args) -> int:
 def export(args) -> int:
     from harness.export import export as write_backbone
 
+    preflight.check_writable(args.to.parent, "--to's folder")
     lines = write_backbone(args.run_dir, args.to)
     print(f"wrote {args.to}: the backbone of {args.run_dir}; load it with:")
     print("\n".join(f"    {line}" for line in lines))

@@ -24,7 +24,8 @@ def trained(cfg, channels: int):
     torch.manual_seed(1)
     method = build_method(cfg, channels)
     optimizer = build_optimizer(method, cfg.optim)
-    method([torch.randn(8, channels, SIZE, SIZE) for _ in range(2)]).loss.backward()
+    size = cfg.data.image_size
+    method([torch.randn(8, channels, size, size) for _ in range(2)]).loss.backward()
     optimizer.step()
     return method
 
@@ -43,7 +44,8 @@ def run_folder(tmp_path, cfg, method, status="done", with_checkpoint=True):
 
 
 def assert_same_features(model: nn.Module, method, channels: int) -> None:
-    images = torch.randn(4, channels, SIZE, SIZE)
+    size = method.config.data.image_size
+    images = torch.randn(4, channels, size, size)
     with torch.no_grad():
         ours, theirs = method.encoder.eval()(images), model.eval()(images)
     assert ours.shape == theirs.shape
@@ -84,11 +86,13 @@ def test_a_torchvision_resnet18_loads_strictly_into_torchvision_and_gives_the_en
     {"name": "vit", "vit": {"patch_size": 4, "dim": 16, "depth": 1, "heads": 2}},
     {"name": "torchvision:mobilenet_v3_small"},  # classifier[3], first conv features[0][0]
     {"name": "timm:resnet18", "cifar_stem": True},
+    {"name": "timm:vit_tiny_patch16_224"},  # made for the run's image size: one 16 px patch
 ])
 def test_each_backbone_s_printed_lines_load_it_strictly_and_give_the_encoder_features(tmp_path, backbone):
-    if backbone["name"] == "timm:resnet18":
+    if backbone["name"].startswith("timm:"):
         pytest.importorskip("timm")
-    cfg = config(backbone=backbone, data={"dataset": "digits", "image_size": SIZE})
+    size = 16 if "patch16" in backbone["name"] else SIZE
+    cfg = config(backbone=backbone, data={"dataset": "digits", "image_size": size})
     method = trained(cfg, channels=1)
     lines = export(run_folder(tmp_path, cfg, method), tmp_path / "backbone.pt")
     assert_same_features(loaded(lines), method, 1)
@@ -133,3 +137,6 @@ def test_a_folder_that_is_not_a_run_and_a_folder_as_the_file_are_refused(tmp_pat
     folder = run_folder(tmp_path / "in", cfg, trained(cfg, 1))
     line = refused(capsys, ["export", str(folder), "--to", str(tmp_path)], tmp_path)
     assert line == f"harness: error: --to {tmp_path}: is a folder; name the file to write"
+    (tmp_path / "a_file").write_text("")
+    line = refused(capsys, ["export", str(folder), "--to", str(tmp_path / "a_file" / "b.pt")], tmp_path)
+    assert line.startswith(f"harness: error: --to's folder {tmp_path / 'a_file'}") and "not a folder" in line, line
