@@ -1,8 +1,8 @@
 """The command line: harness run | status | report | bench | export.
 
 Its options and exit statuses; what each command does is harness/commands.py's, imported once the
-arguments parse (`harness --help` loads nothing else). Only training, `bench` and `export` import torch:
-planning, status and reports do not need it.
+arguments parse (`harness --help` loads nothing else). Only training, `bench` and `export` import
+torch: planning, status and reports do not need it.
 
 Bad input (a study file, --set, an option) and a failed preflight exit with status 2 and one line
 naming the file and key or what is missing; nothing is written before the whole study has been

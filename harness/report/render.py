@@ -272,7 +272,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
 def _caption(context: dict) -> str:
     """The LaTeX table's caption: what the numbers are, at which scale, beside which paper."""
     paper = f"; paper: {context['citation'] or context['paper_ref']}" if context["paper_what"] else ""
-    return (f"{context['title']}. Mean ± std over seeds at the {context['preset']} scale "
+    return (f"{context['title'].rstrip('.')}. Mean ± std over seeds at the {context['preset']} scale "
             f"({context['scale']}){paper}.")
 
 
