@@ -1,8 +1,8 @@
-"""The command line: harness run | status | report | bench.
+"""The command line: harness run | status | report | bench | export.
 
 Its options and exit statuses; what each command does is harness/commands.py's, imported once the
-arguments parse (`harness --help` loads nothing else). Only training and `bench` import torch:
-planning, status and reports do not need it.
+arguments parse (`harness --help` loads nothing else). Only training, `bench` and `export` import
+torch: planning, status and reports do not need it.
 
 Bad input (a study file, --set, an option) and a failed preflight exit with status 2 and one line
 naming the file and key or what is missing; nothing is written before the whole study has been
@@ -176,13 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_args(status)
     status.set_defaults(command="status")
 
-    report = sub.add_parser("report", help="write reports/<study>.md and .html (and index.html) from existing results")
+    report = sub.add_parser("report",
+                            help="write reports/<study>.md, .html and .tex (and index.html) from existing results")
     _study_args(report, many=True)
     report.add_argument("--studies", type=Path, default=Path("studies"), help="where study files are (no names given)")
     report.add_argument("--reports", type=Path, default=Path("reports"))
     _filter_args(report)
     _limit_args(report)
     report.set_defaults(command="report")
+
+    export = sub.add_parser("export", help="write a finished run's pretrained backbone as its model's own state_dict")
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a done run's folder, results/<study>/<run_id>")
+    export.add_argument("--to", type=Path, required=True, metavar="FILE",
+                        help="the file to write (torch.save of the backbone's state_dict); the lines that load it "
+                             "with strict=True are printed")
+    export.set_defaults(command="export")
 
     bench = sub.add_parser("bench", help="measure: is training compute-bound? does orchestration scale?")
     bench.add_argument("study", type=Path, nargs="?", help="study YAML file; its first run is measured (see --run)")

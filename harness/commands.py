@@ -1,4 +1,4 @@
-"""What each verb of the command line does (cli.py parses it): run, status, report, bench.
+"""What each verb of the command line does (cli.py parses it): run, status, report, bench, export.
 
 Every command plans its study first (`_load`: the study file, --set and the report section, each
 refused in one line); `run` then checks what its runs need (preflight) before training or
@@ -384,4 +384,14 @@ def bench(args) -> int:
     except NonFiniteLoss as err:  # the run diverges: there is nothing to time (EXIT_STATUSES)
         print(f"harness: error: {study.path}: run {planned.label}: {err}", file=sys.stderr)
         return DIVERGED_RUNS
+    return 0
+
+
+def export(args) -> int:
+    from harness.export import export as write_backbone
+
+    preflight.check_writable(args.to.parent, "--to's folder")
+    lines = write_backbone(args.run_dir, args.to)
+    print(f"wrote {args.to}: the backbone of {args.run_dir}; load it with:")
+    print("\n".join(f"    {line}" for line in lines))
     return 0

@@ -1,8 +1,9 @@
 """The report's pages, from results alone: one study's reports/<study>.md with PNGs in
-reports/<study>_files/, a self-contained reports/<study>.html (styles and images inline) and
-<study>_files/summary.json, its verdict summary; and reports/index.html and index.md, rebuilt from
-every such summary whenever a report is written, so they list every study reported into that
-folder (including ones reported in earlier commands). Nothing is trained or modified in results/.
+reports/<study>_files/, a self-contained reports/<study>.html (styles and images inline), its table
+as LaTeX in reports/<study>.tex (report/latex.py) and <study>_files/summary.json, its verdict
+summary; and reports/index.html and index.md, rebuilt from every such summary whenever a report is
+written, so they list every study reported into that folder (including ones reported in earlier
+commands). Nothing is trained or modified in results/.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import base64
 import functools
 import json
 import math
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -29,7 +29,8 @@ from harness.report.reference import PaperNumbers, citation
 from harness.report.results import load_results, matching
 from harness.report.schema import (CurvesFigure, ReportSpec, SweepFigure, axis_values, paper_numbers,
                                    report_spec)
-from harness.report.tables import markdown_escape, paper_label, study_table, to_markdown
+from harness.report.latex import to_latex
+from harness.report.tables import is_number, markdown_escape, paper_label, study_table, to_markdown
 from harness.store import FINISHED
 
 SUMMARY = "summary.json"  # in reports/<study>_files/: what the index lists of the study
@@ -251,14 +252,14 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
     md = env.get_template("report.md.j2").render(
         table_md=to_markdown(table),
         figures=[{**d, "rel": f"{folder.name}/{d['path'].name}"} for d in drawn], **context)
-    numeric = re.compile(r"-?\d[\d.]*(?: ± [\d.]+)?(?: \([LM]\))?|\d+–\d+")
-    cells = [[(v, bool(numeric.fullmatch(v))) for v in row] for row in table.rows]  # numbers align right
+    cells = [[(v, is_number(v)) for v in row] for row in table.rows]  # numbers align right
     html = env.get_template("report.html.j2").render(
         table=table, cells=cells,
         figures=[{**d, "b64": base64.b64encode(d["path"].read_bytes()).decode()} for d in drawn], **context)
-    md_path, html_path = reports / f"{study.name}.md", reports / f"{study.name}.html"
+    md_path, html_path, tex_path = (reports / f"{study.name}.{suffix}" for suffix in ("md", "html", "tex"))
     store.atomic_write_bytes(md_path, md.encode())
     store.atomic_write_bytes(html_path, html.encode())
+    store.atomic_write_bytes(tex_path, to_latex(table, _caption(context), study.name).encode())
     store.write_json(folder / SUMMARY, {
         "name": study.name, "title": study.spec.title, "preset": study.preset, "paper": spec.paper,
         "outcomes": dict(outcomes), "claims": len(verdicts), "runs": dict(states), "generated": generated,
@@ -267,7 +268,14 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
                      for v in verdicts],
     })
     index = write_index(reports)
-    return [md_path, html_path, *(d["path"] for d in drawn), *index]
+    return [md_path, html_path, tex_path, *(d["path"] for d in drawn), *index]
+
+
+def _caption(context: dict) -> str:
+    """The LaTeX table's caption: what the numbers are, at which scale, beside which paper."""
+    paper = f"; paper: {context['citation'] or context['paper_ref']}" if context["paper_what"] else ""
+    return (f"{context['title'].rstrip('.')}. Mean ± std over seeds at the {context['preset']} scale "
+            f"({context['scale']}){paper}.")
 
 
 def read_summaries(reports: Path) -> list[dict]:

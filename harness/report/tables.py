@@ -12,6 +12,7 @@ Table 16's BYOL and SimCLR rows over batch sizes).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -168,6 +169,15 @@ def _text(value) -> str:
     if isinstance(value, float) and math.isnan(value):
         return ""
     return str(value)
+
+
+# A cell that is a number: a value, a mean ± std, a paper's number marked (L) or (M), a range of counts.
+NUMBER = re.compile(r"-?\d[\d.]*(?: ± [\d.]+)?(?: \([LM]\))?|\d+–\d+")
+
+
+def is_number(cell: str) -> bool:
+    """Whether a cell is a number (tables align them right)."""
+    return bool(NUMBER.fullmatch(cell))
 
 
 def markdown_escape(text: str) -> str:

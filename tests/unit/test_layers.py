@@ -24,6 +24,7 @@ LAYERS = [
     ("spec and plan", ["spec", "plan", "migrate", "recorded"]),
     ("training", ["nets", "data", "methods", "monitor", "probe", "finetune", "accel", "optim", "accumulation",
                   "checkpoint", "train"]),
+    ("export", ["export"]),  # a finished run's weights, read from its checkpoint
     ("launch", ["launch", "preflight"]),
     ("report", ["report"]),
     ("bench", ["bench"]),
