@@ -97,26 +97,29 @@ LOGGERS = {"tensorboard": TensorBoard, "wandb": WandB}
 
 
 class Loggers:
-    """A run's loggers, fed the curves and steps rows as train.py writes them: each row's values are
-    logged once, and a row's values added later (the probe's top-1 in the last row) when they come."""
+    """A run's loggers, fed the curves and steps rows as train.py writes them (the lists only grow):
+    each row's values are logged once, and those the last logged row gains later (the probe's top-1
+    in the last epoch's row) when they come."""
 
     def __init__(self, loggers: dict, logged: tuple[list[dict], list[dict]] = ([], [])):
         self.active = dict(loggers)  # name -> logger
-        self.logged = {table: [set(row) for row in rows] for table, rows in zip(("curves", "steps"), logged)}
+        self.logged = {table: _mark(rows) for table, rows in zip(("curves", "steps"), logged)}
 
     def open(self, run: LoggedRun) -> None:
         self._each("open", run)
 
     def log(self, curves: list[dict], steps: list[dict]) -> None:
+        if not self.active:  # none asked for, or not rank 0: not even the rows' bookkeeping
+            return
         fresh = []
         for table, rows in (("curves", curves), ("steps", steps)):
-            logged = self.logged[table]
-            for i, row in enumerate(rows):
-                seen = logged[i] if i < len(logged) else set()
-                values = {f"{table}/{k}": float(v) for k, v in row.items() if k not in seen and _scalar(k, v)}
+            count, last_keys = self.logged[table]
+            for i in range(max(count - 1, 0), len(rows)):  # the last logged row again, then the new ones
+                seen = last_keys if i == count - 1 else ()
+                values = {f"{table}/{k}": float(v) for k, v in rows[i].items() if k not in seen and _scalar(k, v)}
                 if values:
-                    fresh.append((row["step"], values))
-            self.logged[table] = [set(row) for row in rows]
+                    fresh.append((rows[i]["step"], values))
+            self.logged[table] = _mark(rows)
         for step, values in sorted(fresh, key=lambda f: f[0]):  # W&B's step only goes forward
             self._each("log", step, values)
 
@@ -131,6 +134,11 @@ class Loggers:
                 warnings.warn(f"runtime.loggers: {name} failed to {what} ({type(err).__name__}: {err}); "
                               f"the run goes on without it", RuntimeWarning, stacklevel=3)  # where train.py called
                 del self.active[name]
+
+
+def _mark(rows: list[dict]) -> tuple[int, set]:
+    """How many rows are logged, and the keys of the last one."""
+    return len(rows), set(rows[-1]) if rows else set()
 
 
 def _scalar(key: str, value) -> bool:
