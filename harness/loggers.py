@@ -125,6 +125,13 @@ class Loggers:
 
     def close(self) -> None:
         self._each("close")
+        self.active.clear()
+
+    def __enter__(self) -> Loggers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _each(self, what: str, *args) -> None:
         for name, logger in list(self.active.items()):

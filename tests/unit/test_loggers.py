@@ -179,14 +179,22 @@ def test_a_wandb_init_that_raises_warns_once_and_the_run_is_done(tiny_study, tmp
     assert store.run_state(directory) == store.RunState.DONE
 
 
-@pytest.mark.slow
-def test_wandb_offline_leaves_its_run_under_the_runs_folder(tiny_study, tmp_path, monkeypatch, wandb_home):
+def test_wandb_offline_leaves_its_run_under_the_runs_folder_and_resumes_it(tiny_study, tmp_path, monkeypatch,
+                                                                           wandb_home):
     monkeypatch.setenv("WANDB_MODE", "offline")
+
+    def crash_at_1(row):
+        if row["epoch"] == 1:
+            raise Crash
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a logger's failure would be one
+        with pytest.raises(Crash):
+            trained(tiny_study, tmp_path, "runtime.loggers=[wandb]", on_epoch=crash_at_1)
         run, directory = trained(tiny_study, tmp_path, "runtime.loggers=[wandb]")
-    (offline,) = (directory / "wandb").glob(f"offline-run-*-{run.run_id}")
-    assert (offline / f"run-{run.run_id}.wandb").stat().st_size > 0
+    # One offline run per process, both of the run's id: `wandb sync` makes them one run.
+    offline = sorted((directory / "wandb").glob(f"offline-run-*-{run.run_id}"))
+    assert len(offline) == 2 and all((o / f"run-{run.run_id}.wandb").stat().st_size > 0 for o in offline)
     assert store.run_state(directory) == store.RunState.DONE
 
 
