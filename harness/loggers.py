@@ -82,7 +82,9 @@ class WandB:
     def open(self, run: LoggedRun) -> None:
         import wandb
 
-        self.run = wandb.init(project=run.study, group=run.study, id=run.run_id, name=run.name, tags=run.tags,
+        # The study's project, and its group too: a run synced into another project keeps its study.
+        self.run = wandb.init(project=run.study, group=run.study, id=run.run_id, name=run.name,
+                              tags=[tag[:64] for tag in run.tags],  # W&B refuses a longer tag
                               config=run.config, dir=str(run.directory), resume="allow",
                               settings=wandb.Settings(console="off"))  # the harness's own output stays its own
 

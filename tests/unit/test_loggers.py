@@ -198,6 +198,27 @@ def test_wandb_offline_leaves_its_run_under_the_runs_folder_and_resumes_it(tiny_
     assert store.run_state(directory) == store.RunState.DONE
 
 
+def test_wandb_gets_one_run_per_harness_run_in_its_studys_project(tmp_path, monkeypatch):
+    inits, logged = [], []
+    run = types.SimpleNamespace(log=lambda values, step: logged.append((step, values)), finish=lambda: None)
+
+    def init(**kwargs):
+        inits.append(kwargs)
+        return run
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init, Settings=dict))
+    labels = {"variant": "no_predictor", "seed": 3, "data.augment.crop_min_scale": "x" * 80}
+    with loggers.open_loggers(["wandb"], tmp_path / "s" / "abc123", "abc123", labels, {"seed": 3},
+                              ([{"epoch": 1, "step": 4, "loss": 1.0}], [])) as logs:
+        logs.log([{"epoch": 1, "step": 4, "loss": 1.0}, {"epoch": 2, "step": 8, "loss": 0.5}], [])
+    (kwargs,) = inits
+    assert (kwargs["project"], kwargs["group"], kwargs["id"], kwargs["resume"]) == ("s", "s", "abc123", "allow")
+    assert kwargs["name"].startswith("abc123 variant=no_predictor seed=3 ")
+    assert kwargs["tags"][:2] == ["variant=no_predictor", "seed=3"] and len(kwargs["tags"][2]) == 64
+    assert kwargs["config"] == {"seed": 3} and kwargs["dir"] == str(tmp_path / "s" / "abc123")
+    assert logged == [(8, {"curves/loss": 0.5})]  # the restored row was logged by the process that trained it
+
+
 @pytest.mark.slow
 def test_an_unreachable_wandb_service_does_not_fail_the_run(tiny_study, tmp_path, monkeypatch, wandb_home):
     # A port nothing listens on, on this machine: the service is unreachable at once.
