@@ -5,6 +5,7 @@ import sys
 import time
 import types
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -80,6 +81,29 @@ def test_logdir_of_a_study_lists_one_run_per_harness_run_named_by_id_and_labels(
     multiplexer = EventMultiplexer().AddRunsFromDirectory(str(study))
     multiplexer.Reload()
     assert sorted(multiplexer.Runs()) == ["aaaa/tb/variant=base,seed=0", "bbbb/tb/variant=no_predictor,seed=0"]
+
+
+def rank_trains(rank: int, store_file: str, config_json: str, directory: str) -> None:
+    """One of 2 gloo ranks training the same run into `directory` (rank 0 writes and logs)."""
+    import torch.distributed as dist
+
+    from harness.config import RunConfig
+
+    dist.init_process_group("gloo", init_method=f"file://{store_file}", rank=rank, world_size=2)
+    train(RunConfig.model_validate_json(config_json), Path(directory), {"variant": "two_ranks"})
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_only_rank_0_logs(tiny_study, tmp_path):
+    import torch.multiprocessing as mp
+
+    config = planned(tiny_study, "runtime.loggers=[tensorboard]", "optim.epochs=1", "optim.sync_bn=false",
+                     "probe.enabled=false", "runtime.threads=1").config
+    directory = tmp_path / "s" / config.run_id()
+    mp.spawn(rank_trains, args=(str(tmp_path / "store"), config.model_dump_json(), str(directory)), nprocs=2)
+    (events,) = (directory / loggers.TENSORBOARD_FOLDER / "variant=two_ranks").iterdir()  # rank 0's alone
+    assert_logged_as_written(directory)
 
 
 class Crash(Exception):
