@@ -18,6 +18,7 @@ from typing import Annotated, Literal, Union
 from pydantic import AfterValidator, Discriminator, Field, PlainValidator, SerializeAsAny, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
+from harness.loggers import LOGGERS
 from harness.methods import registry
 # Also here for the plug-ins written before harness/methods/sections.py, which import them from config.
 from harness.methods.sections import EMATarget, MethodSection, StopGradient, SymmetricLoss  # noqa: F401
@@ -347,6 +348,8 @@ class Runtime(Section):
     precision: Annotated[Literal["fp32", "bf16"], InRunId(True)] = "fp32"
     channels_last: bool = False
     compile: bool = False
+    # Live loggers that watch the run's curves (harness/loggers.py): each needs its pyproject extra.
+    loggers: tuple[Literal[tuple(LOGGERS)], ...] = Field((), strict=False)  # YAML gives a list
 
 
 class RunConfig(Section):

@@ -23,6 +23,7 @@ Checked, for the runs to train or submit (not those done):
   refused naming the key and the module (harness/plugins.py);
 - each method's constraint on the processes that train one run (its section's ranks_problem):
   one here, --nodes x the ranks per node on SLURM (method.eta_momentum needs one);
+- runtime.loggers: that each asked for is installed (its pyproject extra, harness/loggers.py);
 - runtime.device (--device): a device torch knows, and here, one this machine has (on SLURM the
   device is the node's: only the name is checked);
 - the results and reports folders: writable, or creatable under a writable folder;
@@ -36,6 +37,7 @@ a built-in study on the digits, on the CPU, is checked without it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from collections.abc import Iterable
@@ -43,6 +45,7 @@ from pathlib import Path
 
 from harness.config import RunConfig
 from harness.data.datasets import dataset
+from harness.loggers import REQUIRES
 from harness.methods.registry import BUILT_IN
 from harness.spec import SlurmSpec, SpecError
 
@@ -60,6 +63,7 @@ def check(configs: Iterable[RunConfig], slurm: SlurmSpec | None = None, data: bo
     channels = check_data(configs) if data else {}
     check_methods(configs)
     check_ranks(configs, slurm)
+    check_loggers(configs)
     for device in sorted({c.runtime.device for c in configs}):
         check_device(device, here=slurm is None)
     if slurm is not None:
@@ -162,6 +166,14 @@ def check_data(configs: list[RunConfig]) -> dict[tuple, int]:
 def _data_key(config: RunConfig) -> tuple:
     """What a dataset's check depends on besides the batch: its name and folder, and --download."""
     return config.data.dataset, config.runtime.data_root, config.runtime.download
+
+
+def check_loggers(configs: list[RunConfig]) -> None:
+    """Each logger in runtime.loggers has its module installed (without importing it: wandb's import
+    takes seconds). Here and on SLURM alike: the job runs on this environment's Python."""
+    for name in sorted({name for c in configs for name in c.runtime.loggers}):
+        if importlib.util.find_spec(REQUIRES[name]) is None:
+            raise PreflightError(f"runtime.loggers: {name} is not installed; pip install 'harness[{name}]'")
 
 
 def check_device(name: str, here: bool = True) -> None:

@@ -4,7 +4,8 @@
     restart          the model, optimizer and curve rows of the run's checkpoint, if it has one
     train_one_epoch  each batch through train_step (the update and its per-step monitors), then the
                      epoch's monitors: one row of curves.parquet (and rows of steps.parquet)
-    write            curves and steps every epoch, the checkpoint every runtime.checkpoint_every
+    write            curves and steps every epoch (and to runtime.loggers), the checkpoint every
+                     runtime.checkpoint_every
     finish           the linear probe (or fine-tuning) after the last epoch; summary.json last: it marks
                      the run finished
 
@@ -38,6 +39,7 @@ from harness.data import build_data
 from harness.data.pipeline import DataPipeline
 from harness.finetune import finetune
 from harness.gradnorm import first_and_last_layers, grad_norm
+from harness.loggers import Loggers, open_loggers
 from harness.methods.base import Method
 from harness.methods.factory import build_method, n_views
 from harness.monitor import collapse_monitors, effective_rank, embed, knn_accuracies
@@ -208,26 +210,32 @@ def train(
     rows, step_rows, start, elapsed = restart(t, directory)
     started = time.perf_counter() - elapsed
     summary = new_summary(t, labels)
-    t.method.train()
-    for epoch in range(start, config.optim.epochs + 1):
-        try:
-            rows.append(train_one_epoch(t, epoch, step_rows))
-        except Diverged as diverged:  # a result, not an error: the report shows it
-            summary.update(status=RunState.DIVERGED, diverged_at={"epoch": epoch, "step": diverged.step})
-            break
-        # All ranks stop together, after the same epoch; only rank 0 writes.
-        stop = t.dist.any(should_stop is not None and should_stop()) and epoch < config.optim.epochs
-        if t.dist.is_main:
-            due_checkpoint = stop or epoch % config.runtime.checkpoint_every == 0 or epoch == config.optim.epochs
-            write(t, directory, rows, step_rows, started, with_checkpoint=due_checkpoint)
-            if on_epoch:
-                on_epoch(rows[-1])
-        if stop:
-            raise Interrupted(epoch)
-    # The linear probe or fine-tuning, into the last curves row (and so the summary).
-    if summary["status"] == RunState.DONE and t.dist.is_main and config.probe.enabled and rows and rows[-1]["epoch"]:
-        rows[-1].update(evaluate_probe(t))
-    return finish(t, directory, summary, rows, step_rows, started)
+    # Rank 0 logs; a resumed run's restored rows were logged by the process that trained them. The
+    # loggers close however training ends (done, diverged, interrupted, failed).
+    logged = (rows, step_rows) if start > 1 else ([], [])
+    with open_loggers(config.runtime.loggers if t.dist.is_main else (), directory, summary["run_id"], labels,
+                      config.model_dump(mode="json"), logged) as logs:
+        t.method.train()
+        for epoch in range(start, config.optim.epochs + 1):
+            try:
+                rows.append(train_one_epoch(t, epoch, step_rows))
+            except Diverged as diverged:  # a result, not an error: the report shows it
+                summary.update(status=RunState.DIVERGED, diverged_at={"epoch": epoch, "step": diverged.step})
+                break
+            # All ranks stop together, after the same epoch; only rank 0 writes.
+            stop = t.dist.any(should_stop is not None and should_stop()) and epoch < config.optim.epochs
+            if t.dist.is_main:
+                due_checkpoint = stop or epoch % config.runtime.checkpoint_every == 0 or epoch == config.optim.epochs
+                write(t, directory, rows, step_rows, started, logs, with_checkpoint=due_checkpoint)
+                if on_epoch:
+                    on_epoch(rows[-1])
+            if stop:
+                raise Interrupted(epoch)
+        # The linear probe or fine-tuning, into the last curves row (and so the summary).
+        probe_due = summary["status"] == RunState.DONE and config.probe.enabled and rows and rows[-1]["epoch"]
+        if probe_due and t.dist.is_main:
+            rows[-1].update(evaluate_probe(t))
+        return finish(t, directory, summary, rows, step_rows, started, logs)
 
 
 # The end-of-training evaluation of each probe.mode: the linear probe on the frozen network, or
@@ -280,12 +288,13 @@ def new_summary(t: Training, labels: dict | None) -> dict:
     return summary
 
 
-def write(t: Training, directory: Path, rows: list[dict], step_rows: list[dict], started: float,
+def write(t: Training, directory: Path, rows: list[dict], step_rows: list[dict], started: float, logs: Loggers,
           with_checkpoint: bool) -> None:
-    """The epoch's files: curves (and steps), and the checkpoint when asked."""
+    """The epoch's files: curves (and steps), their new rows to the loggers, and the checkpoint when asked."""
     store.write_curves(directory / store.CURVES, rows)
     if step_rows:
         store.write_curves(directory / store.STEPS, step_rows)
+    logs.log(rows, step_rows)
     if with_checkpoint:
         checkpoint.save(directory / store.CHECKPOINT, {
             "model": t.method.state_dict(),
@@ -298,14 +307,16 @@ def write(t: Training, directory: Path, rows: list[dict], step_rows: list[dict],
 
 
 def finish(t: Training, directory: Path, summary: dict, rows: list[dict], step_rows: list[dict],
-           started: float) -> dict:
-    """The run's last files, summary.json last: it marks the run finished (done or diverged)."""
+           started: float, logs: Loggers) -> dict:
+    """The run's last files, summary.json last: it marks the run finished (done or diverged); the
+    loggers get what the epochs' writes did not (the probe's top-1)."""
     if not t.dist.is_main:  # rank 0 writes
         return summary
     if rows:
         store.write_curves(directory / store.CURVES, rows)
     if step_rows:
         store.write_curves(directory / store.STEPS, step_rows)
+    logs.log(rows, step_rows)
     trained = [r for r in rows if r["epoch"] > 0]
     final = trained[-1] if trained else {}
     accuracies = sorted({k for r in rows for k in r if columns.is_accuracy(k)})

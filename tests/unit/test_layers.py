@@ -18,7 +18,7 @@ ROOT = Path(harness.__file__).parent
 # own __init__).
 LAYERS = [
     ("foundation", ["", "errors", "section", "store", "provenance", "machine", "plugins", "presets", "recipes",
-                    "run_id", "lars", "gradnorm", "distributed", "launch.slurm_queue", "launch.code_pin"]),
+                    "run_id", "lars", "gradnorm", "distributed", "loggers", "launch.slurm_queue", "launch.code_pin"]),
     ("methods' registrations", ["methods.sections", "methods.registry"]),
     ("config", ["config", "columns"]),
     ("spec and plan", ["spec", "plan", "migrate", "recorded"]),

@@ -42,7 +42,7 @@ def test_the_defaults_hash_the_schema_alone():
 def test_runtime_stays_out_of_the_id_but_precision():
     base = RunConfig()
     changed = {"device": "cuda", "num_workers": 3, "threads": 2, "checkpoint_every": 5, "data_root": "/data",
-               "download": True, "channels_last": True, "compile": True}
+               "download": True, "channels_last": True, "compile": True, "loggers": ("tensorboard",)}
     assert set(changed) == set(type(base.runtime).model_fields) - {"precision"}  # every runtime key but precision
     for key, value in changed.items():
         assert RunConfig(runtime={key: value}).run_id() == base.run_id(), key
