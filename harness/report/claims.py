@@ -290,6 +290,12 @@ class NotConverge(_Claim):
         return f"{100 * self.confidence:g}% interval ({METHOD})"
 
 
+def reads_the_std(claim) -> bool:
+    """Whether a claim reads the output std (a collapse, or its absence): the report's default curves
+    then show the effective rank beside it."""
+    return isinstance(claim, (Collapse, NoCollapse, NotConverge))
+
+
 class Ordering(_Claim):
     """Variant `better` beats `worse` on `metric` by more than `margin`: the interval of the
     difference of their means over seeds lies above the margin. Each side may add grid values to the

@@ -13,7 +13,8 @@ from harness.plan import load_study
 from harness.report import write_report
 from harness.report.reference import PaperNumbers, paper_table, papers, sureness
 from harness.report.results import load_finals
-from harness.report.schema import check_report, report_spec
+from harness.report.render import curve_metrics
+from harness.report.schema import CurvesFigure, check_report, report_spec
 from harness.report.tables import study_table
 from harness.spec import SpecError, read_spec
 
@@ -471,3 +472,25 @@ def test_a_summary_without_the_tables_metrics_is_no_seed(tmp_path):
     a, b = (dict(zip(table.columns, row)) for row in table.rows)
     assert a["seeds"] == "2" and a["kNN k200 top-1 (%)"] == "81.5 ± 0.7" and a["runs"] == "3 done"
     assert b["seeds"] == "2–3" and b["linear top-1 (%)"] == "50.0 ± 0.0" and b["kNN k200 top-1 (%)"] == "81.0 ± 1.0"
+
+
+def test_the_default_curves_show_the_effective_rank_where_a_claim_reads_the_std(tmp_path):
+    # At tiny, SimSiam without its predictor collapses in the effective rank alone (20.5 against 79.9),
+    # its std near 1/sqrt(d): a claim on the std is shown with the rank beside it.
+    studies = {}
+    for name, claim in (("ranked", "{kind: collapse, run: b, min_seeds: 1, text: 'b collapses'}"),
+                        ("unranked", "{kind: ordering, better: a, worse: b, min_seeds: 1, text: 'a beats b'}")):
+        studies[name] = make_study(tmp_path, f"name: {name}\ntitle: t\nvariants: {{a: {{}}, b: {{method.stop_gradient: "
+                                             f"false}}}}\nreport:\n  claims:\n    - {claim}\n", name=name)
+    default, knn = CurvesFigure(kind="curves"), "knn_top1_k200"
+    assert curve_metrics(default, report_spec(studies["ranked"]), knn) == ["loss", "output_std", "output_rank", knn]
+    assert curve_metrics(default, report_spec(studies["unranked"]), knn) == ["loss", "output_std", knn]
+    named = CurvesFigure(kind="curves", metrics=["loss"])
+    assert curve_metrics(named, report_spec(studies["ranked"]), knn) == ["loss"]  # a figure's own panels stay
+    for study in studies.values():
+        for planned in study.runs:
+            write_run(tmp_path / "results", study, planned)
+        write_report(study, tmp_path / "results", tmp_path / "reports")
+    mds = {name: (tmp_path / "reports" / f"{name}.md").read_text() for name in studies}
+    assert "![training loss, output std of z/‖z‖, effective rank, kNN k200 top-1 over epochs by series]" in mds["ranked"]
+    assert "![training loss, output std of z/‖z‖, kNN k200 top-1 over epochs by series]" in mds["unranked"]
