@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +83,17 @@ class WandB:
     def open(self, run: LoggedRun) -> None:
         import wandb
 
-        # The study's project, and its group too: a run synced into another project keeps its study.
-        self.run = wandb.init(project=run.study, group=run.study, id=run.run_id, name=run.name,
-                              tags=[tag[:64] for tag in run.tags],  # W&B refuses a longer tag
-                              config=run.config, dir=str(run.directory), resume="allow",
-                              settings=wandb.Settings(console="off"))  # the harness's own output stays its own
+        # wandb.init replaces sys.exit and sys.excepthook for the whole process (its exit hooks: a
+        # sys.exit() then exits 0, not None): the harness's process keeps its own.
+        hooks = sys.exit, sys.excepthook
+        try:
+            # The study's project, and its group too: a run synced into another project keeps its study.
+            self.run = wandb.init(project=run.study, group=run.study, id=run.run_id, name=run.name,
+                                  tags=[tag[:64] for tag in run.tags],  # W&B refuses a longer tag
+                                  config=run.config, dir=str(run.directory), resume="allow",
+                                  settings=wandb.Settings(console="off"))  # the harness's output stays its own
+        finally:
+            sys.exit, sys.excepthook = hooks
 
     def log(self, step: int, scalars: dict[str, float]) -> None:
         self.run.log(scalars, step=step)

@@ -211,11 +211,15 @@ def test_wandb_offline_leaves_its_run_under_the_runs_folder_and_resumes_it(tiny_
         if row["epoch"] == 1:
             raise Crash
 
+    hooks = sys.exit, sys.excepthook
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a logger's failure would be one
         with pytest.raises(Crash):
             trained(tiny_study, tmp_path, "runtime.loggers=[wandb]", on_epoch=crash_at_1)
         run, directory = trained(tiny_study, tmp_path, "runtime.loggers=[wandb]")
+    # W&B replaces both for the process it runs in; the harness keeps its own (a plug-in's sys.exit()
+    # would otherwise read as sys.exit(0) in its refusal, and the interrupt handling is the harness's).
+    assert (sys.exit, sys.excepthook) == hooks
     # One offline run per process, both of the run's id: `wandb sync` makes them one run.
     offline = sorted((directory / "wandb").glob(f"offline-run-*-{run.run_id}"))
     assert len(offline) == 2 and all((o / f"run-{run.run_id}.wandb").stat().st_size > 0 for o in offline)
