@@ -242,8 +242,8 @@ def _submit(study, args, whole) -> int:
     else:
         print(f"{study.name}: nothing to submit: every run is done, queued or running")
     if not args.wait:
-        same = f" and {_same_options(args)}" if _same_options(args) else ""
-        print(f"follow with: harness status {study.path} --wait{same}")
+        same = _same_options(args)
+        print(f"follow with: harness status {study.path} --wait" + (f" and {same}" if same else ""))
         return 0
     return _wait_and_report(study, args, whole)
 
@@ -264,7 +264,8 @@ def _summary_and_report(study, statuses, args, whole) -> int:
     once their cause is fixed), the whole study's report, and the exit status they make (EXIT_STATUSES)."""
     states = {s.state for s in statuses}
     ended = ",".join(s for s in (RunState.DIVERGED, RunState.FAILED) if s in states)
-    same = f" (with {_same_options(args)})" if _same_options(args) else ""
+    same = _same_options(args)
+    same = f" (with {same})" if same else ""
     hint = f"; after a fix, `harness run {study.path} --rerun {ended}`{same} trains them anew" if ended else ""
     print(f"{study.name}: {counts(statuses)}{hint}")
     _report(_with_found_seeds(whole, args), args)

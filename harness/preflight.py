@@ -118,9 +118,12 @@ def check_backbones(configs: list[RunConfig], channels: dict[tuple, int] | None 
 def check_methods(configs: list[RunConfig]) -> None:
     """A user's method's implementation (module.path:Class in its registration) imports and is a
     Method. The built-ins' are the harness's own, and importing them here would import torch."""
-    for name in sorted({c.method.name for c in configs} - BUILT_IN.keys()):
-        from harness.methods.factory import method_class
+    plug_ins = sorted({c.method.name for c in configs} - BUILT_IN.keys())
+    if not plug_ins:
+        return
+    from harness.methods.factory import method_class
 
+    for name in plug_ins:
         try:
             method_class(name)
         except ValueError as err:
