@@ -99,6 +99,16 @@ def built_in_or(built_in: tuple[str, ...], pattern: re.Pattern, what: str, other
 BUILT_IN_BACKBONES = ("small_cnn", "resnet18_cifar", "resnet18", "resnet50", "vit")
 # A model of a registry by its name there (harness/nets/registry.py).
 REGISTRY_NAME = re.compile(r"(torchvision|timm):[A-Za-z0-9_.]+")
+# torchvision's ResNets by depth: SimCLR v2's width and selective kernels rebuild them on timm
+# (harness/nets/simclr_resnet.py), by a built-in name or as torchvision:<name>.
+RESNET_DEPTHS = {"resnet18": 18, "resnet34": 34, "resnet50": 50, "resnet101": 101, "resnet152": 152}
+
+
+def resnet_depth(name: str) -> int | None:
+    """The depth of the ResNet `name` (resnet50, resnet18_cifar, torchvision:resnet152), or None."""
+    if name in BUILT_IN_BACKBONES or name.startswith("torchvision:"):
+        return RESNET_DEPTHS.get(name.removeprefix("torchvision:").removesuffix("_cifar"))
+    return None
 
 
 class Backbone(Section):
@@ -112,12 +122,31 @@ class Backbone(Section):
     # A registry's ResNet with SimSiam's CIFAR stem (App. D: a 3x3 conv of stride 1, no max-pool), as
     # resnet18_cifar is torchvision's resnet18 with it.
     cifar_stem: bool = False
+    # SimCLR v2 Table 1 (1x, 2x, 3x; tf2/resnet.py's integer width_multiplier): every channel times w.
+    # A ResNet's (built-in or torchvision:resnet18..152) stem 64w and stages 64..512 x w, so R50-2x
+    # gives 4096-d features, not torchvision's wide_resnet50_2 (its bottleneck's inner conv only);
+    # small_cnn's `width` times w. Above 1 a ResNet is built on timm (nets/simclr_resnet.py, which
+    # names each difference from tf2/resnet.py); at 1 without SK, torchvision's as before.
+    width_multiplier: int = Field(1, ge=1)
+    # SimCLR v2 Table 1's SK: each bottleneck's 3x3 conv a selective-kernel conv (tf2's SK_Conv2D,
+    # sk_ratio 0.0625: two 3x3 streams mixed by a softmax attention), with a ResNet-D stem (three 3x3
+    # convs) and average-pool shortcuts; a basic block's first 3x3 conv (timm's; tf2 keeps it plain);
+    # small_cnn's second and third convs (its first, the stem, stays plain).
+    selective_kernels: bool = False
 
     @model_validator(mode="after")
     def _stem_of_a_registry_model(self):
         if self.cifar_stem and not REGISTRY_NAME.fullmatch(self.name):
             raise KeysError(f"backbone.cifar_stem is for a registry's ResNet (e.g. torchvision:resnet34), "
                             f"not {self.name!r} (resnet18_cifar is resnet18 with it)", "cifar_stem", "name")
+        return self
+
+    @model_validator(mode="after")
+    def _width_and_sk_of_a_resnet_or_the_small_cnn(self):
+        for key, default in (("width_multiplier", 1), ("selective_kernels", False)):
+            if getattr(self, key) != default and self.name != "small_cnn" and resnet_depth(self.name) is None:
+                raise KeysError(f"backbone.{key} is for small_cnn and the ResNets (resnet18, resnet18_cifar, "
+                                f"resnet50, torchvision:resnet18..152), not {self.name!r}", key, "name")
         return self
 
 

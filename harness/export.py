@@ -80,9 +80,15 @@ def recipe(backbone: Backbone, channels: int, image_size: int, file: Path) -> li
     """Python lines that build the model the exported file loads into, then load it with strict=True."""
     name = backbone.name
     if name == "small_cnn":
+        sk = (", selective_kernels=True)" if backbone.selective_kernels
+              else ")  # nn.Sequential: conv 0, 3, 6; BatchNorm 1, 4, 7")
         lines = ["import torch", "from harness.nets.backbones import small_cnn",
-                 f"model, _ = small_cnn(in_channels={channels}, width={backbone.width})"
-                 "  # nn.Sequential: conv 0, 3, 6; BatchNorm 1, 4, 7"]
+                 f"model, _ = small_cnn(in_channels={channels}, width={backbone.width * backbone.width_multiplier}{sk}"]
+    elif backbone.width_multiplier > 1 or backbone.selective_kernels:
+        lines = ["import torch", "from harness.nets.simclr_resnet import simclr_resnet",
+                 f"model, _ = simclr_resnet({name!r}, in_channels={channels}, width_multiplier={backbone.width_multiplier}, "
+                 f"selective_kernels={backbone.selective_kernels}, cifar_stem={backbone.cifar_stem}, "
+                 f"zero_init_residual={backbone.zero_init_residual})  # SimCLR v2's ResNet, on timm's"]
     elif name == "vit":
         lines = ["import torch", "from harness.config import ViT", "from harness.nets.vit import vit",
                  f"model, _ = vit(ViT(**{backbone.vit.model_dump()!r}), in_channels={channels}, "

@@ -8,18 +8,24 @@ import torchvision
 
 from harness.config import Backbone
 from harness.nets.registry import registry_backbone
+from harness.nets.simclr_resnet import simclr_resnet, sk_conv
 from harness.nets.vit import vit
 
 
-def small_cnn(in_channels: int, width: int) -> tuple[nn.Module, int]:
-    """Three 3x3 conv-BN-ReLU blocks (two of them strided) and global average pooling: for `tiny`."""
+def small_cnn(in_channels: int, width: int, selective_kernels: bool = False) -> tuple[nn.Module, int]:
+    """Three 3x3 conv-BN-ReLU blocks (two of them strided) and global average pooling: for `tiny`.
+    selective_kernels: the two strided blocks are SimCLR v2's SK convs (the first, the stem, stays)."""
     layers, channels = [], in_channels
     for i, out in enumerate((width, 2 * width, 4 * width)):
-        layers += [
-            nn.Conv2d(channels, out, 3, stride=1 if i == 0 else 2, padding=1, bias=False),
-            nn.BatchNorm2d(out),
-            nn.ReLU(inplace=True),
-        ]
+        stride = 1 if i == 0 else 2
+        if selective_kernels and i > 0:
+            layers.append(sk_conv(channels, out, stride))
+        else:
+            layers += [
+                nn.Conv2d(channels, out, 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+            ]
         channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return nn.Sequential(*layers), channels
@@ -53,6 +59,11 @@ def build_encoder(backbone: Backbone, in_channels: int, image_size: int) -> tupl
     """The encoder a run's config names, with its feature dimension."""
     if backbone.name == "vit":
         return vit(backbone.vit, in_channels, image_size)
+    if backbone.name == "small_cnn":
+        return small_cnn(in_channels, backbone.width * backbone.width_multiplier, backbone.selective_kernels)
+    if backbone.width_multiplier > 1 or backbone.selective_kernels:  # SimCLR v2's ResNets, on timm
+        return simclr_resnet(backbone.name, in_channels, backbone.width_multiplier, backbone.selective_kernels,
+                             backbone.cifar_stem, backbone.zero_init_residual)
     if ":" in backbone.name:  # torchvision:<model>, timm:<model>
         return registry_backbone(backbone.name, in_channels, image_size, backbone.cifar_stem,
                                  backbone.zero_init_residual)

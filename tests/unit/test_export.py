@@ -83,6 +83,9 @@ def test_a_torchvision_resnet18_loads_strictly_into_torchvision_and_gives_the_en
     {"name": "resnet18_cifar"},  # torchvision's resnet18 with SimSiam's CIFAR stem, 1 channel
     {"name": "resnet18"},  # 1 channel: conv1 made anew
     {"name": "small_cnn", "width": 4},
+    {"name": "small_cnn", "width": 4, "width_multiplier": 2, "selective_kernels": True},  # SimCLR v2's SK
+    {"name": "resnet18_cifar", "width_multiplier": 2},  # SimCLR v2's width: timm's ResNet, CIFAR stem
+    {"name": "torchvision:resnet18", "selective_kernels": True},  # SK: ResNet-D stem, timm's SK blocks
     {"name": "vit", "vit": {"patch_size": 4, "dim": 16, "depth": 1, "heads": 2}},
     {"name": "torchvision:mobilenet_v3_small"},  # classifier[3], first conv features[0][0]
     {"name": "timm:resnet18", "cifar_stem": True},
