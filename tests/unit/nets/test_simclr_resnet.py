@@ -10,8 +10,10 @@ from timm.layers import SelectiveKernel
 from harness.config import Backbone, RunConfig
 from harness.nets.backbones import build_encoder
 from harness.nets.simclr_resnet import simclr_resnet
+from harness.plan import load_study
 
 from commandline import refused, study
+from conftest import STUDIES
 
 
 def encoder(image_size=224, **backbone) -> tuple[nn.Module, int]:
@@ -121,3 +123,20 @@ def test_the_defaults_leave_the_run_id_as_it_was():
 def test_a_switch_on_a_backbone_it_does_not_fit_is_refused_in_one_line(tmp_path, capsys, body, key):
     line = refused(capsys, ["run", str(study(tmp_path, body)), "--dry-run"], tmp_path)
     assert key in line
+
+
+# ---- studies/simclr_model_size.yaml: Table 1's rows at each preset -----------------------------------
+TABLE_1 = {"r50_1x": (1, False), "r50_1x_sk": (1, True), "r50_2x": (2, False), "r152_3x_sk": (3, True)}
+DEEPEST = {"tiny": "small_cnn", "cifar10": "torchvision:resnet50", "imagenet": "torchvision:resnet152"}
+
+
+@pytest.mark.parametrize("preset", ["tiny", "cifar10", "imagenet"])
+def test_simclr_model_size_plans_table_1_s_rows_at_each_preset(preset):
+    study = load_study(STUDIES / "simclr_model_size.yaml", preset)
+    assert len(study.runs) == len(TABLE_1) * 3  # 3 seeds
+    for run in study.runs:
+        backbone = run.config.backbone
+        assert (backbone.width_multiplier, backbone.selective_kernels) == TABLE_1[run.variant]
+        shallow = {"tiny": "small_cnn", "cifar10": "resnet18_cifar", "imagenet": "resnet50"}[preset]
+        assert backbone.name == (DEEPEST[preset] if run.variant == "r152_3x_sk" else shallow)
+        assert backbone.cifar_stem == (preset == "cifar10" and run.variant == "r152_3x_sk")
