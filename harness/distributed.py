@@ -66,7 +66,7 @@ class Context:
                     f"optim.sync_bn=true needs GPUs (torch's SyncBatchNorm does not run on {device.type}); "
                     "set optim.sync_bn=false for a multi-task CPU run"
                 )
-            nn.SyncBatchNorm.convert_sync_batchnorm(method)  # replaces the BN children in place
+            sync_batchnorm(method)
         return DistributedDataParallel(method, device_ids=[device] if device.type == "cuda" else None)
 
     def _comm_device(self) -> torch.device:
@@ -137,3 +137,13 @@ def init_from_slurm(device: str) -> Context:
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def sync_batchnorm(method: nn.Module) -> None:
+    """The method's BatchNorm children replaced in place by SyncBatchNorm: by timm's converter, which
+    keeps the activation inside timm's BatchNormAct2d (SK convs, nets/simclr_resnet.py) where torch's
+    would put a bare SyncBatchNorm in its place and drop the ReLU; plain BatchNorm it converts as torch's."""
+    from timm.layers import convert_sync_batchnorm
+
+    convert_sync_batchnorm(method)
+

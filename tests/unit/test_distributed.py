@@ -123,3 +123,19 @@ def test_distributed_nt_xent_equals_lightlys_gathered_one(two_ranks):
     for ours, theirs, our_grad, their_grad in (rank["lightly"] for rank in two_ranks):
         assert ours == pytest.approx(theirs, rel=1e-12)  # float64
         assert torch.allclose(our_grad, their_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_sync_batchnorm_keeps_the_relu_of_timm_s_norm_and_act_layers():
+    """SK convs (timm's BatchNormAct2d: BN then ReLU in one module) must keep their ReLU under
+    optim.sync_bn; torch's converter would leave a bare SyncBatchNorm."""
+    from timm.layers import BatchNormAct2d, SyncBatchNormAct
+
+    from harness.distributed import sync_batchnorm
+    from harness.nets.backbones import small_cnn
+
+    net, _ = small_cnn(1, 8, selective_kernels=True)
+    acts = sum(isinstance(m, BatchNormAct2d) for m in net.modules())
+    sync_batchnorm(net)
+    synced = [m for m in net.modules() if isinstance(m, SyncBatchNormAct)]
+    assert acts and len(synced) == acts and all(isinstance(m.act, nn.ReLU) for m in synced)
+    assert not any(type(m) is nn.BatchNorm2d for m in net.modules())  # the plain ones converted too
