@@ -125,8 +125,14 @@ class Backbone(Section):
     # SimCLR v2 Table 1 (1x, 2x, 3x; tf2/resnet.py's integer width_multiplier): every channel times w.
     # A ResNet's (built-in or torchvision:resnet18..152) stem 64w and stages 64..512 x w, so R50-2x
     # gives 4096-d features, not torchvision's wide_resnet50_2 (its bottleneck's inner conv only);
-    # small_cnn's `width` times w. Above 1 a ResNet is built on timm (nets/simclr_resnet.py, which
-    # names each difference from tf2/resnet.py); at 1 without SK, torchvision's as before.
+    # small_cnn's `width` times w. Above 1 (or with SK) a ResNet is built on timm (nets/simclr_resnet.py);
+    # at 1 without SK, torchvision's as before (the same layers and shapes). Where timm's build differs
+    # from google-research/simclr tf2/resnet.py: kaiming-normal fan_out conv init (tf2: VarianceScaling,
+    # fan_in, truncated normal); the stem max-pool padded both sides (tf2: SAME, one pixel after); with
+    # SK, no 2x2 stride-1 average before the first stage's shortcut conv; SK attention width rounded to
+    # a multiple of 32 (tf2: max(c/16, 32); differs at 3x only: 64 for 48 in stage 3); basic blocks
+    # (ResNet-18/34): stage 1's shortcut the identity (tf2 projects it) and SK in their first 3x3 conv
+    # (tf2 keeps them plain).
     width_multiplier: int = Field(1, ge=1)
     # SimCLR v2 Table 1's SK: each bottleneck's 3x3 conv a selective-kernel conv (tf2's SK_Conv2D,
     # sk_ratio 0.0625: two 3x3 streams mixed by a softmax attention), with a ResNet-D stem (three 3x3
