@@ -11,7 +11,7 @@ from harness.bench.report import main as bench_main
 from harness.cli import main
 from harness.plan import load_study
 from harness.report import write_report
-from harness.report.reference import PaperNumbers, paper_table, papers, sureness
+from harness.report.reference import PaperNumbers, paper_table, papers, sureness, value_fields
 from harness.report.results import load_finals
 from harness.report.render import curve_metrics
 from harness.report.schema import CurvesFigure, check_report, report_spec
@@ -23,8 +23,8 @@ from report_trees import FIGURES, HOSTILE, make_study, write_run
 
 
 def paper_column(table):
-    index = next(i for i, c in enumerate(table.columns) if c.startswith("paper"))
-    return [row[index] for row in table.rows]
+    indices = [i for i, c in enumerate(table.columns) if c.startswith(("paper", "peer"))]
+    return [row[i] for row in table.rows for i in indices]
 
 
 # -- the paper's numbers come from papers.yaml
@@ -48,7 +48,7 @@ def test_every_study_paper_column_comes_from_papers_yaml(path, tmp_path):
     if not report.paper or not paper_table(report.paper).get("rows"):
         pytest.skip("no per-point paper numbers")
     source = paper_table(report.paper)
-    fields = report.paper_value.values() if isinstance(report.paper_value, dict) else [report.paper_value]
+    fields = value_fields(report)
     allowed = {"-", *(row.get("note") for row in source["rows"])}
     for row in source["rows"]:
         for field in fields:
@@ -59,7 +59,7 @@ def test_every_study_paper_column_comes_from_papers_yaml(path, tmp_path):
     table = study_table(study, load_finals(study, tmp_path), ["k200", "k20"])
     if report.columns:  # a pivot: the paper's numbers are the lines labelled "paper ..."
         label = table.columns.index("")
-        cells = [c for row in table.rows if row[label].startswith("paper") for c in row[label + 1:]]
+        cells = [c for row in table.rows if row[label].startswith(("paper", "peer")) for c in row[label + 1:]]
     else:
         cells = paper_column(table)
     assert cells and set(cells) <= allowed
