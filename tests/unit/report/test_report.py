@@ -494,3 +494,20 @@ def test_the_default_curves_show_the_effective_rank_where_a_claim_reads_the_std(
     mds = {name: (tmp_path / "reports" / f"{name}.md").read_text() for name in studies}
     assert "![training loss, output std of z/‖z‖, effective rank, kNN k200 top-1 over epochs by series]" in mds["ranked"]
     assert "![training loss, output std of z/‖z‖, kNN k200 top-1 over epochs by series]" in mds["unranked"]
+
+
+def test_a_peer_s_listed_fields_are_each_a_line_labelled_peer(tmp_path):
+    # methods_compared: lightly's two batch sizes and solo-learn's probe, one pivot line each, never "paper".
+    study = load_study(STUDIES / "methods_compared.yaml", "cifar10")
+    table = study_table(study, load_finals(study, tmp_path), ["k200", "k20"])
+    label = table.columns.index("")
+    assert not any(row[label].startswith("paper") for row in table.rows)
+    lines = {(row[0], row[label]): row[label + 1:] for row in table.rows if row[label].startswith("peer")}
+    assert {what for _, what in lines} == {"peer lightly kNN top-1, batch 128 (%)", "peer lightly kNN top-1, batch 512 (%)",
+                                          "peer solo-learn online linear top-1, batch 256 (%)"}
+    epochs = [c.removeprefix("epochs ") for c in table.columns[label + 1:]]
+    assert epochs == ["100", "200", "400", "800", "1000"]
+    assert lines[("simsiam", "peer lightly kNN top-1, batch 128 (%)")] == ["-", "81.9", "-", "-", "-"]  # none at 800
+    assert lines[("simsiam", "peer lightly kNN top-1, batch 512 (%)")] == ["-", "76.4", "-", "90.4", "-"]
+    assert lines[("mocov3", "peer solo-learn online linear top-1, batch 256 (%)")] == ["-", "-", "-", "-", "93.1"]
+    assert lines[("mocov3", "peer lightly kNN top-1, batch 512 (%)")] == ["-"] * 5  # lightly's Moco is MoCo v2
