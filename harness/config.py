@@ -165,13 +165,19 @@ class Projector(Section):
 
 
 class Predictor(Section):
-    # SimSiam Table 1: mlp (trained), none (removed), fixed (frozen at its random init).
-    kind: Literal["mlp", "none", "fixed"] = "mlp"
+    # SimSiam Table 1: mlp (trained), none (removed), fixed (frozen at its random init). BYOL's
+    # closed_form (Sec. 3.2's optimal predictor; harness/nets/closed_form.py): the linear least-squares
+    # map from online to target projections, solved on each batch; no layers, no parameters. BYOL's
+    # only: its target network's projections are what it regresses on.
+    kind: Literal["mlp", "none", "fixed", "closed_form"] = "mlp"
     layers: int = Field(2, ge=1, description="BYOL Table 14a varies it; the output keeps the input dim")
     hidden_dim: int = Field(512, gt=0)
     # "constant": the predictor's lr does not decay (SimSiam's default after Table 1).
     lr: Literal["cosine", "constant"] = "cosine"
     lr_mult: float = Field(1.0, ge=0, description="predictor lr multiplier (BYOL Table 21)")
+    # closed_form's ridge term, relative to the mean eigenvalue of the inputs' second moment (so that
+    # it does not depend on the projections' scale). The paper's value is not recorded here.
+    ridge: float = Field(1e-3, gt=0, description="closed_form: ridge term, relative (see the comment)")
 
 
 class Heads(Section):
@@ -404,6 +410,9 @@ class RunConfig(Section):
     def _sections_agree(self):
         if self.method.name == "simclr" and self.predictor.kind != "none":
             raise KeysError("method simclr has no predictor: set predictor.kind: none", "method.name", "predictor.kind")
+        if self.predictor.kind == "closed_form" and self.method.name != "byol":
+            raise KeysError(f"predictor.kind closed_form is BYOL's (it regresses on a target network's projections): "
+                            f"method {self.method.name} takes mlp, none or fixed", "method.name", "predictor.kind")
         if self.probe.layer > self.projector.layers:
             raise KeysError(f"probe.layer ({self.probe.layer}) exceeds projector.layers ({self.projector.layers})",
                             "probe.layer", "projector.layers")

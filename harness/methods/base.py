@@ -5,7 +5,8 @@ views into a loss. The loop never branches on the method: everything method-spec
 predictor variants, symmetrization, target networks) lives behind this interface.
 
 Every method has an online branch built the same way: encoder (backbone) -> projector -> predictor
-(`predictor.kind`: trained mlp, none, or fixed at its random init). The momentum (EMA) copy of the
+(`predictor.kind`: trained mlp, none, fixed at its random init, or BYOL's closed_form, solved on each
+batch by the method itself: harness/nets/closed_form.py). The momentum (EMA) copy of the
 encoder and projector that BYOL and MoCo v3 add is methods/momentum.py's MomentumMethod.
 """
 
@@ -38,7 +39,7 @@ class Method(nn.Module):
     config: RunConfig
     encoder: nn.Module  # the backbone; the kNN monitor and probes read its features
     projector: nn.Sequential
-    predictor: nn.Module  # nn.Identity when predictor.kind is none
+    predictor: nn.Module  # nn.Identity when predictor.kind is none or closed_form (no parameters)
     embed_dim: int  # dimension of `StepOutput.embedding`, for the 1/sqrt(d) reference
 
     @staticmethod
@@ -51,7 +52,7 @@ class Method(nn.Module):
         self.encoder, self.projector = encoder_and_projector(config, in_channels)
         p, q = config.projector, config.predictor
         self.embed_dim = p.out_dim
-        if q.kind == "none":
+        if q.kind in ("none", "closed_form"):
             self.predictor = nn.Identity()
         else:
             self.predictor = predictor(p.out_dim, q, config.heads)

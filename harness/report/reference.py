@@ -1,7 +1,9 @@
 """The papers' published numbers (reference/papers.yaml, a data file in the package).
 
 They are printed beside the reproduced numbers and never used as results. Entries marked
-M (derived) or L (from memory, unverified) are shown with that mark.
+M (derived) or L (from memory, unverified) are shown with that mark. An entry with `peer: true`
+holds other tools' published numbers (lightly's, solo-learn's), not a paper's: the report labels
+them "peer", never "paper".
 """
 
 from __future__ import annotations
@@ -31,6 +33,20 @@ def paper_table(ref: str) -> dict:
 
 def citation(ref: str) -> str:
     return papers()[ref.partition(".")[0]].get("citation", "")
+
+
+def source_word(ref: str | None) -> str:
+    """'peer' for another tool's published numbers (an entry with `peer: true`), else 'paper'."""
+    return "peer" if ref and papers().get(ref.partition(".")[0], {}).get("peer") else "paper"
+
+
+def value_fields(report) -> list[str]:
+    """The paper fields report.paper_value names: one, one per variant ({variant: field}), or a list,
+    each its own column (a peer's several setups: lightly's kNN at batch 128 and 512)."""
+    value = report.paper_value
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, list) else [value]
 
 
 def axis_field(axis: str) -> str:
@@ -76,8 +92,7 @@ class PaperNumbers:
                 axis == report.columns and report.paper_column_key)
             if explicit and field not in present and self.rows:
                 raise KeyError(f"{self.ref} has no field {field!r} in its rows (fields: {', '.join(sorted(present))})")
-        values = self.value.values() if isinstance(self.value, dict) else [self.value]
-        for field in values:
+        for field in value_fields(report):
             if self.rows and field not in present:
                 raise KeyError(f"{self.ref} has no field {field!r} for report.paper_value "
                                f"(fields: {', '.join(sorted(present))})")
@@ -110,16 +125,24 @@ class PaperNumbers:
                              "set report.paper_key / paper_column_key")
         return matches[0]
 
+    @property
+    def fields(self) -> list[str | None]:
+        """One entry per paper column: the listed fields, or one (None: the point's own `field`)."""
+        return list(self.value) if isinstance(self.value, list) else [None]
+
     def field(self, point: dict) -> str | None:
         if isinstance(self.value, dict):
             return self.value.get(point.get("variant"))
-        return self.value
+        return self.value[0] if isinstance(self.value, list) else self.value
 
-    def cell(self, point: dict) -> str:
-        """'67.7', '62.8 ± 1.5', '70.8 (M)', the row's note when it has no number, or '-'."""
-        row, field = self.lookup(point), self.field(point)
+    def cell(self, point: dict, field: str | None = None) -> str:
+        """'67.7', '62.8 ± 1.5', '70.8 (M)', the row's note when it has no number, or '-'; of `field`
+        (one of `fields`) or the point's own."""
+        row, field = self.lookup(point), field or self.field(point)
         if row is None or field is None:
             return "-"
+        if isinstance(self.value, list) and field not in row:
+            return "-"  # the row is another column's setup (lightly has no batch 128 at 800 epochs)
         value = row.get(field)
         if value is None:
             return row.get("note", "n/a")

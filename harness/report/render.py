@@ -25,7 +25,7 @@ from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Inst
 from harness.report.intervals import DECIDING_RULE
 from harness.report.metrics import metric
 from harness.report.protocol import differences, show_value
-from harness.report.reference import PaperNumbers, citation
+from harness.report.reference import PaperNumbers, citation, source_word
 from harness.report.results import load_results, matching
 from harness.report.schema import (CurvesFigure, ReportSpec, SweepFigure, axis_values, paper_numbers,
                                    report_spec)
@@ -241,7 +241,9 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "scale": scale(study),
         "paper_ref": spec.paper,
         "citation": citation(spec.paper) if spec.paper else "",
-        "paper_what": paper_label(spec).removeprefix("paper ") if paper and paper.published else "",
+        "source": source_word(spec.paper),  # "peer" for another tool's numbers, not a paper's
+        "paper_what": "; ".join(paper_label(spec, f).split(" ", 1)[1] for f in paper.fields)
+                      if paper and paper.published else "",
         "paper_note": paper.note if paper else "",
         "notes": table.notes + figure_notes,
         "protocol": [{"key": d.key, "ours": " / ".join(show_value(v) for v in d.ours), "paper": show_value(d.paper)}

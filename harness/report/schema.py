@@ -91,13 +91,14 @@ class ReportSpec(Section):
     paper: str | None = Field(None, description="papers.yaml table, e.g. simsiam.table1_predictor")
     rows: str = Field("variant", description="'variant' or the grid key the table's rows follow")
     paper_key: str | None = Field(None, description="column of the paper's rows matched to `rows`")
-    paper_value: str | dict[str, str] = Field(
-        LINEAR, description="paper field holding the number, or {variant: field} (BYOL Table 16)")
+    paper_value: str | dict[str, str] | list[str] = Field(
+        LINEAR, description="paper field holding the number, {variant: field} (BYOL Table 16), or fields, a column each")
     claims: list[Claim] = []
     # The table's layout: a pivot, the metrics shown; and the figures.
     columns: str | None = Field(None, description="'variant' or a grid key whose values become columns")
     paper_column_key: str | None = Field(None, description="column of the paper's rows matched to `columns`")
-    paper_label: str | None = Field(None, description="what the paper's numbers are, e.g. 'ImageNet linear top-1'")
+    paper_label: str | dict[str, str] | None = Field(
+        None, description="what the paper's numbers are, e.g. 'ImageNet linear top-1'; {field: label} for listed fields")
     metrics: list[str] | None = Field(None, min_length=1, description="table metrics (default: kNN, linear, std, loss)")
     figures: list[Figure] | None = Field(None, description="default: one curves figure, hue = series")
 

@@ -20,7 +20,7 @@ import pandas as pd
 from harness import store
 from harness.columns import PROBES, knn
 from harness.report.metrics import Metric, metric
-from harness.report.reference import PaperNumbers
+from harness.report.reference import PaperNumbers, source_word
 from harness.report.schema import ReportSpec, axis_values, paper_numbers, report_spec, study_axes
 from harness.store import FINISHED
 
@@ -82,11 +82,15 @@ def _cell(rows: pd.DataFrame, m: Metric) -> str:
     return mean_std(done[m.column], m.scale, m.digits) if m.column in done else "-"
 
 
-def paper_label(report) -> str:
-    if report.paper_label:
-        return f"paper {report.paper_label}"
-    what = report.paper_value if isinstance(report.paper_value, str) else "top1"
-    return f"paper {what.replace('top1', 'top-1').replace('_', ' ')}" + (" (%)" if "top1" in what else "")
+def paper_label(report, field: str | None = None) -> str:
+    """'paper linear top-1 (%)', or the study's label; 'peer ...' for another tool's numbers. `field`:
+    one of several listed paper fields (its label from a {field: label} paper_label)."""
+    word = source_word(report.paper)
+    label = report.paper_label.get(field) if isinstance(report.paper_label, dict) else report.paper_label
+    if label:
+        return f"{word} {label}"
+    what = field or (report.paper_value if isinstance(report.paper_value, str) else "top1")
+    return f"{word} {what.replace('top1', 'top-1').replace('_', ' ')}" + (" (%)" if "top1" in what else "")
 
 
 def _row_axes(study, report: ReportSpec, finals: pd.DataFrame) -> list[str]:
@@ -121,13 +125,13 @@ def study_table(study, finals: pd.DataFrame, knn_names: list[str], report: Repor
     axes = _row_axes(study, report, finals)
     if report.columns:
         return _pivot(study, report, finals, axes, metrics, paper, notes)
-    columns = [*axes, *([paper_label(report)] if paper else []), *(m.heading for m in metrics), "seeds", "epochs",
+    fields = paper.fields if paper else []
+    columns = [*axes, *(paper_label(report, f) for f in fields), *(m.heading for m in metrics), "seeds", "epochs",
                "runs"]
     rows = []
     for point, group in _groups(finals, axes):
         cells = [_text(point[a]) for a in axes]
-        if paper:
-            cells.append(paper.cell(point))
+        cells += [paper.cell(point, f) for f in fields]
         cells += [_cell(group, m) for m in metrics]
         rows.append(cells + [seeds(group, metrics), epochs(group), state_counts(group)])
     return Table(columns, rows, notes)
@@ -151,8 +155,8 @@ def _pivot(study, report, finals, axes, metrics, paper, notes) -> Table:
         # The finals hold the very values the spec lists, so plain equality groups them.
         cells = dict(list(group.groupby(across, sort=False, dropna=False)))
         by_value = [(v, cells.get(v, group.iloc[0:0])) for v in values]
-        if paper:
-            rows.append(lead + [paper_label(report)] + [paper.cell({**point, across: v}) for v, _ in by_value])
+        for f in paper.fields if paper else []:
+            rows.append(lead + [paper_label(report, f)] + [paper.cell({**point, across: v}, f) for v, _ in by_value])
         for m in metrics:
             rows.append(lead + [m.heading] + [_cell(cell, m) for _, cell in by_value])
         rows.append(lead + ["seeds"] + [seeds(cell, metrics) for _, cell in by_value])

@@ -26,3 +26,15 @@ def test_stop_gradient_false_refused_unless_the_target_is_the_online_network(met
     with pytest.raises(ValidationError, match="method.stop_gradient false needs method.tau_base 0 and "
                                               "method.tau_schedule constant"):
         config(method={"name": "byol", "stop_gradient": False, **method})
+
+
+@pytest.mark.parametrize("method", ["simsiam", "mocov3"])
+def test_closed_form_predictor_refused_for_methods_other_than_byol(method):
+    with pytest.raises(ValidationError, match=f"predictor.kind closed_form is BYOL's .* method {method} takes"):
+        config(method={"name": method}, predictor={"kind": "closed_form"})
+
+
+def test_closed_form_predictor_refused_in_a_study_names_the_key(tmp_path):
+    path = study(tmp_path, "base: {method.name: simsiam, predictor.kind: closed_form}")
+    with pytest.raises(SpecError, match="predictor.kind"):
+        load_study(path)

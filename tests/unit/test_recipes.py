@@ -155,3 +155,25 @@ def test_recipe_layers_sit_between_defaults_preset_and_study():
     names = [layer.where for layer in recipe_layers(run_method([Layer("variants.a", {"method.name": "byol"})]), "tiny")]
     assert names == ["recipe byol", "preset tiny", "recipe byol at tiny"]
     assert flatten(PRESETS["tiny"])["data.augment.flip"] is False
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_methods_compared_trains_every_method_on_the_preset_s_network_at_equal_epochs(preset):
+    planned = runs("methods_compared", preset)
+    assert {r.config.method.name for r in planned} == {"simsiam", "byol", "simclr", "mocov3"}
+    assert len({r.config.backbone.name for r in planned}) == 1  # MoCo v3 too: its ResNet setup, not the ViT
+    mocov3 = next(r.config for r in planned if r.variant == "mocov3")
+    assert (mocov3.optim.name, mocov3.method.temperature, mocov3.projector.layers) == ("lars", 1.0, 2)
+    epochs = {m: sorted({r.config.optim.epochs for r in planned if r.variant == m}) for m in ("simsiam", "mocov3")}
+    assert epochs["simsiam"] == epochs["mocov3"] == {"tiny": [15, 30, 60], "cifar10": [100, 200, 400, 800, 1000],
+                                                     "imagenet": [100, 200, 400, 800]}[preset]
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_byol_optimal_predictor_solves_the_predictor_with_the_target_the_online_network(preset):
+    runs_ = by_variant("byol_optimal_predictor", preset)
+    optimal, no_target = runs_["optimal_predictor"], runs_["no_target"]
+    assert optimal.predictor.kind == "closed_form" and no_target.predictor.kind == "mlp"
+    for c in (optimal, no_target):
+        assert (c.method.tau_base, c.method.tau_schedule, c.method.target_init) == (0.0, "constant", "copy")
+    assert runs_["byol"].method.tau_schedule == "cosine" and runs_["byol"].predictor.kind == "mlp"

@@ -82,3 +82,55 @@ def test_projector_lr_mult_changes_training():
     for name in one:
         expected = 3 * one[name] if name.startswith("projector.") else one[name]
         assert torch.allclose(three[name], expected, rtol=1e-3, atol=1e-6), name  # float32 differences
+
+
+CLOSED_FORM = {"kind": "closed_form", "ridge": 1e-3}
+
+
+def closed_form_byol(**predictor):
+    torch.manual_seed(0)
+    return build_method(config(method=NO_TARGET, predictor={**CLOSED_FORM, **predictor}), 1)
+
+
+def by_hand(m, batch, differentiate_the_solve=False):
+    """BYOL's loss with the batch's ridge regression computed here: stacked pairs (z0 -> t1, z1 -> t0)."""
+    z = [m.project(v)[0] for v in batch]
+    t = [m.target_projector(m.target_encoder(v)).detach() for v in batch]
+    x, y = torch.cat([z[0], z[1]]), torch.nn.functional.normalize(torch.cat([t[1], t[0]]), dim=1)
+    x = x if differentiate_the_solve else x.detach()
+    c = x.T @ x / len(x)
+    lam = m.config.predictor.ridge * c.diagonal().sum() / c.shape[0]
+    w = torch.linalg.solve(c + lam * torch.eye(c.shape[0]), x.T @ y / len(x))
+    return regression_loss(z[0] @ w, t[1]) + regression_loss(z[1] @ w, t[0])
+
+
+def test_closed_form_predicts_with_the_batch_regression_and_differs_from_the_mlp():
+    batch = views(batch=32)
+    m = closed_form_byol()
+    assert torch.allclose(m(batch).loss, by_hand(m, batch), atol=1e-5)
+    torch.manual_seed(0)
+    mlp = build_method(config(method=NO_TARGET), 1)
+    assert not torch.allclose(mlp(batch).loss, m(batch).loss, atol=1e-3)
+    # the solve is the predictor: nothing to train, no optimizer group
+    assert not list(m.predictor.parameters())
+    assert "predictor" not in [g["name"] for g in m.param_groups()]
+
+
+def test_closed_form_gradient_flows_through_the_online_projection_not_the_solve():
+    batch = views(batch=32)
+    m = closed_form_byol()
+    online = [*m.encoder.parameters(), *m.projector.parameters()]
+    m(batch).loss.backward()
+    got = [p.grad.clone() for p in online]
+    for through_solve in (False, True):
+        m.zero_grad()
+        by_hand(m, batch, differentiate_the_solve=through_solve).backward()
+        expected = [p.grad for p in online]
+        same = all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, expected))
+        assert same != through_solve  # equal to W held constant; the solve's own share is left out
+    assert all(p.grad is None for p in [*m.target_encoder.parameters(), *m.target_projector.parameters()])
+
+
+def test_the_ridge_changes_the_closed_form_loss():
+    batch = views(batch=32)
+    assert not torch.allclose(closed_form_byol(ridge=1e-3)(batch).loss, closed_form_byol(ridge=10.0)(batch).loss)

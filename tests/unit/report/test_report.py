@@ -11,7 +11,7 @@ from harness.bench.report import main as bench_main
 from harness.cli import main
 from harness.plan import load_study
 from harness.report import write_report
-from harness.report.reference import PaperNumbers, paper_table, papers, sureness
+from harness.report.reference import PaperNumbers, paper_table, papers, sureness, value_fields
 from harness.report.results import load_finals
 from harness.report.render import curve_metrics
 from harness.report.schema import CurvesFigure, check_report, report_spec
@@ -23,8 +23,8 @@ from report_trees import FIGURES, HOSTILE, make_study, write_run
 
 
 def paper_column(table):
-    index = next(i for i, c in enumerate(table.columns) if c.startswith("paper"))
-    return [row[index] for row in table.rows]
+    indices = [i for i, c in enumerate(table.columns) if c.startswith(("paper", "peer"))]
+    return [row[i] for row in table.rows for i in indices]
 
 
 # -- the paper's numbers come from papers.yaml
@@ -48,7 +48,7 @@ def test_every_study_paper_column_comes_from_papers_yaml(path, tmp_path):
     if not report.paper or not paper_table(report.paper).get("rows"):
         pytest.skip("no per-point paper numbers")
     source = paper_table(report.paper)
-    fields = report.paper_value.values() if isinstance(report.paper_value, dict) else [report.paper_value]
+    fields = value_fields(report)
     allowed = {"-", *(row.get("note") for row in source["rows"])}
     for row in source["rows"]:
         for field in fields:
@@ -59,7 +59,7 @@ def test_every_study_paper_column_comes_from_papers_yaml(path, tmp_path):
     table = study_table(study, load_finals(study, tmp_path), ["k200", "k20"])
     if report.columns:  # a pivot: the paper's numbers are the lines labelled "paper ..."
         label = table.columns.index("")
-        cells = [c for row in table.rows if row[label].startswith("paper") for c in row[label + 1:]]
+        cells = [c for row in table.rows if row[label].startswith(("paper", "peer")) for c in row[label + 1:]]
     else:
         cells = paper_column(table)
     assert cells and set(cells) <= allowed
@@ -494,3 +494,20 @@ def test_the_default_curves_show_the_effective_rank_where_a_claim_reads_the_std(
     mds = {name: (tmp_path / "reports" / f"{name}.md").read_text() for name in studies}
     assert "![training loss, output std of z/‖z‖, effective rank, kNN k200 top-1 over epochs by series]" in mds["ranked"]
     assert "![training loss, output std of z/‖z‖, kNN k200 top-1 over epochs by series]" in mds["unranked"]
+
+
+def test_a_peer_s_listed_fields_are_each_a_line_labelled_peer(tmp_path):
+    # methods_compared: lightly's two batch sizes and solo-learn's probe, one pivot line each, never "paper".
+    study = load_study(STUDIES / "methods_compared.yaml", "cifar10")
+    table = study_table(study, load_finals(study, tmp_path), ["k200", "k20"])
+    label = table.columns.index("")
+    assert not any(row[label].startswith("paper") for row in table.rows)
+    lines = {(row[0], row[label]): row[label + 1:] for row in table.rows if row[label].startswith("peer")}
+    assert {what for _, what in lines} == {"peer lightly kNN top-1, batch 128 (%)", "peer lightly kNN top-1, batch 512 (%)",
+                                          "peer solo-learn online linear top-1, batch 256 (%)"}
+    epochs = [c.removeprefix("epochs ") for c in table.columns[label + 1:]]
+    assert epochs == ["100", "200", "400", "800", "1000"]
+    assert lines[("simsiam", "peer lightly kNN top-1, batch 128 (%)")] == ["-", "81.9", "-", "-", "-"]  # none at 800
+    assert lines[("simsiam", "peer lightly kNN top-1, batch 512 (%)")] == ["-", "76.4", "-", "90.4", "-"]
+    assert lines[("mocov3", "peer solo-learn online linear top-1, batch 256 (%)")] == ["-", "-", "-", "-", "93.1"]
+    assert lines[("mocov3", "peer lightly kNN top-1, batch 512 (%)")] == ["-"] * 5  # lightly's Moco is MoCo v2
