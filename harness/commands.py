@@ -396,7 +396,7 @@ def _migrate(study, args) -> dict[str, str]:
     renames = migrate.migrate(study, args.results, dry_run)
     for line in migrate.describe(study.name, renames, dry_run):
         print(line, file=out)
-    return {r.new: r.old for r in renames if r.free} if dry_run else {}
+    return {r.new: r.old for r in renames if r.free and not r.aside} if dry_run else {}
 
 
 def _check_folders(args, write_results: bool = False, write_reports: bool = False) -> None:
