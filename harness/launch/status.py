@@ -40,7 +40,7 @@ class RunStatus:
     def stages_to_do(self) -> list[str]:
         """The stages `run` and `eval` execute now: its pretraining done, each stage new, partial, failed
         or corrupt, and what it reads done."""
-        if self.state != RunState.DONE or self.in_job:
+        if self.state != RunState.DONE or self.in_job or not self.stages:
             return []
         ready = {self.unit.run_id} | {i for i, state in self.stages.items() if state == RunState.DONE}
         return [s.stage_id for s in self.unit.stages if self.stages[s.stage_id] in TO_RUN and s.input_id in ready]

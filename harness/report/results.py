@@ -3,8 +3,7 @@ curves, and the per-step monitors where runs wrote them; the rows of given grid 
 largest dip of a metric over training.
 
 A planned run's row reads its pretraining's summary (status, final metrics) and, once its
-evaluation's stage is done, that stage's metrics (linear_top1, finetune_top1, ...) over them: a
-folder written before evaluations were stages has them in its own summary, and still reads. The
+evaluation's stage is done, that stage's metrics (linear_top1, finetune_top1, ...). The
 row's run_id is the planned run's result_id (pretraining/stage), unique where runs share a
 pretraining; its curves are its pretraining's.
 
@@ -30,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import store
-from harness.columns import dip, is_knn
+from harness.columns import PROBES, dip, is_knn
 from harness.report.metrics import metric
 from harness.spec import same
 from harness.store import RunState
@@ -95,7 +94,9 @@ def load_finals(study, results: Path) -> pd.DataFrame:
         summary = summary or {}
         row = {"run_id": planned.result_id, "pretraining_id": planned.run_id, "label": planned.label,
                "series": planned.series, **planned.labels(), "status": state.reported}
-        row.update(summary.get("final", {}))
+        # An evaluation's metric is its stage's alone: a summary of an older schema also has the one
+        # its folder ran, of its own probe keys (migrate.py made that a stage of its own).
+        row.update({k: v for k, v in summary.get("final", {}).items() if k not in PROBES})
         evaluation, evaluation_note = _evaluation(planned, directory) if state == RunState.DONE else ({}, "")
         row.update(evaluation)
         for key in ("chance", "output_std_ref", "wall_seconds", "epochs_completed", "finished_at", "code_revision"):
