@@ -150,14 +150,15 @@ def _print_plan(study, results: Path, again: set[str], moving: dict[str, str], w
 def _print_plan_json(study, results: Path, moving: dict[str, str]) -> None:
     """One JSON object per planned run: what exactly will run, without reading any code: its
     pretraining (run_id, state) and its evaluation (its stage chain, the last its result)."""
-    for status in _planned_states(study, results, moving):
-        for planned in status.unit.runs:
-            stages = [{"stage_id": s.stage_id, "input_id": s.input_id, "mode": s.section.mode,
-                       "state": status.stages[s.stage_id], "section": s.section.model_dump(mode="json")}
-                      for s in planned.stages]
-            print(json.dumps({"run_id": planned.run_id, "study": study.name, "preset": study.preset,
-                              "labels": planned.labels(), "state": status.state, "stages": stages,
-                              "config": planned.config.model_dump(mode="json")}))
+    statuses = {status.unit.run_id: status for status in _planned_states(study, results, moving)}
+    for planned in study.runs:
+        status = statuses[planned.run_id]
+        stages = [{"stage_id": s.stage_id, "input_id": s.input_id, "mode": s.section.mode,
+                   "state": status.stages[s.stage_id], "section": s.section.model_dump(mode="json")}
+                  for s in planned.stages]
+        print(json.dumps({"run_id": planned.run_id, "study": study.name, "preset": study.preset,
+                          "labels": planned.labels(), "state": status.state, "stages": stages,
+                          "config": planned.config.model_dump(mode="json")}))
 
 
 def run(args) -> int:
@@ -198,6 +199,9 @@ def _run_here(study, args, train_network: bool) -> list:
     # Runs queued or running on SLURM or in another process are skipped: never two trainings at once.
     on_slurm = sum(s.state in ACTIVE for s in statuses)
     finished = len(statuses) - len(to_train) - on_slurm
+    if not todo and not train_network:
+        print(f"{study.name}: no evaluation to run ({counts(statuses)})")
+        return []
     if not todo and not on_slurm:
         print(f"{study.name}: all {len(statuses)} runs already finished; nothing to train")
         return []

@@ -31,7 +31,7 @@ TAKEN = "taken by another process"
 @dataclass
 class Outcome:
     state: RunState | str  # what became of the pretraining here: TAKEN when not trained here
-    stages: dict[str, RunState | str] = field(default_factory=dict)  # by stage id: each stage run (or TAKEN)
+    stages: dict[str, RunState | str] = field(default_factory=dict)  # by stage id: each unfinished one (TAKEN: by another)
 
 
 def run_one(unit: Pretraining, directory: Path, on_epoch=None, should_stop=None, train_network: bool = True) -> Outcome:
@@ -45,6 +45,8 @@ def run_one(unit: Pretraining, directory: Path, on_epoch=None, should_stop=None,
     outcome = Outcome(state)
     if ctx.is_main and store.run_state(directory) == RunState.DONE:
         for stage in unit.stages:
+            if store.stage_state(directory / store.STAGES / stage.stage_id) in FINISHED:
+                continue
             if stage.input_id != unit.run_id and not stage_done(directory, stage.input_id):
                 continue  # the stage it reads is not done: it stays as it is
             outcome.stages[stage.stage_id] = _claimed(
