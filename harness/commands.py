@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from harness import migrate, preflight, recorded, store
 from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, Signalled, SpecError, shown
 from harness.launch import rerun
-from harness.launch.status import counts, evaluation_state, follow, runs_to_do, study_status
+from harness.launch.status import (counts, evaluation_counts, follow, pretraining_counts, runs_to_do,
+                                   study_status)
 from harness.plan import load_study, pretrainings, select
 from harness.report import write_report
 from harness.report.schema import check_report
@@ -337,7 +338,7 @@ def _summary_and_report(study, statuses, args, whole) -> int:
     same = _same_options(args)
     same = f" (with {same})" if same else ""
     hint = f"; after a fix, `harness run {study.path} --rerun {ended}`{same} trains them anew" if ended else ""
-    print(f"{study.name}: {counts(statuses)}{hint}")
+    print(f"{study.name}: {pretraining_counts(statuses)}{hint}{evaluation_counts(statuses)}")
     _report(_with_found_seeds(whole, args), args)
     failed = RunState.FAILED in states or evaluations_failed
     return FAILED_RUNS if failed else DIVERGED_RUNS if RunState.DIVERGED in states else 0

@@ -70,11 +70,6 @@ def run_states(study: Study, results: Path) -> list[tuple[PlannedRun, RunState]]
     return [(r, states[r.run_id]) for r in study.runs]
 
 
-def evaluation_state(status: RunStatus, planned: PlannedRun) -> RunState | None:
-    """The state of a planned run's evaluation (None: it has none)."""
-    return status.stages[planned.evaluation.stage_id] if planned.evaluation else None
-
-
 def study_status(study: Study, results: Path) -> list[RunStatus]:
     """Each distinct pretraining of the study's planned runs, its state and its stages'."""
     units = pretrainings(study.runs)
@@ -101,9 +96,18 @@ def runs_to_do(statuses: list[RunStatus]) -> list[Pretraining]:
 
 
 def counts(statuses: list[RunStatus]) -> str:
-    """'6 done; evaluations: 20 done, 4 new': the pretrainings' states and their stages'."""
+    """'6 done; evaluations: 20 done, 4 new': the pretrainings' states, then their stages'."""
+    return pretraining_counts(statuses) + evaluation_counts(statuses)
+
+
+def pretraining_counts(statuses: list[RunStatus]) -> str:
+    return store.tally(s.state for s in statuses)
+
+
+def evaluation_counts(statuses: list[RunStatus]) -> str:
+    """'; evaluations: 20 done, 4 new', or '' for a study without evaluations."""
     stages = [state for s in statuses for state in s.stages.values()]
-    return store.tally(s.state for s in statuses) + (f"; evaluations: {store.tally(stages)}" if stages else "")
+    return f"; evaluations: {store.tally(stages)}" if stages else ""
 
 
 def follow(study: Study, results: Path, poll_s: float = 30, progress: bool = True) -> list[RunStatus]:
