@@ -210,8 +210,11 @@ def _run_here(study, args, train_network: bool) -> list:
         print(f"{study.name}: nothing to train ({counts(statuses)})")
         return []
     on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
-    then = f", then {evaluations} evaluations of finished ones" if evaluations else ""
-    print(f"{study.name}: training {len(to_train)} of {len(statuses)} runs ({finished} already finished{on}){then}")
+    if to_train:
+        then = f", then {evaluations} evaluations of finished ones" if evaluations else ""
+        print(f"{study.name}: training {len(to_train)} of {len(statuses)} runs ({finished} already finished{on}){then}")
+    else:
+        print(f"{study.name}: running {evaluations} evaluations of {len(todo)} finished runs")
     from harness.launch.local import LOST, default_jobs, run_local
     from harness.launch.run_one import TAKEN
 
