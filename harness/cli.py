@@ -31,8 +31,8 @@ exit status:
      or in another process's hands); status and report: they answered
   1  a SLURM command failed
   {BAD_INPUT}  bad input (study file, --set, an option) or a failed preflight: one line, nothing written
-  {FAILED_RUNS}  run, eval, or --wait: runs or evaluations failed, or were lost with a killed worker
-     process (the report is written; the next run retries or resumes them)
+  {FAILED_RUNS}  run, or --wait: runs failed, or their evaluations (eval too), or were lost with a killed
+     worker process (the report is written; the next run retries or resumes them)
   {DIVERGED_RUNS}  run, or --wait: runs diverged and none failed (the report is written); bench: the
      measured run's loss is not finite (one line)
   {SIGINT_STATUS}  interrupted by SIGINT ({SIGTERM_STATUS}: by SIGTERM): run stops its worker processes at once,
