@@ -90,6 +90,7 @@ class PlannedRun:
 
     @property
     def pretraining_id(self) -> str:
+        """The same as run_id (its folder is its pretraining's), by the name the stages give it."""
         return self.run_id
 
     @functools.cached_property
