@@ -1,4 +1,4 @@
-"""The command line: harness run | status | report | bench | export.
+"""The command line: harness run | eval | status | report | bench | export.
 
 Its options and exit statuses; what each command does is harness/commands.py's, imported once the
 arguments parse (`harness --help` loads nothing else). Only training, `bench` and `export` import
@@ -31,8 +31,8 @@ exit status:
      or in another process's hands); status and report: they answered
   1  a SLURM command failed
   {BAD_INPUT}  bad input (study file, --set, an option) or a failed preflight: one line, nothing written
-  {FAILED_RUNS}  run, or --wait: runs failed, or were lost with a killed worker process (the report
-     is written; the next run retries or resumes them)
+  {FAILED_RUNS}  run, or --wait: runs failed, or their evaluations (eval too), or were lost with a killed
+     worker process (the report is written; the next run retries or resumes them)
   {DIVERGED_RUNS}  run, or --wait: runs diverged and none failed (the report is written); bench: the
      measured run's loss is not finite (one line)
   {SIGINT_STATUS}  interrupted by SIGINT ({SIGTERM_STATUS}: by SIGTERM): run stops its worker processes at once,
@@ -165,6 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_args(run)
     _slurm_args(run)
     run.set_defaults(command="run")
+
+    evaluate = sub.add_parser("eval", help="run a study's evaluations on its finished pretrainings; train none",
+                              **epilog)
+    _study_args(evaluate)
+    evaluate.add_argument("--reports", type=Path, default=Path("reports"))
+    evaluate.add_argument("--jobs", type=_count(), default=None, help="pretrainings evaluated at once (as run's)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    _filter_args(evaluate)
+    _limit_args(evaluate)
+    evaluate.set_defaults(command="eval")
 
     status = sub.add_parser("status", help="which runs are done, queued, running, partial, failed, diverged or new",
                             **epilog)

@@ -1,4 +1,4 @@
-"""What each verb of the command line does (cli.py parses it): run, status, report, bench, export.
+"""What each verb of the command line does (cli.py parses it): run, eval, status, report, bench, export.
 
 Every command plans its study first (`_load`: the study file, --set and the report section, each
 refused in one line); `run` then checks what its runs need (preflight) before training or
@@ -18,12 +18,13 @@ from pydantic import ValidationError
 from harness import migrate, preflight, recorded, store
 from harness.errors import BAD_INPUT, DIVERGED_RUNS, FAILED_RUNS, Signalled, SpecError, shown
 from harness.launch import rerun
-from harness.launch.status import counts, follow, run_states, runs_to_do, study_status
-from harness.plan import load_study, select
+from harness.launch.status import (counts, evaluation_counts, follow, pretraining_counts, runs_to_do,
+                                   study_status)
+from harness.plan import load_study, pretrainings, select
 from harness.report import write_report
 from harness.report.schema import check_report
 from harness.spec import SlurmSpec, parse_seeds, parse_set, parse_where
-from harness.store import ACTIVE, FINISHED, RunState
+from harness.store import ACTIVE, FINISHED, TO_RUN, RunState
 
 
 def _load(args, path: Path | None = None, from_results: bool = False):
@@ -76,9 +77,15 @@ def _selected(study, args):
 
 
 def _runs(study, whole) -> str:
-    """'4 runs', or '4 runs (of 12, by --only/--where)' for a part of the study."""
+    """'4 runs: 2 pretrainings, 4 evaluations', with ' (of 12, by --only/--where)' for a part of the study."""
     part = f" (of {len(whole.runs)}, by --only/--where)" if len(whole.runs) != len(study.runs) else ""
-    return f"{len(study.runs)} runs{part}"
+    return f"{len(study.runs)} runs{part}: {_levels(study)}"
+
+
+def _levels(study) -> str:
+    """'6 pretrainings, 24 evaluations': the distinct networks its planned runs train, and their stages."""
+    units = pretrainings(study.runs)
+    return f"{len(units)} pretrainings, {sum(len(u.stages) for u in units)} evaluations"
 
 
 def slurm_options(study, args) -> SlurmSpec:
@@ -115,29 +122,43 @@ ACTIONS = {
 
 
 def _planned_states(study, results: Path, moving: dict[str, str]):
-    """Each planned run and its state; a run whose folder a dry run would rename (`moving`: planned id ->
-    the folder's name) has that folder's state, as `run` will find it."""
-    for planned, state in run_states(study, results):
-        if planned.run_id in moving:
-            state = store.run_state(store.run_dir(results, study.name, moving[planned.run_id]))
-        yield planned, state
+    """Each pretraining's status; one whose folder a dry run would rename (`moving`: planned id -> the
+    folder's name) has that folder's states, as `run` will find them."""
+    for status in study_status(study, results):
+        if status.unit.run_id in moving:
+            folder = store.run_dir(results, study.name, moving[status.unit.run_id])
+            status = replace(status, state=store.run_state(folder), stages={
+                i: store.stage_state(folder / store.STAGES / i) for i in status.stages})
+        yield status
 
 
 def _print_plan(study, results: Path, again: set[str], moving: dict[str, str], whole) -> Counter:
+    """Each pretraining, what `run` does with it, and under it each of its stages."""
     tally = Counter()
     print(f"study {study.name} ({study.path}), preset {study.preset}: {_runs(study, whole)}")
-    for planned, state in _planned_states(study, results, moving):
-        action = f"rerun ({state})" if planned.run_id in again else ACTIONS[state]
+    for status in _planned_states(study, results, moving):
+        unit = status.unit
+        rerun_it = unit.run_id in again
+        action = f"rerun ({status.state})" if rerun_it else ACTIONS[status.state]
         tally[action.split()[0]] += 1
-        print(f"  {planned.run_id}  {action:<16} {planned.label}")
+        print(f"  {unit.run_id}  {action:<16} {unit.label}")
+        for stage in unit.stages:
+            state = RunState.NEW if rerun_it else status.stages[stage.stage_id]
+            print(f"    {stage.stage_id}  {ACTIONS[state]:<14} {stage.section.mode}: {unit.stage_run(stage).label}")
     return tally
 
 
 def _print_plan_json(study, results: Path, moving: dict[str, str]) -> None:
-    """One JSON object per planned run: what exactly will run, without reading any code."""
-    for planned, state in _planned_states(study, results, moving):
+    """One JSON object per planned run: what exactly will run, without reading any code: its
+    pretraining (run_id, state) and its evaluation (its stage chain, the last its result)."""
+    statuses = {status.unit.run_id: status for status in _planned_states(study, results, moving)}
+    for planned in study.runs:
+        status = statuses[planned.run_id]
+        stages = [{"stage_id": s.stage_id, "input_id": s.input_id, "mode": s.section.mode,
+                   "state": status.stages[s.stage_id], "section": s.section.model_dump(mode="json")}
+                  for s in planned.stages]
         print(json.dumps({"run_id": planned.run_id, "study": study.name, "preset": study.preset,
-                          "labels": planned.labels(), "state": state,
+                          "labels": planned.labels(), "state": status.state, "stages": stages,
                           "config": planned.config.model_dump(mode="json")}))
 
 
@@ -163,44 +184,95 @@ def run(args) -> int:
         _set_aside(study, args, again)
     if args.executor == "slurm":
         return _submit(study, args, whole)
-    statuses = study_status(study, args.results)
-    todo = runs_to_do(statuses)
-    # Runs queued or running on SLURM or in another process are skipped: never two trainings at once.
-    on_slurm = sum(s.state in ACTIVE for s in statuses)
-    finished = len(study.runs) - len(todo) - on_slurm
-    lost = []  # runs whose worker process was killed under them (launch/local.py)
-    if not todo and not on_slurm:
-        print(f"{study.name}: all {len(study.runs)} runs already finished; nothing to train")
-    elif not todo:
-        print(f"{study.name}: nothing to train ({counts(statuses)})")
-    else:
-        on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
-        print(f"{study.name}: training {len(todo)} of {len(study.runs)} runs ({finished} already finished{on})")
-        from harness.launch.local import LOST, default_jobs, run_local
-        from harness.launch.run_one import TAKEN
-
-        jobs = min(args.jobs or default_jobs(todo), len(todo))  # no idle worker processes
-        try:
-            states = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet)
-        except Signalled as stop:  # the runs have stopped: cli.py prints what is left, in one line
-            raise _interrupted(study, args, todo, stop) from None
-        taken = sum(states[r.run_id] == TAKEN for r in todo)  # by another process meanwhile
-        print(f"{study.name}: ran {len(todo) - taken} runs here" + (f", {taken} {TAKEN}" if taken else ""))
-        failed = [r for r in todo if states[r.run_id] == RunState.FAILED]
-        for r in failed:
-            print(f"  failed: {r.label} -> {store.run_dir(args.results, study.name, r.run_id) / store.ERROR}")
-        lost = [r for r in todo if states[r.run_id] == LOST]
-        if lost:
-            print(f"{study.name}: {len(lost)} runs lost: a worker process was killed (out of memory?); "
-                  "run this again to resume them", file=sys.stderr)
+    lost = _run_here(study, args, train_network=True)
     # Lost runs read as partial in their folders: the exit status says they did not finish.
     return _summary_and_report(study, study_status(study, args.results), args, whole) or (FAILED_RUNS if lost else 0)
+
+
+def _run_here(study, args, train_network: bool) -> list:
+    """Train the study's unfinished pretrainings (none without `train_network`: `harness eval`) and
+    run their unfinished stages in this process or its workers, saying what it does in a line before
+    and one after; the pretrainings lost with a killed worker process."""
+    statuses = study_status(study, args.results)
+    to_train = [s for s in statuses if s.state in TO_RUN] if train_network else []
+    todo = [s.unit for s in statuses if s in to_train or s.stages_to_do()]
+    evaluations = sum(len(s.stages_to_do()) for s in statuses)
+    # Runs queued or running on SLURM or in another process are skipped: never two trainings at once.
+    on_slurm = sum(s.state in ACTIVE for s in statuses)
+    finished = len(statuses) - len(to_train) - on_slurm
+    if not todo and not train_network:
+        print(f"{study.name}: no evaluation to run ({counts(statuses)})")
+        return []
+    if not todo and not on_slurm:
+        print(f"{study.name}: all {len(statuses)} runs already finished; nothing to train")
+        return []
+    if not todo:
+        print(f"{study.name}: nothing to train ({counts(statuses)})")
+        return []
+    on = f", {on_slurm} queued or running elsewhere" if on_slurm else ""
+    if to_train:
+        then = f", then {evaluations} evaluations of finished ones" if evaluations else ""
+        print(f"{study.name}: training {len(to_train)} of {len(statuses)} runs ({finished} already finished{on}){then}")
+    else:
+        print(f"{study.name}: running {evaluations} evaluations of {len(todo)} finished runs")
+    from harness.launch.local import LOST, default_jobs, run_local
+    from harness.launch.run_one import TAKEN
+
+    jobs = min(args.jobs or default_jobs(todo), len(todo))  # no idle worker processes
+    try:
+        outcomes = run_local(todo, study.name, args.results, jobs=jobs, progress=not args.quiet,
+                             train_network=train_network)
+    except Signalled as stop:  # the runs have stopped: cli.py prints what is left, in one line
+        raise _interrupted(study, args, todo, stop) from None
+    lost = [u for u in todo if outcomes[u.run_id] == LOST]
+    ran = {u.run_id: outcomes[u.run_id] for u in todo if u not in lost}
+    trained = sum(o.state != TAKEN for o in ran.values())
+    evaluated = sum(state != TAKEN for o in ran.values() for state in o.stages.values())
+    taken = sum(s.unit.run_id in ran and ran[s.unit.run_id].state == TAKEN for s in to_train)  # by another process
+    print(f"{study.name}: trained {trained} networks and ran {evaluated} evaluations here"
+          + (f", {taken} runs {TAKEN}" if taken else ""))
+    for unit in todo:
+        folder, outcome = store.run_dir(args.results, study.name, unit.run_id), ran.get(unit.run_id)
+        if outcome and outcome.state == RunState.FAILED:
+            print(f"  failed: {unit.label} -> {folder / store.ERROR}")
+        for stage_id in [i for i, state in (outcome.stages if outcome else {}).items() if state == RunState.FAILED]:
+            print(f"  evaluation failed: {unit.label} -> {folder / store.STAGES / stage_id / store.ERROR}")
+    if lost:
+        print(f"{study.name}: {len(lost)} runs lost: a worker process was killed (out of memory?); "
+              "run this again to resume them", file=sys.stderr)
+    return lost
+
+
+def eval(args) -> int:  # noqa: A001 - the verb's name
+    """Run the study's evaluations on its finished pretrainings, training none; then the report.
+    `--set` takes evaluation keys only: any other would plan a new pretraining."""
+    for key in parse_set(args.overrides):
+        if not key.startswith(EVALUATION_KEYS):
+            raise SpecError(f"--set {key}: not an evaluation key ({EVALUATION_KEYS}*): it would be a new "
+                            f"pretraining; `harness run` trains those")
+    whole = _load(args)
+    study = _selected(whole, args)
+    _check_folders(args, write_results=True, write_reports=True)
+    _migrate(whole, args)
+    statuses = study_status(study, args.results)
+    untrained = [s for s in statuses if s.state != RunState.DONE]
+    if untrained:
+        print(f"{study.name}: {len(untrained)} of {len(statuses)} runs not trained (pretraining "
+              f"{store.tally(s.state for s in untrained)}): not evaluated; `harness run` trains them")
+        for s in untrained:
+            print(f"  {s.planned.run_id}  {s.state:<9} {s.unit.label}")
+    preflight.check([s.unit.config for s in statuses if s.stages_to_do()], None)
+    lost = _run_here(study, args, train_network=False)
+    return _summary_and_report(study, study_status(study, args.results), args, whole) or (FAILED_RUNS if lost else 0)
+
+
+EVALUATION_KEYS = "probe."  # the keys `harness eval --set` takes: those of the evaluation's section
 
 
 def _interrupted(study, args, todo: list, stop: Signalled) -> Signalled:
     """The line an interrupted `run` ends with: how many of its runs did not finish, and how to resume."""
     left = sum(store.run_state(store.run_dir(args.results, study.name, r.run_id)) not in FINISHED for r in todo)
-    return Signalled(stop.signum, f"{study.name}: interrupted by {stop.name} with {left} of {len(study.runs)} runs "
+    return Signalled(stop.signum, f"{study.name}: interrupted by {stop.name} with {left} of {len(pretrainings(study.runs))} runs "
                      "unfinished; run the same command again to resume them, each from its last checkpoint")
 
 
@@ -261,15 +333,18 @@ def _same_options(args) -> str:
 
 def _summary_and_report(study, statuses, args, whole) -> int:
     """The (selected) runs' states in one line (with how to train again those that diverged or failed,
-    once their cause is fixed), the whole study's report, and the exit status they make (EXIT_STATUSES)."""
+    once their cause is fixed), the whole study's report, and the exit status they make (EXIT_STATUSES);
+    a failed evaluation fails the command, not its pretraining."""
     states = {s.state for s in statuses}
+    evaluations_failed = any(state == RunState.FAILED for s in statuses for state in s.stages.values())
     ended = ",".join(s for s in (RunState.DIVERGED, RunState.FAILED) if s in states)
     same = _same_options(args)
     same = f" (with {same})" if same else ""
     hint = f"; after a fix, `harness run {study.path} --rerun {ended}`{same} trains them anew" if ended else ""
-    print(f"{study.name}: {counts(statuses)}{hint}")
+    print(f"{study.name}: {pretraining_counts(statuses)}{hint}{evaluation_counts(statuses)}")
     _report(_with_found_seeds(whole, args), args)
-    return FAILED_RUNS if RunState.FAILED in states else DIVERGED_RUNS if RunState.DIVERGED in states else 0
+    failed = RunState.FAILED in states or evaluations_failed
+    return FAILED_RUNS if failed else DIVERGED_RUNS if RunState.DIVERGED in states else 0
 
 
 def _report(study, args) -> int:
@@ -289,6 +364,9 @@ def status(args) -> int:
     print(f"study {study.name}, preset {study.preset}: {_runs(study, whole)}")
     for s in statuses:
         print(f"  {s.planned.run_id:<12}  {s.state:<9} {s.planned.label}" + (f"  [{s.detail}]" if s.detail else ""))
+        for stage in s.unit.stages:
+            print(f"    {stage.stage_id}  {s.stages[stage.stage_id]:<9} {stage.section.mode}: "
+                  f"{s.unit.stage_run(stage).label}")
     print(counts(statuses))
     return 0
 
@@ -326,7 +404,7 @@ def _migrate(study, args) -> dict[str, str]:
     renames = migrate.migrate(study, args.results, dry_run)
     for line in migrate.describe(study.name, renames, dry_run):
         print(line, file=out)
-    return {r.new: r.old for r in renames if r.free} if dry_run else {}
+    return {r.new: r.old for r in renames if r.free and not r.aside} if dry_run else {}
 
 
 def _check_folders(args, write_results: bool = False, write_reports: bool = False) -> None:

@@ -8,6 +8,8 @@ Defaults are the SimSiam paper's ImageNet setup; presets (harness/presets.py) sc
 The run id (harness/run_id.py) hashes what differs from these defaults, without ``runtime`` (device,
 workers, threads, data location, checkpoint cadence, channels_last, compile): those change where and
 how fast a run goes, not its result. The exception is ``runtime.precision``: bf16 changes the numbers.
+Nor does ``probe`` enter it: the run id names the pretraining, and each evaluation of it is a stage
+with an id of its own (run_id.stage_id).
 """
 
 from __future__ import annotations
@@ -308,8 +310,8 @@ class Monitor(Section):
 
 class ProbeBase(Section):
     """What both end-of-training evaluations share (probe.mode picks one, as method.name picks a
-    method): they start from the same layer and read the same labeled subset. Their result goes into
-    the last curves row and summary (harness/columns.py names it)."""
+    method): they start from the same layer and read the same labeled subset. Each is a stage after
+    the pretraining (harness/stages.py), its result in the stage's summary (harness/columns.py names it)."""
 
     mode: str  # each mode's section fixes it: the union's tag
     enabled: bool = True
@@ -402,7 +404,9 @@ class RunConfig(Section):
     data: Data = Data()
     optim: Optim = Optim()
     monitor: Monitor = Monitor()
-    probe: ProbeConfig = PROBES[DEFAULT_PROBE_MODE]()
+    # The evaluation is a stage of its own (harness/stages.py), with its own id: a pretraining is
+    # trained once for every evaluation of it.
+    probe: Annotated[ProbeConfig, InRunId(False)] = PROBES[DEFAULT_PROBE_MODE]()
     runtime: Annotated[Runtime, InRunId(False)] = Runtime()
     seed: int = Field(0, ge=0)
 

@@ -1,5 +1,7 @@
 """A study's plan: its validated spec (spec.py) expanded into fully resolved runs, variants x grid x
-seeds, each a PlannedRun with its RunConfig and run id. What launch, status and the report read.
+seeds, each a PlannedRun with its RunConfig, its run id (its pretraining's) and its evaluation's
+chain of stages; and the distinct pretrainings that train them (pretrainings()), each once, with
+every stage of it. What launch, status and the report read.
 
 A run's config is built by layering override sets, later ones winning:
     RunConfig defaults < the method's recipe < preset < the recipe at that preset < study `base`
@@ -12,6 +14,7 @@ named in the error, with its key.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Collection
@@ -19,25 +22,91 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness import plugins
+from harness import config as config_module, plugins
 from harness.config import PROBES, RunConfig
 from harness.methods import registry
 from harness.methods.sections import MethodSection
 from harness.presets import DEFAULT_PRESET, PRESETS
+from harness.run_id import stage_id
 from harness.section import KeysError
 from harness.spec import (SpecError, StudySpec, check_key, check_keys, did_you_mean, flatten, key_of, read_spec, same,
                           shown)
 
 
+# The sections of the stages an evaluation reads, in order (a distillation's fine-tuned teacher):
+# config.stage_inputs once the evaluations define it, else none. TODO(lead): import it at the merge.
+stage_inputs = getattr(config_module, "stage_inputs", lambda section: [])
+
+
+# How each evaluation measures its number, until its section says so itself (section.protocol()).
+# TODO(lead): remove at the merge, with the fallback in stage_protocol.
+_PROTOCOLS = {
+    "linear": "linear probe on frozen, un-augmented, standardized features of layer {layer} (harness/probe.py): "
+              "SGD momentum 0.9, lr {lr} cosine, batch {batch_size}, {epochs} epochs, weight decay {weight_decay}, "
+              "on {label_fraction:.0%} of the train labels",
+    "finetune": "fine-tuning of the encoder and the head's first {layer} layers with a new linear classifier "
+                "(harness/finetune.py): LARS, lr {base_lr} x sqrt(batch {batch_size}) cosine, {epochs} epochs, "
+                "crop and flip, on {label_fraction:.0%} of the train labels",
+}
+
+
+def stage_protocol(section: BaseModel) -> str:
+    """One sentence naming how an evaluation's number is measured."""
+    if hasattr(section, "protocol"):
+        return section.protocol()
+    return _PROTOCOLS[section.mode].format(**section.model_dump())
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """An evaluation of a pretraining (harness/stages.py), in its folder stages/<stage_id>/."""
+
+    stage_id: str  # run_id.stage_id(input_id, section)
+    input_id: str  # what it reads: the pretraining's run id, or the id of the stage before it
+    section: BaseModel  # its probe section (config.PROBES)
+
+
+def stage_chain(config: RunConfig, run_id: str) -> tuple[PlannedStage, ...]:
+    """The stages a run's evaluation needs, each after the one it reads, the evaluation last; none
+    when probe.enabled is false."""
+    if not config.probe.enabled:
+        return ()
+    chain, input_id = [], run_id
+    for section in [*stage_inputs(config.probe), config.probe]:
+        chain.append(PlannedStage(stage_id(input_id, section), input_id, section))
+        input_id = chain[-1].stage_id
+    return tuple(chain)
+
+
 @dataclass(frozen=True)
 class PlannedRun:
-    run_id: str
+    run_id: str  # its pretraining's: the run folder results/<study>/<run_id>/, shared by runs that differ in probe keys only
     variant: str
     point: tuple[tuple[str, Any], ...]  # the grid values of this run, in grid order
     seed: int
     config: RunConfig
+
+    @property
+    def pretraining_id(self) -> str:
+        """The same as run_id (its folder is its pretraining's), by the name the stages give it."""
+        return self.run_id
+
+    @functools.cached_property
+    def stages(self) -> tuple[PlannedStage, ...]:
+        """Its evaluation's chain (stage_chain): what runs on its pretraining for this run's result."""
+        return stage_chain(self.config, self.run_id)
+
+    @property
+    def evaluation(self) -> PlannedStage | None:
+        """The stage whose metrics are this run's evaluation (the chain's last), None without one."""
+        return self.stages[-1] if self.stages else None
+
+    @property
+    def result_id(self) -> str:
+        """What tells this run's result from every other's: its pretraining's id and its evaluation's."""
+        return f"{self.run_id}/{self.evaluation.stage_id}" if self.evaluation else self.run_id
 
     @property
     def series(self) -> str:
@@ -51,6 +120,46 @@ class PlannedRun:
     def labels(self) -> dict[str, Any]:
         """What identifies this run within its study, stored beside its results."""
         return {"variant": self.variant, "seed": self.seed, **dict(self.point)}
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """One network to train, and every stage that the planned runs on it need: the unit of work."""
+
+    runs: tuple[PlannedRun, ...]  # the planned runs it trains, the first's config and labels its own
+
+    @property
+    def run_id(self) -> str:
+        return self.runs[0].run_id
+
+    @property
+    def first(self) -> PlannedRun:
+        return self.runs[0]
+
+    @property
+    def config(self) -> RunConfig:
+        return self.first.config
+
+    @property
+    def label(self) -> str:
+        return self.first.label
+
+    @property
+    def stages(self) -> list[PlannedStage]:
+        """Its distinct stages, each after the stages it reads."""
+        return list({stage.stage_id: stage for run in self.runs for stage in run.stages}.values())
+
+    def stage_run(self, stage: PlannedStage) -> PlannedRun:
+        """The first planned run whose chain has `stage`: its labels are the stage's."""
+        return next(run for run in self.runs if stage in run.stages)
+
+
+def pretrainings(runs: list[PlannedRun]) -> list[Pretraining]:
+    """The distinct pretrainings of planned runs, in the order the runs come, each with its runs."""
+    grouped: dict[str, list[PlannedRun]] = {}
+    for run in runs:
+        grouped.setdefault(run.run_id, []).append(run)
+    return [Pretraining(tuple(group)) for group in grouped.values()]
 
 
 @dataclass(frozen=True)
@@ -149,12 +258,12 @@ def expand(spec: StudySpec, path: Path, preset: str | None = None, overrides: di
                 config = resolve(study_layers + [seed_layer] + cli, preset, stand_ins)
                 planned = PlannedRun(config.run_id(), variant, point, seed, config)
                 # A stand-in's id leaves out the method's keys: twins are the plug-in's to tell, at `run`.
-                if planned.run_id in seen and not isinstance(config.method, StandInMethod):
+                if planned.result_id in seen and not isinstance(config.method, StandInMethod):
                     raise SpecError(
-                        f"{path}: runs {seen[planned.run_id]!r} and {planned.label!r} resolve to the same "
+                        f"{path}: runs {seen[planned.result_id]!r} and {planned.label!r} resolve to the same "
                         "config; make the variants differ"
                     )
-                seen[planned.run_id] = planned.label
+                seen[planned.result_id] = planned.label
                 runs.append(planned)
     return Study(spec=spec, path=path, preset=preset, runs=runs)
 

@@ -110,7 +110,9 @@ def recorded_run(planned: PlannedRun, records: list[Record]) -> PlannedRun | Non
     if not found:
         return None
     latest = max(found, key=lambda r: r.written)
-    return dataclasses.replace(planned, run_id=latest.run_id, config=latest.config)
+    # A pretraining's record has no evaluation (its stages have theirs): the plan's is the run's.
+    return dataclasses.replace(planned, run_id=latest.run_id,
+                               config=latest.config.model_copy(update={"probe": planned.config.probe}))
 
 
 def agrees(planned: RunConfig, recorded: RunConfig) -> bool:

@@ -28,8 +28,9 @@ from pydantic_core import PydanticUndefined, to_jsonable_python
 # Bump whenever a default's meaning changes (the same key at its default would train another run, so
 # the ids of old and new runs must differ), or the layout of config.yaml changes; either way add the
 # translation of an older config.yaml to harness/migrate.py. 1: every key hashed, but for a hand-kept
-# list of keys added later (up to a509ef7); 2: only the keys that differ from the defaults.
-SCHEMA_VERSION = 2
+# list of keys added later (up to a509ef7); 2: only the keys that differ from the defaults; 3: the
+# evaluation (`probe`) left the run id, a stage of its own with its own id (stage_id).
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,19 @@ class InRunId:
 
 def run_id(config: BaseModel) -> str:
     """The run id of a resolved config (harness.config.RunConfig): 12 hex digits."""
-    canonical = json.dumps(result_keys(config), sort_keys=True, separators=(",", ":"))
+    return _digest(result_keys(config))
+
+
+def stage_id(input_id: str, section: BaseModel) -> str:
+    """A stage's id (harness/stages.py): 12 hex digits hashing the id of what it reads (a pretraining's
+    run id, or an earlier stage's id) and its section's keys that differ from the section class's
+    defaults, its tag (probe.mode) always."""
+    keys = {"schema": SCHEMA_VERSION, "input": input_id, **_differences(section, None, "", True)}
+    return _digest(keys)
+
+
+def _digest(keys: dict[str, Any]) -> str:
+    canonical = json.dumps(keys, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 

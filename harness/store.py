@@ -1,6 +1,9 @@
 """The results tree and its vocabulary: results/<study>/<run_id>/ with config.yaml, curves.parquet,
 steps.parquet, summary.json, checkpoint.pt (and error.txt for a failed run, job.json for one submitted
-to SLURM), every file name a run may have, and the states a run can be in (RunState).
+to SLURM), every file name a run may have, and the states a run can be in (RunState). A run is a
+pretraining; each evaluation of it is a stage beside it, results/<study>/<run_id>/stages/<stage_id>/,
+with a stage's files (config.yaml, summary.json, checkpoint.pt, network.pt, error.txt), in the same
+states.
 
 Every file is written to a temporary name in the same folder and renamed over the target, so a
 reader (or a resumed run) sees a complete file or the previous one, never half of one. Torch-free:
@@ -36,11 +39,19 @@ PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"  # the one before: where a run resume
 ERROR = "error.txt"  # a failed run's traceback
 JOB = "job.json"  # which SLURM job holds the run (written at submission, updated by the job)
 LOCK = ".lock"  # held by the process training the run
+# A stage's folder and files, in results/<study>/<run_id>/stages/<stage_id>/ (harness/stages.py): its
+# CONFIG (its section, input id, labels), SUMMARY (status, metrics, protocol, input id), CHECKPOINT,
+# ERROR and LOCK as a run's, and the network a later stage reads.
+STAGES = "stages"
+NETWORK = "network.pt"
 # A study's files and folders, in results/<study>/, beside its runs'.
 SUBMIT_LOCK = ".submit.lock"  # held while the study is submitted to SLURM
 MIGRATE_LOCK = ".migrate.lock"  # held while run folders of an older schema are renamed (harness/migrate.py)
 SLURM_LOGS = ".slurm"
 CODE_COPIES = ".code"  # the package as each submission pinned it (launch/code_pin.py)
+# Run folders of an older schema that hold the same pretraining as the one kept (they differed in
+# evaluation keys only): set aside here by harness/migrate.py, never deleted.
+SAME_PRETRAINING = ".same-pretraining"
 
 
 class RunState(StrEnum):
@@ -82,6 +93,11 @@ os.umask(_UMASK)
 
 def run_dir(results: Path, study: str, run_id: str) -> Path:
     return Path(results) / study / run_id
+
+
+def stage_dir(results: Path, study: str, run_id: str, stage_id: str) -> Path:
+    """The folder of a stage of the run (pretraining) `run_id`."""
+    return run_dir(results, study, run_id) / STAGES / stage_id
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -210,7 +226,12 @@ def _json_readable(path: Path) -> bool:
         return False
 
 
-def run_state(directory: Path, check_lock: bool = True) -> RunState:
+def stage_state(directory: Path, check_lock: bool = True) -> RunState:
+    """The state a stage's directory says, as run_state: a stage writes no curves."""
+    return run_state(directory, check_lock, with_curves=False)
+
+
+def run_state(directory: Path, check_lock: bool = True, with_curves: bool = True) -> RunState:
     """The state a run's directory says: its summary's status, or locked (RUNNING), a checkpoint
     (PARTIAL), nothing (NEW); CORRUPT when its summary, or a finished run's curves, cannot be read."""
     directory = Path(directory)
@@ -222,7 +243,7 @@ def run_state(directory: Path, check_lock: bool = True) -> RunState:
         status = summary.get("status")
         if status not in (RunState.DONE, RunState.DIVERGED, RunState.FAILED):  # a summary says how it ended
             return RunState.CORRUPT
-        if status in FINISHED and not curves_readable(directory / CURVES):
+        if status in FINISHED and with_curves and not curves_readable(directory / CURVES):
             return RunState.CORRUPT
         return RunState(status)
     if check_lock and is_locked(directory):

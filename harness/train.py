@@ -6,8 +6,8 @@
                      epoch's monitors: one row of curves.parquet (and rows of steps.parquet)
     write            curves and steps every epoch (and to runtime.loggers), the checkpoint every
                      runtime.checkpoint_every
-    finish           the linear probe (or fine-tuning) after the last epoch; summary.json last: it marks
-                     the run finished
+    finish           summary.json last: it marks the run (the pretraining) finished; its evaluations
+                     are stages after it (harness/stages.py), reading its last checkpoint
 
 A non-finite loss ends the run as `diverged`. `harness bench` times set_up's run and train_step
 themselves (harness/bench/workload.py), never a copy of them.
@@ -37,14 +37,12 @@ from harness.accumulation import CAVEAT, accumulate_gradients
 from harness.config import RunConfig
 from harness.data import build_data
 from harness.data.pipeline import DataPipeline
-from harness.finetune import finetune
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.loggers import Loggers, open_loggers
 from harness.methods.base import Method
 from harness.methods.factory import build_method, n_views
 from harness.monitor import collapse_monitors, effective_rank, embed, knn_accuracies
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
-from harness.probe import linear_probe
 from harness.provenance import code_revision, now, versions
 from harness.store import RunState
 
@@ -107,13 +105,18 @@ def set_up(config: RunConfig, make_data: Callable[..., DataPipeline] = build_dat
     device = dist.device(config.runtime.device)
     data = make_data(config, n_views(config), device)
     data.shard(dist.rank, dist.world_size)  # with several ranks, each trains on its share of every batch
-    method = build_method(config, data.channels)
-    method.attach_data(data.train_size())  # a per-image state (SimSiam Sec. 5.2's eta), if it keeps one
-    method = accel.prepare_model(method.to(device), config.runtime)
+    method = build_network(config, data, device)
     model = dist.wrap(method, config.optim.sync_bn, device)  # DDP (and SyncBN), or the method itself
     return Training(config, dist, device, data, method, model, build_optimizer(method, config.optim),
                     lr_schedule(config.optim, data.steps_per_epoch()), peak_lr(config.optim),
                     first_and_last_layers(method.encoder))
+
+
+def build_network(config: RunConfig, data: DataPipeline, device: torch.device) -> Method:
+    """The run's method on `device`, as training holds it (a stage loads a checkpoint into it)."""
+    method = build_method(config, data.channels)
+    method.attach_data(data.train_size())  # a per-image state (SimSiam Sec. 5.2's eta), if it keeps one
+    return accel.prepare_model(method.to(device), config.runtime)
 
 
 def due(every: int, step: int) -> bool:
@@ -231,22 +234,7 @@ def train(
                     on_epoch(rows[-1])
             if stop:
                 raise Interrupted(epoch)
-        # The linear probe or fine-tuning, into the last curves row (and so the summary).
-        probe_due = summary["status"] == RunState.DONE and config.probe.enabled and rows and rows[-1]["epoch"]
-        if probe_due and t.dist.is_main:
-            rows[-1].update(evaluate_probe(t))
         return finish(t, directory, summary, rows, step_rows, started, logs)
-
-
-# The end-of-training evaluation of each probe.mode: the linear probe on the frozen network, or
-# fine-tuning a copy of it.
-EVALUATIONS = {"linear": linear_probe, "finetune": finetune}
-
-
-def evaluate_probe(t: Training) -> dict[str, float]:
-    """The evaluation that probe.mode names, its top-1 in the mode's column (harness/columns.py)."""
-    probe = t.config.probe
-    return {columns.PROBE[probe.mode]: EVALUATIONS[probe.mode](t.method, t.data, probe, t.config.seed)}
 
 
 def restart(t: Training, directory: Path) -> tuple[list[dict], list[dict], int, float]:
@@ -308,8 +296,7 @@ def write(t: Training, directory: Path, rows: list[dict], step_rows: list[dict],
 
 def finish(t: Training, directory: Path, summary: dict, rows: list[dict], step_rows: list[dict],
            started: float, logs: Loggers) -> dict:
-    """The run's last files, summary.json last: it marks the run finished (done or diverged); the
-    loggers get what the epochs' writes did not (the probe's top-1)."""
+    """The run's last files, summary.json last: it marks the run finished (done or diverged)."""
     if not t.dist.is_main:  # rank 0 writes
         return summary
     if rows:

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     from harness import store
     from harness.columns import EPOCH_SECONDS
     from harness.launch.local import run_local
+    from harness.plan import pretrainings
     from harness.launch.slurm import submit
     from harness.plan import load_study
     from harness.spec import SlurmSpec, parse_set
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         return elapsed
 
     start = time.perf_counter()
-    run_local(study.runs, study.name, root / "local", progress=False)
+    run_local(pretrainings(study.runs), study.name, root / "local", progress=False)
     local = time.perf_counter() - start
     slurm = on_slurm(root / "slurm", 1)
     packed = on_slurm(root / "packed", args.runs)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness import store
 from harness.columns import EPOCH_SECONDS
+from harness.plan import pretrainings
 
 
 @dataclass
@@ -42,7 +43,7 @@ def time_study_seed(study, jobs: int | None = None) -> StudyTime:
     from harness.launch.local import default_jobs, run_local
 
     seed = study.spec.seeds[0]
-    runs = [r for r in study.runs if r.seed == seed]
+    runs = pretrainings([r for r in study.runs if r.seed == seed])  # each network once, with its evaluations
     jobs = jobs or default_jobs(runs)
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         started = time.perf_counter()

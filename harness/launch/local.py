@@ -1,4 +1,5 @@
-"""The local executor: runs one after another in this process, or in N worker processes.
+"""The local executor: pretrainings (each with its stages: launch/run_one.py) one after another in
+this process, or in N worker processes.
 
 A signal that stops the harness (SIGINT, SIGTERM: errors.Signalled, raised by the command line's
 handler) stops the runs where they are: in this process it ends the run's step, and the worker
@@ -19,8 +20,8 @@ from tqdm import tqdm
 
 from harness import store
 from harness.machine import usable_cpus
-from harness.launch.run_one import run_one
-from harness.plan import PlannedRun
+from harness.launch.run_one import Outcome, run_one
+from harness.plan import Pretraining
 
 # What run_local returns for a run whose worker process died under it (killed by the system, e.g.
 # out of memory): the pool is broken and every run not finished by then is lost with it. Their
@@ -58,7 +59,7 @@ def _die_with(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def default_jobs(runs: list[PlannedRun]) -> int:
+def default_jobs(runs: list[Pretraining]) -> int:
     """How many runs train at once when --jobs is not given. Runs on the CPU that each hold a fixed
     number of threads (runtime.threads; 1 at `tiny`) fill the usable cores side by side: on 2 cores
     two one-thread runs train 4 tiny runs in 146 s where one two-thread run at a time takes 159 s,
@@ -71,18 +72,21 @@ def default_jobs(runs: list[PlannedRun]) -> int:
     return max(1, min(len(runs), usable_cpus() // max(threads)))
 
 
-def run_local(runs: list[PlannedRun], study: str, results: Path, jobs: int = 1, progress: bool = True) -> dict[str, str]:
-    """Run each planned run; return {run_id: final state}."""
+def run_local(runs: list[Pretraining], study: str, results: Path, jobs: int = 1, progress: bool = True,
+              train_network: bool = True) -> dict[str, Outcome | str]:
+    """Run each pretraining and its stages (with `train_network` false, its stages only: `harness
+    eval`); return {run_id: its Outcome, or LOST}."""
     bar = tqdm(total=len(runs), desc=study, unit="run", disable=not progress)
     try:
         if jobs <= 1:
-            return _in_this_process(runs, study, results, bar)
-        return _in_workers(runs, study, results, jobs, bar)
+            return _in_this_process(runs, study, results, bar, train_network)
+        return _in_workers(runs, study, results, jobs, bar, train_network)
     finally:
         bar.close()
 
 
-def _in_this_process(runs: list[PlannedRun], study: str, results: Path, bar: tqdm) -> dict[str, str]:
+def _in_this_process(runs: list[Pretraining], study: str, results: Path, bar: tqdm,
+                     train_network: bool) -> dict[str, Outcome | str]:
     states = {}
     for planned in runs:
         bar.set_postfix_str(planned.label)
@@ -91,12 +95,14 @@ def _in_this_process(runs: list[PlannedRun], study: str, results: Path, bar: tqd
         def on_epoch(row, planned=planned, total=total):
             bar.set_postfix_str(f"{planned.label} epoch {row['epoch']}/{total} loss {row['loss']:.3f}")
 
-        states[planned.run_id] = run_one(planned, store.run_dir(results, study, planned.run_id), on_epoch)
+        states[planned.run_id] = run_one(planned, store.run_dir(results, study, planned.run_id), on_epoch,
+                                         train_network=train_network)
         bar.update()
     return states
 
 
-def _in_workers(runs: list[PlannedRun], study: str, results: Path, jobs: int, bar: tqdm) -> dict[str, str]:
+def _in_workers(runs: list[Pretraining], study: str, results: Path, jobs: int, bar: tqdm,
+                train_network: bool) -> dict[str, Outcome | str]:
     # Spawned workers split the cores between them instead of each taking all of them (a run's
     # runtime.threads, where set, wins in train()).
     threads = max(1, usable_cpus() // jobs)
@@ -105,15 +111,16 @@ def _in_workers(runs: list[PlannedRun], study: str, results: Path, jobs: int, ba
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=init)
     states = {}
     try:
-        futures = {pool.submit(run_one, planned, store.run_dir(results, study, planned.run_id)): planned
-                   for planned in runs}  # fmt: skip
+        futures = {pool.submit(run_one, planned, store.run_dir(results, study, planned.run_id),
+                               train_network=train_network): planned for planned in runs}  # fmt: skip
         for future in as_completed(futures):
             planned = futures[future]
             try:
                 states[planned.run_id] = future.result()
             except BrokenProcessPool:
                 states[planned.run_id] = LOST
-            bar.set_postfix_str(f"{planned.label}: {states[planned.run_id]}")
+            state = states[planned.run_id]
+            bar.set_postfix_str(f"{planned.label}: {state.state if isinstance(state, Outcome) else state}")
             bar.update()
     except BaseException:  # Signalled, above all: leaving the pool as it is would wait for every queued run
         _stop_workers(pool)

@@ -2,7 +2,7 @@
 method's bug fixed after its runs diverged, failed or finished). A run id covers the config, not the
 code, so without this the next `run` skips them as finished.
 
-The selected runs' folders are set aside, never deleted: moved whole, under the run's lock, to
+The selected runs' folders (with their stages) are set aside, never deleted: moved whole, under the run's lock, to
 `<results>/<study>.rerun-<time>/<run_id>/`, outside the study's folder, so that neither the harness
 nor a script reading `<results>/<study>/*/` takes them for the study's results; each run then trains
 from its start as a new one.
@@ -33,7 +33,8 @@ class Selection:
     variants: frozenset[str]
 
     def takes(self, status: RunStatus) -> bool:
-        return status.state in self.states and (not self.variants or status.planned.variant in self.variants)
+        variants = {planned.variant for planned in status.unit.runs}  # a pretraining may train several
+        return status.state in self.states and (not self.variants or bool(variants & self.variants))
 
 
 def selection(values: list[str], study: Study) -> Selection | None:

@@ -1,8 +1,9 @@
 """The SLURM executor: a study's unfinished runs submitted through submitit as job arrays; `harness
 run` returns once they are submitted.
 
-- Packing: each job holds `runs_per_job` runs and trains them one after another (small runs then
-  share one scheduling round trip and one interpreter start).
+- Packing: each job holds `runs_per_job` pretrainings and trains them one after another, each
+  followed by its stages (its evaluations: run_one.py); small runs then share one scheduling round
+  trip and one interpreter start.
 - Arrays: one array per MaxArraySize jobs (read from `scontrol show config`), each array waiting for
   the one before it, so that `array_parallelism` caps the whole study, not each array.
 - Records: results/<study>/<run_id>/job.json says which job holds the run; the job adds when it
@@ -23,7 +24,7 @@ import shlex
 import signal
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import submitit
@@ -33,7 +34,7 @@ from harness.launch.code_pin import pin_code
 from harness.launch.run_one import run_one
 from harness.launch.slurm_queue import SlurmError, max_array_size
 from harness.launch.status import runs_to_do, study_status
-from harness.plan import PlannedRun, Study
+from harness.plan import PlannedRun, Pretraining, Study
 from harness.provenance import now
 from harness.spec import SlurmSpec
 from harness.train import Interrupted
@@ -76,7 +77,7 @@ class RunJob(submitit.helpers.Checkpointable):
     checkpoint() (inherited) resubmits this same object: all the state a requeued job needs is in
     the run directories."""
 
-    def __init__(self, study: str, results: Path, runs: list[PlannedRun], code: Path):
+    def __init__(self, study: str, results: Path, runs: list[Pretraining], code: Path):
         self.study, self.results, self.runs, self.code = study, Path(results), runs, Path(code)
 
     def __call__(self) -> dict[str, str]:
@@ -110,7 +111,7 @@ class RunJob(submitit.helpers.Checkpointable):
             distributed.shutdown()
         return states
 
-    def _run(self, planned: PlannedRun, job_id: str, ctx: distributed.Context, stop: threading.Event) -> str:
+    def _run(self, planned: Pretraining, job_id: str, ctx: distributed.Context, stop: threading.Event) -> str:
         directory = store.run_dir(self.results, self.study, planned.run_id)
         on_epoch = None
         if ctx.is_main:
@@ -121,7 +122,7 @@ class RunJob(submitit.helpers.Checkpointable):
             def on_epoch(row):  # one JSON line per epoch in the job's log
                 print(json.dumps({"run": planned.run_id, **row}), flush=True)
 
-        return run_one(planned, directory, on_epoch, should_stop=stop.is_set)
+        return run_one(planned, directory, on_epoch, should_stop=stop.is_set).state
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,14 @@ def submit(study: Study, results: Path, options: SlurmSpec) -> Submission:
         return Submission(job_ids, len(todo))
 
 
-def _absolute_paths(runs: list[PlannedRun]) -> list[PlannedRun]:
+def _absolute_paths(units: list[Pretraining]) -> list[Pretraining]:
     """The job starts in another directory: a relative --data-root must not change meaning."""
-    fixed = []
-    for planned in runs:
-        runtime = planned.config.runtime
-        if runtime.data_root is not None and not os.path.isabs(runtime.data_root):
-            runtime = runtime.model_copy(update={"data_root": os.path.abspath(runtime.data_root)})
-            planned = PlannedRun(planned.run_id, planned.variant, planned.point, planned.seed,
-                                 planned.config.model_copy(update={"runtime": runtime}))
-        fixed.append(planned)
-    return fixed
+    return [Pretraining(tuple(_absolute_path(planned) for planned in unit.runs)) for unit in units]
+
+
+def _absolute_path(planned: PlannedRun) -> PlannedRun:
+    runtime = planned.config.runtime
+    if runtime.data_root is None or os.path.isabs(runtime.data_root):
+        return planned
+    runtime = runtime.model_copy(update={"data_root": os.path.abspath(runtime.data_root)})
+    return replace(planned, config=planned.config.model_copy(update={"runtime": runtime}))

@@ -1,5 +1,5 @@
-"""The state of each planned run of a study, from its run directory and, for runs submitted to
-SLURM, from the job that holds it.
+"""The state of each pretraining of a study and of its stages (its evaluations), from their
+directories and, for pretrainings submitted to SLURM, from the job that holds them.
 
 A run directory alone says done / diverged / failed (summary.json), partial (a checkpoint) or new.
 A run submitted to SLURM also has job.json (slurm.py: the job id, and `started_at` once the
@@ -15,20 +15,35 @@ and the command line asks it what to show.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import store
 from harness.launch import slurm_queue
-from harness.plan import PlannedRun, Study
+from harness.plan import PlannedRun, Pretraining, Study, pretrainings
 from harness.store import ACTIVE, TO_RUN, RunState
 
 
 @dataclass(frozen=True)
 class RunStatus:
-    planned: PlannedRun
-    state: RunState
+    unit: Pretraining
+    state: RunState  # the pretraining's
     detail: str = ""  # e.g. which job, and where its log is
+    stages: dict[str, RunState] = field(default_factory=dict)  # each stage's, by stage id
+    in_job: bool = False  # a SLURM job that holds it waits or runs: it (and its stages) are the job's
+
+    @property
+    def planned(self) -> PlannedRun:
+        """The first planned run it trains: its id, labels and config are the pretraining's."""
+        return self.unit.first
+
+    def stages_to_do(self) -> list[str]:
+        """The stages `run` and `eval` execute now: its pretraining done, each stage new, partial, failed
+        or corrupt, and what it reads done."""
+        if self.state != RunState.DONE or self.in_job or not self.stages:
+            return []
+        ready = {self.unit.run_id} | {i for i, state in self.stages.items() if state == RunState.DONE}
+        return [s.stage_id for s in self.unit.stages if self.stages[s.stage_id] in TO_RUN and s.input_id in ready]
 
 
 def reconcile(disk: RunState, job: dict | None, slurm_state: str | None) -> tuple[RunState, str]:
@@ -50,38 +65,56 @@ def reconcile(disk: RunState, job: dict | None, slurm_state: str | None) -> tupl
 
 
 def run_states(study: Study, results: Path) -> list[tuple[PlannedRun, RunState]]:
-    return [(s.planned, s.state) for s in study_status(study, results)]
+    """Each planned run and its pretraining's state."""
+    states = {s.unit.run_id: s.state for s in study_status(study, results)}
+    return [(r, states[r.run_id]) for r in study.runs]
 
 
 def study_status(study: Study, results: Path) -> list[RunStatus]:
-    directories = [store.run_dir(results, study.name, r.run_id) for r in study.runs]
+    """Each distinct pretraining of the study's planned runs, its state and its stages'."""
+    units = pretrainings(study.runs)
+    directories = [store.run_dir(results, study.name, u.run_id) for u in units]
     jobs = [store.read_json(d / store.JOB) for d in directories]
     slurm = {}
     if any(jobs):  # only a study submitted to SLURM asks SLURM anything
         slurm = slurm_queue.job_states({j["job_id"] for j in jobs if j})
         jobs = [store.read_json(d / store.JOB) for d in directories]  # `started_at` as of now
     statuses = []
-    for planned, directory, job in zip(study.runs, directories, jobs):
-        state, detail = reconcile(store.run_state(directory), job, slurm.get(job["job_id"]) if job else None)
-        statuses.append(RunStatus(planned, state, detail))
+    for unit, directory, job in zip(units, directories, jobs):
+        slurm_state = slurm.get(job["job_id"]) if job else None
+        state, detail = reconcile(store.run_state(directory), job, slurm_state)
+        stages = {s.stage_id: store.stage_state(directory / store.STAGES / s.stage_id) for s in unit.stages}
+        in_job = slurm_state in slurm_queue.WAITING or slurm_state in slurm_queue.ACTIVE
+        statuses.append(RunStatus(unit, state, detail, stages, in_job))
     return statuses
 
 
-def runs_to_do(statuses: list[RunStatus]) -> list[PlannedRun]:
-    """The runs `harness run` trains or submits: new, partial, failed or corrupt (store.TO_RUN), not
-    those finished or in another process's or job's hands."""
-    return [s.planned for s in statuses if s.state in TO_RUN]
+def runs_to_do(statuses: list[RunStatus]) -> list[Pretraining]:
+    """The pretrainings `harness run` trains or submits: new, partial, failed or corrupt (store.TO_RUN),
+    or done with stages to do; not those in another process's or job's hands."""
+    return [s.unit for s in statuses if s.state in TO_RUN or s.stages_to_do()]
 
 
 def counts(statuses: list[RunStatus]) -> str:
+    """'6 done; evaluations: 20 done, 4 new': the pretrainings' states, then their stages'."""
+    return pretraining_counts(statuses) + evaluation_counts(statuses)
+
+
+def pretraining_counts(statuses: list[RunStatus]) -> str:
     return store.tally(s.state for s in statuses)
+
+
+def evaluation_counts(statuses: list[RunStatus]) -> str:
+    """'; evaluations: 20 done, 4 new', or '' for a study without evaluations."""
+    stages = [state for s in statuses for state in s.stages.values()]
+    return f"; evaluations: {store.tally(stages)}" if stages else ""
 
 
 def follow(study: Study, results: Path, poll_s: float = 30, progress: bool = True) -> list[RunStatus]:
     """Poll until no run of the study is queued or running, with a progress bar; the last status."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(study.runs), desc=study.name, unit="run", disable=not progress)
+    bar = tqdm(total=len(pretrainings(study.runs)), desc=study.name, unit="run", disable=not progress)
     while True:
         statuses = study_status(study, results)
         bar.n = sum(s.state not in ACTIVE for s in statuses)

@@ -5,7 +5,8 @@ The paper's setup is papers.yaml's `protocol` of the paper whose method a run tr
 `protocol_by_probe_mode[probe.mode]`: a probe key means the run's mode's, e.g. fine-tuning's batch), with
 its table's `protocol` on top (or `protocol_by_method[method]`, for another method's runs in the table,
 like BYOL Table 16's SimCLR arm). Keys the study sets on purpose per row (its variants, grid and rules: the
-ablation itself) are not differences.
+ablation itself) are not differences. And how each evaluation column's numbers are measured, from the
+runs' evaluation sections (evaluation_protocols).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.columns import PROBE
 from harness.methods.registry import BUILT_IN
+from harness.plan import stage_protocol
 from harness.report.reference import papers, paper_table
 from harness.report.schema import ReportSpec, report_spec
 from harness.spec import flatten, same
@@ -95,3 +98,10 @@ def show_value(value) -> str:
     if isinstance(value, list):
         return "(" + ", ".join(show_value(v) for v in value) + ")"
     return str(value)
+
+
+def evaluation_protocols(study) -> list[tuple[str, str]]:
+    """(column, protocol) of each distinct evaluation the study's runs read: how each number in an
+    evaluation column is measured (the stage's section says it: plan.stage_protocol)."""
+    found = [(PROBE[r.evaluation.section.mode], stage_protocol(r.evaluation.section)) for r in study.runs if r.evaluation]
+    return list(dict.fromkeys(found))

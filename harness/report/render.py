@@ -24,7 +24,7 @@ from harness.report import figures as fig
 from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability, reads_the_std
 from harness.report.intervals import DECIDING_RULE
 from harness.report.metrics import metric
-from harness.report.protocol import differences, show_value
+from harness.report.protocol import differences, evaluation_protocols, show_value
 from harness.report.reference import PaperNumbers, citation, source_word
 from harness.report.results import load_results, matching
 from harness.report.schema import (CurvesFigure, ReportSpec, SweepFigure, axis_values, paper_numbers,
@@ -197,7 +197,8 @@ def _runs_table(finals) -> list[dict]:
         return revision[:12] + ("+dirty" if revision.endswith("+dirty") else "")
 
     return [
-        {"run_id": r.run_id, "label": r.label, "status": r.status, "epochs": number(r.epochs_completed, 0),
+        # A run's folder is its pretraining's; its evaluation is the stage its result_id names after the "/".
+        {"run_id": r.pretraining_id, "evaluation": r.run_id.partition("/")[2], "label": r.label, "status": r.status, "epochs": number(r.epochs_completed, 0),
          "wall": number(r.wall_seconds), "finished": text(r.finished_at), "code": short(text(r.code_revision)),
          "note": text(r.note)}
         for r in finals.itertuples()
@@ -248,6 +249,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "notes": table.notes + figure_notes,
         "protocol": [{"key": d.key, "ours": " / ".join(show_value(v) for v in d.ours), "paper": show_value(d.paper)}
                      for d in differences(study, spec)],
+        "evaluations": [{"column": column, "protocol": text} for column, text in evaluation_protocols(study)],
         "verdicts": verdicts,
         "deciding_rule": DECIDING_RULE,
         "level": "/".join(f"{100 * c:g}%" for c in sorted({c.confidence for c in spec.claims})) or "95%",

@@ -2,6 +2,11 @@
 curves, and the per-step monitors where runs wrote them; the rows of given grid values; a run's
 largest dip of a metric over training.
 
+A planned run's row reads its pretraining's summary (status, final metrics) and, once its
+evaluation's stage is done, that stage's metrics (linear_top1, finetune_top1, ...). The
+row's run_id is the planned run's result_id (pretraining/stage), unique where runs share a
+pretraining; its curves are its pretraining's.
+
 Missing, failed, partial (running or interrupted) and diverged runs stay in `finals` with their
 status and a note, so nothing is dropped. Parquet is read with column projection: only the columns
 the report's tables, claims and figures use, so a study of 1,000 runs x 800 epochs loads in a
@@ -24,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import store
-from harness.columns import dip, is_knn
+from harness.columns import PROBES, dip, is_knn
 from harness.report.metrics import metric
 from harness.spec import same
 from harness.store import RunState
@@ -64,6 +69,21 @@ def _read_summary(directory: Path) -> dict | None:
         return None
 
 
+def _evaluation(planned, directory: Path) -> tuple[dict, str]:
+    """The metrics of the run's evaluation (its stage's summary, when done), and a note when it is not
+    done: failed (its error) or not run yet."""
+    if planned.evaluation is None:
+        return {}, ""
+    folder = directory / store.STAGES / planned.evaluation.stage_id
+    state = store.stage_state(folder)
+    summary = (_read_summary(folder) if state in (RunState.DONE, RunState.FAILED) else None) or {}
+    if state == RunState.DONE:
+        return summary.get("metrics", {}), ""
+    if state == RunState.FAILED:
+        return {}, f"evaluation failed: {_note(folder, state, summary)}"
+    return {}, f"evaluation {state.reported}"
+
+
 def load_finals(study, results: Path) -> pd.DataFrame:
     rows = []
     for planned in study.runs:
@@ -72,13 +92,17 @@ def load_finals(study, results: Path) -> pd.DataFrame:
         # A corrupt run's files are never read as data: it is listed with its state only.
         summary = _read_summary(directory) if state in (*store.FINISHED, RunState.FAILED) else None
         summary = summary or {}
-        row = {"run_id": planned.run_id, "label": planned.label, "series": planned.series, **planned.labels(),
-               "status": state.reported}
-        row.update(summary.get("final", {}))
+        row = {"run_id": planned.result_id, "pretraining_id": planned.run_id, "label": planned.label,
+               "series": planned.series, **planned.labels(), "status": state.reported}
+        # An evaluation's metric is its stage's alone: a summary of an older schema also has the one
+        # its folder ran, of its own probe keys (migrate.py made that a stage of its own).
+        row.update({k: v for k, v in summary.get("final", {}).items() if k not in PROBES})
+        evaluation, evaluation_note = _evaluation(planned, directory) if state == RunState.DONE else ({}, "")
+        row.update(evaluation)
         for key in ("chance", "output_std_ref", "wall_seconds", "epochs_completed", "finished_at", "code_revision"):
             row[key] = summary.get(key)
         row["output_bn_fixes_std"] = planned.config.heads.output_bn_fixes_std  # which std a collapse claim reads
-        row["note"] = _note(directory, state, summary)
+        row["note"] = "; ".join(n for n in (_note(directory, state, summary), evaluation_note) if n)
         rows.append(row)
     finals = pd.DataFrame(rows)
     for std in ("output_std", "output_std_pre_bn"):  # in units of 1/sqrt(d)
@@ -111,8 +135,9 @@ def load_results(study, results: Path, curve_columns: list[str], step_columns: l
     """The finals, the curves projected to `curve_columns` (+ epoch, step), and, if `step_columns`
     is given, the steps.parquet files projected to those (+ step)."""
     finals = load_finals(study, results)
-    readable = finals.loc[finals["status"] != RunState.CORRUPT, "run_id"]
-    directory = {r: store.run_dir(results, study.name, r) for r in readable}
+    readable = finals.loc[finals["status"] != RunState.CORRUPT, ["run_id", "pretraining_id"]]
+    # Each planned run's curves are its pretraining's, read once for each run that shares them.
+    directory = {r: store.run_dir(results, study.name, p) for r, p in readable.itertuples(index=False)}
     curve_files = {r: d / store.CURVES for r, d in directory.items() if (d / store.CURVES).exists()}
     curves = read_parquet_runs(curve_files, list(dict.fromkeys(["epoch", "step", *curve_columns])))
     steps = None

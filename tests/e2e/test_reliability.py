@@ -12,7 +12,7 @@ from harness import checkpoint, store
 from harness.cli import main
 from harness.columns import EPOCH_SECONDS
 from harness.launch.run_one import TAKEN, run_one
-from harness.plan import load_study
+from harness.plan import load_study, pretrainings
 from harness.spec import parse_set
 from harness.store import RunState
 
@@ -53,7 +53,7 @@ def test_truncated_result_file_is_detected_and_repaired(tiny_study, tmp_path, vi
 
     with pytest.warns(store.CorruptFileWarning, match=re.escape(str(directory / victim))):
         assert run_study(tiny_study, tmp_path) == 0
-    assert "ran 1 runs here" in capsys.readouterr().out
+    assert "trained 1 networks and ran 0 evaluations here" in capsys.readouterr().out
     assert store.run_state(directory) == RunState.DONE
     pd.testing.assert_frame_equal(curves(directory), before)  # resumed from the final checkpoint
     assert (directory / f"{victim}.corrupt").exists()
@@ -78,7 +78,8 @@ def test_a_run_finished_by_another_process_while_waiting_is_not_counted_as_train
     directory = first_dir(tiny_study, tmp_path)
     before = curves(directory)
     planned = load_study(tiny_study, overrides=parse_set(FAST)).runs[0]
-    assert run_one(planned, directory) == TAKEN
+    outcome = run_one(pretrainings([planned])[0], directory)
+    assert outcome.state == TAKEN and outcome.stages == {}  # its evaluation is done too
     pd.testing.assert_frame_equal(curves(directory), before)
 
 
@@ -89,7 +90,7 @@ def test_two_processes_on_one_study_run_each_run_once(tiny_study, tmp_path):
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    ran = [int(m.group(1)) for out in outs for m in re.finditer(r"ran (\d+) runs here", out)]
+    ran = [int(m.group(1)) for out in outs for m in re.finditer(r"trained (\d+) networks", out)]
     assert sum(ran) == 2, outs  # two runs in the study, each trained by exactly one process
     study = load_study(tiny_study, overrides=parse_set(FAST + ["optim.epochs=6"]))
     for planned in study.runs:

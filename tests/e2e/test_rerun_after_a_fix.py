@@ -62,7 +62,7 @@ def test_a_diverged_plugin_run_is_trained_anew_after_its_fix(tmp_path, capsys, m
     assert run(study, tmp_path, "--jobs", "1", "--rerun", "diverged") == 0
     out = capsys.readouterr().out
     assert f"plug: set 1 runs (1 diverged) aside in {tmp_path / 'results'}/plug.rerun-" in out
-    assert "plug: 1 done\n" in out
+    assert "plug: 1 done; evaluations: 1 done\n" in out
     planned = load_study(study, overrides=parse_set(FAST)).runs[0]
     assert store.run_state(store.run_dir(tmp_path / "results", "plug", planned.run_id)) == store.RunState.DONE
     (aside,) = (tmp_path / "results").glob("plug.rerun-*")

@@ -12,6 +12,7 @@ from harness.config import RunConfig
 from harness.plan import load_study
 from harness.spec import flatten, parse_set
 from harness.store import RunState
+from harness.stages import run_stage
 from harness.train import train
 
 from conftest import FAST, STUDIES
@@ -64,7 +65,9 @@ def test_one_epoch_of_the_first_run(study, tmp_path):
         config = RunConfig.model_validate({**config.model_dump(), "optim": {**config.optim.model_dump(), "epochs": 1}})
     summary = train(config, tmp_path, planned.labels())
     assert summary["status"] == RunState.DONE and summary["epochs_completed"] == 1
-    assert summary["final"][columns.PROBE[planned.config.probe.mode]] is not None
+    # Its evaluation, a stage after it, reads its last checkpoint.
+    evaluation = run_stage(planned.config, planned.evaluation, tmp_path, planned.labels())
+    assert evaluation["metrics"][columns.PROBE[planned.config.probe.mode]] is not None
     if planned.config.monitor.every_steps:
         assert (tmp_path / store.STEPS).exists()
 

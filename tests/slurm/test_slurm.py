@@ -417,7 +417,7 @@ def test_a_local_run_and_a_slurm_submission_at_once_train_each_run_once(cluster,
              harness_process(tiny_study, tmp_path)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    ran_here = sum(int(m.group(1)) for out in outs for m in re.finditer(r"ran (\d+) runs here", out))
+    ran_here = sum(int(m.group(1)) for out in outs for m in re.finditer(r"trained (\d+) networks", out))
     assert wait(tiny_study, tmp_path, overrides=FAST) == 0
     assert "tiny_test: 2 done" in capsys.readouterr().out
     study = load_study(tiny_study, overrides=parse_set(FAST))

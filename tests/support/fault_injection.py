@@ -35,8 +35,8 @@ from harness.spec import parse_set  # noqa: E402
 EPOCHS = 6
 # The files a kill may land in the middle of, and how many times one `harness run` of the study writes
 # each at most (a kill aimed at a later write would never land: a wasted restart): each run's curves and
-# checkpoint every epoch, its summary once (2 runs), the report once.
-WRITES = {"curves.parquet": 3, "checkpoint.pt": 3, "summary.json": 2, "tiny_test.md": 1, "tiny_test.html": 1,
+# checkpoint every epoch, its summary once and its evaluation's summary once (2 runs), the report once.
+WRITES = {"curves.parquet": 3, "checkpoint.pt": 3, "summary.json": 4, "tiny_test.md": 1, "tiny_test.html": 1,
           "curves.png": 1}
 
 
@@ -69,7 +69,8 @@ def outcome(root: Path, study: Path) -> dict:
         directory = store.run_dir(root / "results", planned.name, r.run_id)
         curves = store.read_curves(directory / store.CURVES).drop(columns=[EPOCH_SECONDS])
         summary = json.loads((directory / store.SUMMARY).read_text())
-        result[r.run_id] = (summary["status"], curves, summary["final"])
+        evaluation = json.loads((directory / store.STAGES / r.evaluation.stage_id / store.SUMMARY).read_text())
+        result[r.run_id] = (summary["status"], curves, summary["final"], evaluation["metrics"])
     return result
 
 
@@ -92,11 +93,11 @@ def inject(kills: int, seed: int = 0, log=print) -> dict:
             """The study just finished after the kills since the last check: compare it with the
             clean run, then start over so that kills keep landing."""
             got = outcome(killed_root, study)
-            for run_id, (status, curves, final) in expected.items():
-                g_status, g_curves, g_final = got[run_id]
+            for run_id, (status, curves, final, evaluation) in expected.items():
+                g_status, g_curves, g_final, g_evaluation = got[run_id]
                 tally["epochs_checked"] += len(g_curves)
                 same = (g_status == status and g_curves["epoch"].tolist() == list(range(EPOCHS + 1))
-                        and g_final == final and g_curves.equals(curves))
+                        and g_final == final and g_curves.equals(curves) and g_evaluation == evaluation)
                 tally["mismatches"] += not same
             tally["temporaries_left"] += [str(p) for p in killed_root.rglob("*.tmp")]
             tally["studies_checked"] += 1

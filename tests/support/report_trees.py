@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness import store
+from harness.columns import PROBES
 from harness.plan import load_study
 
 
@@ -18,7 +19,13 @@ def make_study(tmp_path, text: str, name: str = "s"):
 
 
 def write_run(results, study, planned, status="done", knn=0.8, std=0.06, loss=-0.8, epochs=4, steps=None, **final):
-    """A run directory as train.py leaves it (curves.parquet, summary.json), for any status."""
+    """A run directory as train.py leaves it (curves.parquet, summary.json), for any status; an
+    evaluation's metric in `final` (linear_top1...) goes to the stage of the run's evaluation, done."""
+    evaluation = {k: final.pop(k) for k in list(final) if k in PROBES}
+    if evaluation and status == "done":
+        stage = store.stage_dir(results, study.name, planned.run_id, planned.evaluation.stage_id)
+        stage.mkdir(parents=True, exist_ok=True)
+        (stage / store.SUMMARY).write_text(json.dumps({"status": "done", "metrics": evaluation}))
     directory = store.run_dir(results, study.name, planned.run_id)
     directory.mkdir(parents=True, exist_ok=True)
     if status == "missing":

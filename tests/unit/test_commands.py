@@ -48,6 +48,40 @@ def test_dry_run_json_prints_each_runs_resolved_config(tmp_path, capsys):
     assert not list(Path(tmp_path).iterdir())  # nothing written
 
 
+def test_simclr_finetune_pretrains_6_networks_and_evaluates_them_24_times(tmp_path, capsys):
+    # Its pretraining varies in head depth and seed alone: each fine-tuning is a stage of one of 6.
+    argv = ["run", str(STUDIES / "simclr_finetune.yaml"), "--dry-run", "--results", str(tmp_path)]
+    assert main(argv) == 0
+    assert "24 runs: 6 pretrainings, 24 evaluations" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    runs = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(runs) == 24 and len({run["run_id"] for run in runs}) == 6
+    evaluations = {run["stages"][-1]["stage_id"]: run for run in runs}
+    assert len(evaluations) == 24 and all(run["stages"][-1]["mode"] == "finetune" for run in runs)
+    assert all(run["stages"][-1]["input_id"] == run["run_id"] and run["state"] == "new" for run in runs)
+    assert not list(Path(tmp_path).iterdir())
+
+
+def test_eval_refuses_a_key_that_would_make_a_new_pretraining(tmp_path, capsys, tiny_study):
+    line = refused(capsys, ["eval", str(tiny_study), "--set", "probe.label_fraction=0.1", "--set", "optim.epochs=3"],
+                   tmp_path)
+    assert line == ("harness: error: --set optim.epochs: not an evaluation key (probe.*): it would be a new "
+                    "pretraining; `harness run` trains those")
+
+
+def test_eval_trains_no_pretraining_that_is_not_finished(tmp_path, capsys, tiny_study, monkeypatch):
+    from harness.launch import run_one
+
+    monkeypatch.setattr(run_one, "train", lambda *args, **kwargs: pytest.fail("eval trained a network"))
+    argv = ["eval", str(tiny_study), "--results", str(tmp_path / "results"), "--reports", str(tmp_path / "reports"),
+            "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "tiny_test: 2 of 2 runs not trained (pretraining 2 new): not evaluated; `harness run` trains them" in out
+    assert "tiny_test: no evaluation to run (2 new; evaluations: 2 new)" in out
+    assert not [p for p in (tmp_path / "results").rglob("*") if p.is_file()]
+
+
 @pytest.mark.slow
 def test_the_exit_status_says_whether_runs_failed_or_diverged(tmp_path, capsys):
     # Issue 14: a study in which every run failed exited 0; a script calling `harness run` could not tell.

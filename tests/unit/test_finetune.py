@@ -10,6 +10,7 @@ from harness.data.pipeline import InMemoryPipeline, LabeledImages
 from harness.finetune import finetune, finetune_network
 from harness.methods.factory import build_method
 from harness.probe import labeled_subset, linear_probe
+from harness.run_id import stage_id
 
 from commandline import refused
 from configs import config
@@ -117,12 +118,14 @@ def test_labeled_batches_crop_and_flip_only_and_cover_the_subset():
     assert d.labeled_augment.recipe.crop_min_scale == d.augment.recipe.crop_min_scale
 
 
-def test_mode_is_validated_and_enters_the_run_id():
+def test_mode_is_validated_and_enters_the_stage_id():
     with pytest.raises(Exception, match="probe.mode|mode"):
         config(probe={"mode": "fine"})
     linear, tuned = config(), config(probe={"mode": "finetune"})
-    assert linear.run_id() != tuned.run_id()
-    assert linear.run_id() == config(probe={"mode": "linear"}).run_id()  # the default keeps old ids
+    assert linear.run_id() == tuned.run_id()  # one pretraining, two evaluations of it
+    assert stage_id(linear.run_id(), linear.probe) != stage_id(tuned.run_id(), tuned.probe)
+    default = config(probe={"mode": "linear"})
+    assert stage_id(linear.run_id(), linear.probe) == stage_id(default.run_id(), default.probe)  # the default's tag
 
 
 def test_each_mode_takes_its_own_keys(capsys, tmp_path, tiny_study):

@@ -12,9 +12,10 @@ import yaml
 
 from harness import migrate, store
 from harness.cli import main
-from harness.columns import EPOCH_SECONDS
+from harness.columns import EPOCH_SECONDS, PROBE, PROBES
 from harness.plan import load_study
 from harness.run_id import SCHEMA_VERSION
+from harness.stages import run_stage
 from harness.train import train
 
 from commandline import refused
@@ -44,8 +45,14 @@ def new_ids(study: Path) -> dict[str, str]:
     return {run.variant: run.run_id for run in load_study(study).runs}
 
 
-def files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+def files(folder: Path, stages: bool = True) -> dict[str, bytes]:
+    """Every file under `folder` by its relative path (without `stages`, none of its stages' files)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and (stages or p.relative_to(folder).parts[0] != store.STAGES)}
+
+
+def stage_summaries(folder: Path) -> list[dict]:
+    return [store.read_json(p) for p in sorted((folder / store.STAGES).glob(f"*/{store.SUMMARY}"))]
 
 
 def curves(path: Path) -> pd.DataFrame:
@@ -75,11 +82,11 @@ def test_status_finds_two_done_and_one_partial_with_their_files_kept(legacy, cap
     assert cli("status", legacy) == 0
     out = capsys.readouterr().out
     assert f"legacy: 3 run folders renamed to schema-{SCHEMA_VERSION} run ids" in out
-    assert out.rstrip().endswith("2 done, 1 partial")
+    assert out.rstrip().endswith("2 done, 1 partial; evaluations: 2 done, 1 new")
     ids, root = new_ids(legacy), legacy.parent / "results" / "legacy"
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == sorted(ids.values())
     for variant, old in OLD_IDS.items():
-        kept, was = files(root / ids[variant]), files(FIXTURE / "legacy" / old)
+        kept, was = files(root / ids[variant], stages=False), files(FIXTURE / "legacy" / old)
         assert kept.keys() == was.keys()
         assert all(kept[name] == was[name] for name in was if name not in (store.CONFIG, store.SUMMARY))
         record, old_record = (yaml.safe_load(f[store.CONFIG]) for f in (kept, was))
@@ -88,6 +95,14 @@ def test_status_finds_two_done_and_one_partial_with_their_files_kept(legacy, cap
         if variant in DONE:
             summary, old_summary = (json.loads(f[store.SUMMARY]) for f in (kept, was))
             assert summary == {**old_summary, "run_id": ids[variant]}
+            # The evaluation it ran at the end of its training: a done stage of it, read, not run again.
+            planned = next(r for r in load_study(legacy).runs if r.variant == variant)
+            [stage] = stage_summaries(root / ids[variant])
+            column = PROBE[planned.config.probe.mode]
+            assert stage["stage_id"] == planned.evaluation.stage_id and stage["status"] == "done"
+            assert stage["metrics"] == {column: old_summary["final"][column]} and stage["migrated_from"] == old
+        else:
+            assert not (root / ids[variant] / store.STAGES).exists()  # its probe never ran
     assert cli("status", legacy) == 0 and "renamed" not in capsys.readouterr().out  # once only
 
 
@@ -115,11 +130,17 @@ def test_run_resumes_the_partial_run_alone(legacy, capsys):
 
 @pytest.mark.parametrize("variant", DONE)
 def test_a_fresh_training_gives_the_curves_written_then(legacy, tmp_path, variant):
+    # The evaluation, then in the last curves row and the summary's final, is now a stage after it.
     run = next(r for r in load_study(legacy).runs if r.variant == variant)
     summary = train(run.config, tmp_path / "fresh", run.labels())
     written = FIXTURE / "legacy" / OLD_IDS[variant]
-    pd.testing.assert_frame_equal(curves(tmp_path / "fresh" / store.CURVES), curves(written / store.CURVES))
-    assert summary["final"] == store.read_json(written / store.SUMMARY)["final"]
+    old_curves = curves(written / store.CURVES)
+    pd.testing.assert_frame_equal(curves(tmp_path / "fresh" / store.CURVES), old_curves.drop(columns=list(PROBES), errors="ignore"))
+    old_final = store.read_json(written / store.SUMMARY)["final"]
+    assert summary["final"] == {k: v for k, v in old_final.items() if k not in PROBES}
+    evaluation = run_stage(run.config, run.evaluation, tmp_path / "fresh", run.labels())
+    column = PROBE[run.config.probe.mode]
+    assert evaluation["metrics"] == {column: pytest.approx(old_final[column], abs=0.02)}
 
 
 def test_a_folder_is_never_renamed_over_another_nor_one_that_matches_nothing(legacy, capsys):
@@ -154,3 +175,37 @@ def test_a_job_record_follows_its_runs(legacy):
     assert sorted(r.new for r in renames if r.free) == sorted(ids.values())
     job = store.read_json(root / ids["byol"] / store.JOB)
     assert job == {"run_id": ids["byol"], "job_id": "7", "runs_in_job": [ids["simsiam"], ids["byol"]]}
+
+
+def test_folders_that_differed_in_probe_keys_only_become_one_pretraining_and_lose_nothing(tmp_path, capsys):
+    # Two runs of an older schema that differ in the probe's label fraction only: one pretraining now.
+    # One folder is kept, the other moved whole into .same-pretraining/, and both evaluations are
+    # stages of the kept one: nothing is trained or evaluated again.
+    root = tmp_path / "results" / "legacy"
+    shutil.copytree(FIXTURE / "legacy" / OLD_IDS["simsiam"], root / "aaaaaaaaaaaa")
+    half = root / "bbbbbbbbbbbb"
+    shutil.copytree(FIXTURE / "legacy" / OLD_IDS["simsiam"], half)
+    record = yaml.safe_load((half / store.CONFIG).read_text())
+    record["config"]["probe"]["label_fraction"] = 0.5
+    record["labels"]["variant"] = "half"
+    (half / store.CONFIG).write_text(yaml.safe_dump(record))
+    summary = store.read_json(half / store.SUMMARY)
+    store.write_json(half / store.SUMMARY, {**summary, "final": {**summary["final"], "linear_top1": 0.5}})
+    before = files(half)
+    study = tmp_path / "legacy_study.yaml"
+    study.write_text(LEGACY_STUDY.read_text().split("variants:")[0]
+                     + "variants:\n  simsiam: {}\n  half: {probe.label_fraction: 0.5}\nseeds: [0]\n")
+
+    assert cli("status", study) == 0
+    out = capsys.readouterr().out
+    [pretraining] = {run.run_id for run in load_study(study).runs}
+    assert "legacy: 1 run folders renamed to schema-3 run ids" in out
+    assert (f"legacy: run folder bbbbbbbbbbbb holds the pretraining {pretraining} (half seed=0) that another folder "
+            f"keeps, differing in evaluation keys only: moved to legacy/{store.SAME_PRETRAINING}/bbbbbbbbbbbb") in out
+    assert out.rstrip().endswith("1 done; evaluations: 2 done")
+    assert files(root / store.SAME_PRETRAINING / "bbbbbbbbbbbb") == before  # set aside whole, never deleted
+    assert files(root / pretraining, stages=False).keys() == files(FIXTURE / "legacy" / OLD_IDS["simsiam"]).keys()
+    metrics = {s["labels"]["variant"]: s["metrics"]["linear_top1"] for s in stage_summaries(root / pretraining)}
+    assert metrics == {"simsiam": summary["final"]["linear_top1"], "half": 0.5}
+    assert cli("run", study, "--dry-run") == 0
+    assert "dry run: nothing written; 1 skip" in capsys.readouterr().out

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.config import RunConfig
 from harness.plan import load_study
-from harness.run_id import SCHEMA_VERSION, result_keys
+from harness.run_id import SCHEMA_VERSION, result_keys, stage_id
 
 RECIPES = """\
 name: ids
@@ -22,9 +22,11 @@ variants:
 # The ids of each built-in recipe at preset tiny: every run of that method written before has its id
 # from the same keys. A pin changes only with SCHEMA_VERSION, and harness/migrate.py then renames the
 # folders of the older schema.
-PINNED = {"simsiam": "ef1edac98cdf", "byol": "24bcc6501894", "simclr": "23e4ac73fd32", "mocov3": "bd9b40f7fb61"}
-DEFAULTS = "c2a8105acd21"  # RunConfig() itself: {"schema": 2} hashed
-BF16 = "657288f4fcbb"  # RunConfig() at runtime.precision bf16
+PINNED = {"simsiam": "ba59462bfadd", "byol": "13d63341c910", "simclr": "a24447edb5b8", "mocov3": "8e71921771ce"}
+DEFAULTS = "dff5301227e8"  # RunConfig() itself: {"schema": 3} hashed
+BF16 = "c0901838e085"  # RunConfig() at runtime.precision bf16
+# The stage ids of the default linear probe and fine-tuning of the pretraining DEFAULTS.
+STAGES = {"linear": "97f704d997d9", "finetune": "5349f60a7070"}
 
 
 def test_one_id_per_built_in_recipe_at_tiny(tmp_path):
@@ -113,7 +115,13 @@ def test_a_key_set_at_its_default_changes_no_id():
             assert RunConfig.model_validate(with_key(base, key, value)).run_id() == config.run_id(), key
 
 
+def identity(config: RunConfig) -> tuple[str, str]:
+    """What tells a run's result: its pretraining's id and its evaluation's stage id."""
+    return config.run_id(), stage_id(config.run_id(), config.probe)
+
+
 def test_every_key_of_a_result_changes_the_id():
+    # A probe key changes the evaluation's stage id alone; any other, the pretraining's run id.
     varied, tags = set(), {"method.name", "probe.mode"}
     for base in BASES:
         config = RunConfig.model_validate(base)
@@ -125,7 +133,8 @@ def test_every_key_of_a_result_changes_the_id():
                     changed = RunConfig.model_validate(with_key(base, key, other))
                 except ValidationError:
                     continue
-                assert changed.run_id() != config.run_id(), (key, other)
+                assert identity(changed) != identity(config), (key, other)
+                assert (changed.run_id() == config.run_id()) == key.startswith("probe."), (key, other)
                 varied.add(key)
                 break
     every = {k for b in BASES for k in leaves(RunConfig.model_validate(b))} - tags
@@ -136,9 +145,20 @@ def test_a_union_member_hashes_its_tag_and_what_differs_from_its_own_defaults():
     byol = RunConfig(method={"name": "byol"})
     assert result_keys(byol) == {"schema": SCHEMA_VERSION, "method.name": "byol"}
     assert RunConfig(method={"name": "byol", "tau_base": 0.996, "loss": "symmetric"}).run_id() == byol.run_id()
-    assert result_keys(RunConfig(probe={"mode": "finetune", "epochs": 60, "batch_size": 64})) == {
-        "schema": SCHEMA_VERSION, "probe.mode": "finetune", "probe.batch_size": 64}
-    assert RunConfig(probe={"mode": "linear"}).run_id() == RunConfig().run_id()
+    finetune = RunConfig(probe={"mode": "finetune", "epochs": 60, "batch_size": 64})
+    assert result_keys(finetune) == {"schema": SCHEMA_VERSION}  # the evaluation is a stage of its own
+    assert identity(finetune) == identity(RunConfig(probe={"mode": "finetune", "batch_size": 64}))
+    assert identity(finetune) != identity(RunConfig(probe={"mode": "finetune"}))
+    assert identity(RunConfig(probe={"mode": "linear"})) == identity(RunConfig())
+
+
+def test_a_stage_id_is_pinned_and_follows_its_input():
+    config = RunConfig()
+    for mode, pinned in STAGES.items():
+        assert stage_id(DEFAULTS, RunConfig(probe={"mode": mode}).probe) == pinned
+    assert stage_id(BF16, config.probe) != STAGES["linear"]  # another pretraining: another evaluation
+    assert stage_id(STAGES["finetune"], config.probe) not in STAGES.values()  # after another stage
+    assert stage_id(DEFAULTS, config.probe.model_copy(update={"enabled": True})) == STAGES["linear"]
 
 
 def test_the_seed_changes_the_id():

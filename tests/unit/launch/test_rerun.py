@@ -8,7 +8,7 @@ from harness import store
 from harness.cli import main
 from harness.launch import rerun
 from harness.launch.status import RunStatus
-from harness.plan import load_study
+from harness.plan import load_study, pretrainings
 from harness.spec import parse_set
 from harness.store import RunState
 
@@ -30,7 +30,7 @@ def test_a_value_neither_a_state_nor_a_variant_is_refused_in_one_line(tiny_study
 
 def test_states_and_variants_select_that_variants_runs_in_those_states(tiny_study):
     study = load_study(tiny_study, overrides=parse_set(FAST))
-    a, b = study.runs  # with_stop_gradient, without_stop_gradient
+    a, b = pretrainings(study.runs)  # with_stop_gradient, without_stop_gradient
     statuses = [RunStatus(a, RunState.DIVERGED), RunStatus(b, RunState.DIVERGED)]
     chosen = rerun.selection(["diverged"], study)
     assert [chosen.takes(s) for s in statuses] == [True, True]

@@ -76,4 +76,23 @@ def test_study_status_asks_slurm_only_for_submitted_studies(tiny_study, tmp_path
     assert asked == [{"5_0"}]
     assert [s.state for s in statuses] == [RunState.RUNNING, RunState.NEW]
     assert "job 5_0" in statuses[0].detail
-    assert runs_to_do(statuses) == [second]  # the running one is in its job's hands
+    assert [unit.first for unit in runs_to_do(statuses)] == [second]  # the running one is in its job's hands
+
+
+def test_a_done_pretraining_is_run_again_for_its_unfinished_stages_only(tiny_study, tmp_path):
+    study = load_study(tiny_study, overrides=parse_set(FAST))
+    first = study.runs[0]
+    directory = store.run_dir(tmp_path, study.name, first.run_id)
+    directory.mkdir(parents=True)
+    store.write_json(directory / store.SUMMARY, {"status": "done"})
+    store.write_curves(directory / store.CURVES, [{"epoch": 1, "loss": 0.5}])
+    [status, _] = study_status(study, tmp_path)
+    assert status.state == RunState.DONE and status.stages == {first.evaluation.stage_id: RunState.NEW}
+    assert status.stages_to_do() == [first.evaluation.stage_id] and status.unit in runs_to_do([status])
+    stage = directory / store.STAGES / first.evaluation.stage_id
+    stage.mkdir(parents=True)
+    store.write_json(stage / store.SUMMARY, {"status": "failed"})
+    assert study_status(study, tmp_path)[0].stages_to_do() == [first.evaluation.stage_id]  # retried
+    store.write_json(stage / store.SUMMARY, {"status": "done"})  # a stage writes no curves
+    [status, _] = study_status(study, tmp_path)
+    assert status.stages == {first.evaluation.stage_id: RunState.DONE} and runs_to_do([status]) == []
