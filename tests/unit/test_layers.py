@@ -23,7 +23,7 @@ LAYERS = [
     ("config", ["config", "columns"]),
     ("spec and plan", ["spec", "plan", "migrate", "recorded"]),
     ("training", ["nets", "data", "methods", "monitor", "probe", "finetune", "accel", "optim", "accumulation",
-                  "checkpoint", "train"]),
+                  "checkpoint", "train", "interrupted", "supervised", "paper_linear", "distill", "evaluations"]),
     ("export", ["export"]),  # a finished run's weights, read from its checkpoint
     ("launch", ["launch", "preflight"]),
     ("report", ["report"]),
