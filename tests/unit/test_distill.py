@@ -31,7 +31,7 @@ def test_distillation_loss_is_the_cross_entropy_of_the_softened_predictions_by_h
 def run_config(**probe):
     return config(method={"name": "simclr"}, predictor={"kind": "none"}, data={"image_size": 8},
                   projector={"layers": 2, "hidden_dim": 12, "out_dim": 8},
-                  probe={"mode": "distill", "epochs": 3, "batch_size": 16, "base_lr": 10.0, **probe}  # LARS: lr 0.6 at batch 16)
+                  probe={"mode": "distill", "epochs": 3, "batch_size": 16, "base_lr": 10.0, **probe})  # LARS: lr 0.6 at batch 16
 
 
 def teacher(d):
