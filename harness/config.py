@@ -389,10 +389,11 @@ class Distill(ProbeBase):
 
     def protocol(self) -> str:
         student = "the pretraining's backbone" if self.student is None else f"{self.student.name} (width {self.student.width})"
-        labels = (f"{1 - self.label_weight:g} x distillation + {self.label_weight:g} x the labeled loss on "
-                  f"{_labeled(self)}" if self.label_weight else "distillation alone, no labels")
+        labels = (f"{1 - self.label_weight:g} x distillation + {self.label_weight:g} x the labeled loss"
+                  if self.label_weight else "distillation alone, no labels")
         return (f"distillation (SimCLR v2 Eq. 2-3): a student ({student}) trained from scratch {self.epochs} epochs "
-                f"on crops of the train split against the fine-tuned teacher's predictions at T={self.temperature:g}, "
+                f"on crops of the train split against the predictions at T={self.temperature:g} of its teacher, fine-tuned "
+                f"on {_labeled(self)}, "
                 f"{labels}; top-1 on the un-augmented test split")
 
 

@@ -26,3 +26,25 @@ def test_stop_gradient_false_refused_unless_the_target_is_the_online_network(met
     with pytest.raises(ValidationError, match="method.stop_gradient false needs method.tau_base 0 and "
                                               "method.tau_schedule constant"):
         config(method={"name": "byol", "stop_gradient": False, **method})
+
+
+def test_a_distillation_reads_its_teacher_fine_tuned_on_its_own_labels_and_layer():
+    from harness.config import Distill, FinetuneProbe, stage_inputs
+
+    d = config(probe={"mode": "distill", "layer": 1, "label_fraction": 0.1, "teacher": {"epochs": 30}}).probe
+    assert isinstance(d, Distill) and d.teacher == FinetuneProbe(layer=1, label_fraction=0.1, epochs=30)
+    assert stage_inputs(d) == [d.teacher]
+    assert stage_inputs(d.teacher) == [] and stage_inputs(config().probe) == []
+    assert config(probe={"mode": "distill", "student": {"name": "small_cnn", "width": 8}}).probe.student.width == 8
+    with pytest.raises(Exception, match="label_weight"):
+        config(probe={"mode": "distill", "label_weight": 1.5})
+
+
+def test_every_probe_mode_says_how_its_number_is_measured():
+    from harness.config import PROBES
+
+    for mode in PROBES:
+        text = config(probe={"mode": mode, "label_fraction": 0.1}).probe.protocol()
+        assert "0.1 of the train split" in text and "test split" in text, mode
+    assert "main_lincls.py" in config(probe={"mode": "paper_linear"}).probe.protocol()
+    assert "T=1" in config(probe={"mode": "distill"}).probe.protocol()
