@@ -12,7 +12,7 @@ import yaml
 
 from harness import migrate, store
 from harness.cli import main
-from harness.columns import EPOCH_SECONDS
+from harness.columns import EPOCH_SECONDS, FINETUNE
 from harness.plan import load_study
 from harness.run_id import SCHEMA_VERSION
 from harness.train import train
@@ -118,8 +118,16 @@ def test_a_fresh_training_gives_the_curves_written_then(legacy, tmp_path, varian
     run = next(r for r in load_study(legacy).runs if r.variant == variant)
     summary = train(run.config, tmp_path / "fresh", run.labels())
     written = FIXTURE / "legacy" / OLD_IDS[variant]
-    pd.testing.assert_frame_equal(curves(tmp_path / "fresh" / store.CURVES), curves(written / store.CURVES))
-    assert summary["final"] == store.read_json(written / store.SUMMARY)["final"]
+    fresh, then = curves(tmp_path / "fresh" / store.CURVES), curves(written / store.CURVES)
+    final, final_then = summary["final"], store.read_json(written / store.SUMMARY)["final"]
+    # Fine-tuning runs SimCLR's step count since issue 25 (N x epochs // B + 1, on batches that run on
+    # across passes: harness/finetune.py), so its top-1 is measured anew (0.7533 then, 0.7511 now);
+    # the pretraining's curves and every other number are as written then.
+    if FINETUNE in then:
+        assert abs(final.pop(FINETUNE) - final_then.pop(FINETUNE)) < 0.01
+        fresh, then = fresh.drop(columns=FINETUNE), then.drop(columns=FINETUNE)
+    pd.testing.assert_frame_equal(fresh, then)
+    assert final == final_then
 
 
 def test_a_folder_is_never_renamed_over_another_nor_one_that_matches_nothing(legacy, capsys):
