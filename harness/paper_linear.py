@@ -71,13 +71,24 @@ def paper_linear(method, config: RunConfig, seed: int, directory: Path | None = 
     device = next(method.parameters()).device
     data = crops(config, probe, device)
     body = nn.Sequential(method.encoder, mlp_prefix(method.projector, probe.layer))
+    was_training, trainable = method.training, [p.requires_grad for p in body.parameters()]
     for p in body.parameters():
         p.requires_grad_(False)
+    try:
+        return _fit(body, data, probe, seed, directory, should_stop)
+    finally:  # the pretrained method as it was: its modes and which of its weights train
+        method.train(was_training)
+        for p, flag in zip(body.parameters(), trainable):
+            p.requires_grad_(flag)
+
+
+def _fit(body: nn.Module, data, probe: PaperLinear, seed: int, directory: Path | None,
+         should_stop: Callable[[], bool] | None) -> tuple[float, nn.Module]:
     keep = labeled_subset(data.train_labels(), probe.label_fraction)
     batch = min(probe.batch_size, len(keep))
     with torch.no_grad():
         dim = body.eval()(next(iter(data.eval_batches("test")))[0][:2]).shape[1]
-    head = classifier(dim, data.num_classes, probe.classifier_init, seed, device)
+    head = classifier(dim, data.num_classes, probe.classifier_init, seed, next(body.parameters()).device)
     network = nn.Sequential(body, head)
     peak = probe.base_lr * batch / 256
     per_epoch = max(1, len(keep) // batch)
@@ -89,13 +100,7 @@ def paper_linear(method, config: RunConfig, seed: int, directory: Path | None = 
             features = body(images)
         return F.cross_entropy(head(features), labels)
 
-    was_training = method.training
     job = Supervised(head, optimizer(head.parameters(), probe, peak), schedule, per_epoch,
                      lambda steps: labeled_epoch(data, keep, batch, steps, seed), loss, modes=network.eval)
-    try:
-        fit(job, directory, should_stop)
-        return top1(network.eval(), data.eval_batches("test")), network
-    finally:
-        method.train(was_training)
-        for p in body.parameters():
-            p.requires_grad_(True)
+    fit(job, directory, should_stop)
+    return top1(network.eval(), data.eval_batches("test")), network

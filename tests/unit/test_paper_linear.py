@@ -55,6 +55,7 @@ def test_the_classifier_starts_as_the_official_code_inits_it():
 def test_the_encoder_stays_frozen_in_eval_mode_and_only_the_classifier_learns():
     m = method()
     m.train()
+    m.encoder[0].weight.requires_grad_(False)  # a weight frozen before (MoCo v3's patch projection) stays so
     before = {k: v.clone() for k, v in m.state_dict().items()}
     cfg = config(method={"name": "simclr"}, predictor={"kind": "none"}, data={"image_size": 8},
                  projector={"layers": 2, "hidden_dim": 12, "out_dim": 8},
@@ -62,4 +63,5 @@ def test_the_encoder_stays_frozen_in_eval_mode_and_only_the_classifier_learns():
     top1, network = paper_linear(m, cfg, seed=0)
     assert 0 <= top1 <= 1 and m.training
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())  # weights and BN statistics
+    assert not m.encoder[0].weight.requires_grad and all(p.requires_grad for p in m.projector.parameters())
     assert torch.count_nonzero(network[1].weight) > 0 and isinstance(cfg.probe, PaperLinear)
