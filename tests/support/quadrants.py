@@ -35,3 +35,9 @@ def method(layers=2):
                                projector={"layers": layers, "hidden_dim": 12, "out_dim": 8}), 1)
 
 
+
+
+def stage_config(**probe):
+    """method()'s config on data()'s 8 px images, with `probe` as its evaluation section."""
+    return config(method={"name": "simclr"}, predictor={"kind": "none"}, data={"image_size": 8},
+                  projector={"layers": 2, "hidden_dim": 12, "out_dim": 8}, probe=probe)

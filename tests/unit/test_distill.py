@@ -10,8 +10,7 @@ from harness.finetune import finetuned
 from harness.interrupted import Interrupted
 from harness.config import FinetuneProbe
 
-from configs import config
-from quadrants import data, method
+from quadrants import data, method, stage_config
 
 
 def test_distillation_loss_is_the_cross_entropy_of_the_softened_predictions_by_hand():
@@ -29,9 +28,7 @@ def test_distillation_loss_is_the_cross_entropy_of_the_softened_predictions_by_h
 
 
 def run_config(**probe):
-    return config(method={"name": "simclr"}, predictor={"kind": "none"}, data={"image_size": 8},
-                  projector={"layers": 2, "hidden_dim": 12, "out_dim": 8},
-                  probe={"mode": "distill", "epochs": 3, "batch_size": 16, "base_lr": 10.0, **probe})  # LARS: lr 0.6 at batch 16
+    return stage_config(**{"mode": "distill", "epochs": 3, "batch_size": 16, "base_lr": 10.0, **probe})  # LARS: lr 0.6 at batch 16
 
 
 def teacher(d):
@@ -52,6 +49,7 @@ def test_a_distillation_killed_after_an_epoch_and_resumed_ends_as_one_never_kill
     assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), again.state_dict().values()))
 
 
+@pytest.mark.slow
 def test_the_student_learns_from_the_teacher_alone_and_the_weight_reaches_the_loss():
     d = data()
     t = teacher(d)

@@ -8,14 +8,11 @@ from harness import columns, config as config_module
 from harness.evaluations import EVALUATIONS, StageInput, evaluate
 from harness.interrupted import Interrupted
 
-from configs import config
-from quadrants import data, method
+from quadrants import data, method, stage_config
 
 
 def stage(tmp_path, teacher=None, should_stop=None, **probe):
-    cfg = config(method={"name": "simclr"}, predictor={"kind": "none"}, data={"image_size": 8},
-                 projector={"layers": 2, "hidden_dim": 12, "out_dim": 8}, probe=probe)
-    return StageInput(cfg, method(), data(), teacher, tmp_path, should_stop)
+    return StageInput(stage_config(**probe), method(), data(), teacher, tmp_path, should_stop)
 
 
 def test_every_probe_mode_has_its_evaluation():

@@ -144,6 +144,7 @@ def official_train_steps(num_examples, train_epochs, train_batch_size, train_ste
     return train_steps or (num_examples * train_epochs // train_batch_size + 1)
 
 
+@pytest.mark.slow
 def test_finetuning_runs_the_official_step_count(monkeypatch):
     from harness import finetune as ft
     from harness.finetune import finetune_steps

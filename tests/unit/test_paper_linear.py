@@ -7,8 +7,7 @@ from harness.config import PaperLinear
 from harness.paper_linear import classifier, paper_linear
 from harness.plan import Layer, resolve
 
-from configs import config
-from quadrants import method
+from quadrants import method, stage_config
 
 # Each method's official linear evaluation, cited from its file (recipes.py cites the lines).
 OFFICIAL = {
@@ -52,14 +51,13 @@ def test_the_classifier_starts_as_the_official_code_inits_it():
     assert cut.abs().max() <= 2 / 10 and cut.std().item() == pytest.approx(0.088, rel=0.1)  # 1/sqrt(100) cut at 2 std
 
 
+@pytest.mark.slow
 def test_the_encoder_stays_frozen_in_eval_mode_and_only_the_classifier_learns():
     m = method()
     m.train()
     m.encoder[0].weight.requires_grad_(False)  # a weight frozen before (MoCo v3's patch projection) stays so
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    cfg = config(method={"name": "simclr"}, predictor={"kind": "none"}, data={"image_size": 8},
-                 projector={"layers": 2, "hidden_dim": 12, "out_dim": 8},
-                 probe={"mode": "paper_linear", "epochs": 2, "batch_size": 64, "base_lr": 4.0, "crop_min_scale": 0.5})
+    cfg = stage_config(mode="paper_linear", epochs=2, batch_size=64, base_lr=4.0, crop_min_scale=0.5)
     top1, network = paper_linear(m, cfg, seed=0)
     assert 0 <= top1 <= 1 and m.training
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())  # weights and BN statistics
