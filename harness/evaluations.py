@@ -37,7 +37,7 @@ class StageInput:
     method: Method  # the pretrained method, loaded from the pretraining's checkpoint, on device
     data: DataPipeline  # built from `config` as training builds it
     teacher: nn.Module | None  # the network the input stage saved (distill's fine-tuned teacher), else None
-    directory: Path  # the stage's folder: checkpoint.pt for resume
+    directory: Path | None  # the stage's folder: checkpoint.pt for resume (None: no checkpoint)
     should_stop: Callable[[], bool] | None = None
 
 

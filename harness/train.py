@@ -37,7 +37,7 @@ from harness.accumulation import CAVEAT, accumulate_gradients
 from harness.config import RunConfig
 from harness.data import build_data
 from harness.data.pipeline import DataPipeline
-from harness.finetune import finetune
+from harness.evaluations import StageInput, evaluate
 from harness.gradnorm import first_and_last_layers, grad_norm
 from harness.interrupted import Interrupted  # noqa: F401 - raised here, and where the launcher imports it
 from harness.loggers import Loggers, open_loggers
@@ -45,7 +45,6 @@ from harness.methods.base import Method
 from harness.methods.factory import build_method, n_views
 from harness.monitor import collapse_monitors, effective_rank, embed, knn_accuracies
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
-from harness.probe import linear_probe
 from harness.provenance import code_revision, now, versions
 from harness.store import RunState
 
@@ -223,22 +222,18 @@ def train(
                     on_epoch(rows[-1])
             if stop:
                 raise Interrupted(epoch)
-        # The linear probe or fine-tuning, into the last curves row (and so the summary).
+        # The evaluation probe.mode names, into the last curves row (and so the summary).
         probe_due = summary["status"] == RunState.DONE and config.probe.enabled and rows and rows[-1]["epoch"]
         if probe_due and t.dist.is_main:
             rows[-1].update(evaluate_probe(t))
         return finish(t, directory, summary, rows, step_rows, started, logs)
 
 
-# The end-of-training evaluation of each probe.mode: the linear probe on the frozen network, or
-# fine-tuning a copy of it.
-EVALUATIONS = {"linear": linear_probe, "finetune": finetune}
-
-
 def evaluate_probe(t: Training) -> dict[str, float]:
-    """The evaluation that probe.mode names, its top-1 in the mode's column (harness/columns.py)."""
-    probe = t.config.probe
-    return {columns.PROBE[probe.mode]: EVALUATIONS[probe.mode](t.method, t.data, probe, t.config.seed)}
+    """The evaluation that probe.mode names (harness/evaluations.py) on the network just trained, its
+    top-1 in the mode's column (harness/columns.py). No checkpoint of its own: the run's folder holds
+    the run's; the stage runner gives an evaluation its own folder. A distillation has no teacher here."""
+    return evaluate(StageInput(t.config, t.method, t.data, teacher=None, directory=None)).metrics
 
 
 def restart(t: Training, directory: Path) -> tuple[list[dict], list[dict], int, float]:
