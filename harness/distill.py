@@ -8,8 +8,10 @@ the labeled cross-entropy (Eq. 3):
     L = (1 - w) x mean_i [ -sum_y softmax(t_i / T)_y log softmax(s_i / T)_y ]      (Eq. 2)
         + w x mean_j [ -log softmax(s_j)_{y_j} ]                                   (the labeled term)
 
-The paper writes Eq. 3 as -(1 - alpha) sum over the labeled pairs - alpha sum over the unlabeled
-images, so its alpha is 1 - w; each sum is a mean over its batch here. The colab's add_kd_loss
+The paper's text, as far as it could be read here (a summary of Sec. 2.3, not the PDF), says only
+that the distillation loss and the labeled loss are combined by a weight; Eq. 3 as recalled (L) is
+-(1 - alpha) x the sum over the labeled pairs - alpha x the sum over all images, so its alpha is
+1 - w, and w = 1 trains on the labels alone. Each sum is a mean over its batch here. The colab's add_kd_loss
 multiplies the distillation term by T^2 (equal at T = 1); Eq. 2 does not, and neither does this.
 The teacher (eval mode, no gradients) and the student see the same crop-and-flip view.
 """
