@@ -63,3 +63,21 @@ def test_the_student_is_the_named_backbone_trained_from_scratch():
     d = data()
     _, student = distill(teacher(d), d, run_config(student={"name": "small_cnn", "width": 4}, epochs=1), seed=0)
     assert student[0][0].out_channels == 4  # small_cnn's first conv has `width` channels
+
+
+@pytest.mark.parametrize("preset", ["tiny", "cifar10", "imagenet"])
+def test_in_the_distillation_study_every_student_s_teacher_is_the_teacher_row(preset):
+    from harness.config import Distill
+    from harness.plan import load_study
+
+    from conftest import ROOT
+
+    runs = load_study(ROOT / "studies" / "simclr_distillation.yaml", preset=preset).runs
+
+    def pretraining(run):
+        return run.config.model_copy(update={"probe": FinetuneProbe()})
+
+    teachers = {(pretraining(r), r.config.probe) for r in runs if r.config.probe.mode == "finetune"}
+    students = [r for r in runs if isinstance(r.config.probe, Distill)]
+    assert len(students) == 12 * (2 if preset != "tiny" else 1)
+    assert all((pretraining(r), r.config.probe.teacher) in teachers for r in students)
