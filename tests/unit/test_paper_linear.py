@@ -63,3 +63,26 @@ def test_the_encoder_stays_frozen_in_eval_mode_and_only_the_classifier_learns():
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())  # weights and BN statistics
     assert not m.encoder[0].weight.requires_grad and all(p.requires_grad for p in m.projector.parameters())
     assert torch.count_nonzero(network[1].weight) > 0 and isinstance(cfg.probe, PaperLinear)
+
+
+STUDY_OF = {"simsiam": "simsiam_predictor", "mocov3": "mocov3_lr", "byol": "byol_tau", "simclr": "simclr_head_depth"}
+
+
+def test_the_dry_run_at_imagenet_shows_each_method_s_official_linear_evaluation(tmp_path, capsys):
+    import json
+
+    from harness.cli import main
+
+    from configs import write_tree
+    from conftest import ROOT
+
+    write_tree(tmp_path)
+    for name, study in STUDY_OF.items():
+        # The pretraining's batch fits the 12 images of the tree (the preflight counts them); the probe's is its own.
+        assert main(["run", str(ROOT / "studies" / f"{study}.yaml"), "--preset", "imagenet", "--dry-run", "--json",
+                     "--data-root", str(tmp_path), "--set", "optim.batch_size=4"]) == 0
+        runs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        assert runs and all(run["config"]["method"]["name"] == name for run in runs)
+        for run in runs:
+            probe = run["config"]["probe"]
+            assert probe["mode"] == "paper_linear" and {k: probe[k] for k in OFFICIAL[name]} == OFFICIAL[name], study
