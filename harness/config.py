@@ -382,13 +382,19 @@ class Distill(ProbeBase):
         if not isinstance(value, dict):
             return value
         teacher = value.get("teacher", {})
+        given = teacher.model_fields_set if isinstance(teacher, FinetuneProbe) else set(teacher)
         teacher = teacher.model_dump() if isinstance(teacher, FinetuneProbe) else dict(teacher)
         for key in ("layer", "label_fraction"):
-            teacher[key] = value.get(key, ProbeBase.model_fields[key].default)
+            own = value.get(key, ProbeBase.model_fields[key].default)
+            if key in given and teacher[key] != own:
+                raise KeysError(f"teacher.{key} ({teacher[key]}) is the distillation's own {key} ({own}): "
+                                f"set {key} alone", f"teacher.{key}", key)
+            teacher[key] = own
         return {**value, "teacher": teacher}
 
     def protocol(self) -> str:
-        student = "the pretraining's backbone" if self.student is None else f"{self.student.name} (width {self.student.width})"
+        student = ("the pretraining's backbone" if self.student is None else self.student.name
+                   + (f" (width {self.student.width})" if self.student.name == "small_cnn" else ""))
         labels = (f"{1 - self.label_weight:g} x distillation + {self.label_weight:g} x the labeled loss"
                   if self.label_weight else "distillation alone, no labels")
         return (f"distillation (SimCLR v2 Eq. 2-3): a student ({student}) trained from scratch {self.epochs} epochs "
@@ -403,6 +409,7 @@ def _labeled(probe: ProbeBase) -> str:
 
 
 PROBES = {"linear": LinearProbe, "finetune": FinetuneProbe, "paper_linear": PaperLinear, "distill": Distill}
+DEFAULT_PROBE_MODE = "linear"  # what a study that never names probe.mode gets
 
 
 def stage_inputs(section: ProbeBase) -> list[ProbeBase]:
@@ -410,7 +417,8 @@ def stage_inputs(section: ProbeBase) -> list[ProbeBase]:
     -> fine-tuning -> distillation): a distillation reads its teacher's fine-tuning; the others the
     pretraining alone."""
     return [section.teacher] if isinstance(section, Distill) else []
-DEFAULT_PROBE_MODE = "linear"  # what a study that never names probe.mode gets
+
+
 # Keys of the probe before it was a union (config.yaml schema 1): the fine-tuning's settings had a
 # `finetune_` prefix beside the linear probe's; they are FinetuneProbe's own keys now. A study that
 # names an old key is told its new spelling (spec.check_keys); harness/migrate.py reads old configs.

@@ -48,3 +48,11 @@ def test_every_probe_mode_says_how_its_number_is_measured():
         assert "0.1 of the train split" in text and "test split" in text, mode
     assert "main_lincls.py" in config(probe={"mode": "paper_linear"}).probe.protocol()
     assert "T=1" in config(probe={"mode": "distill"}).probe.protocol()
+
+
+def test_a_distillation_s_teacher_cannot_read_other_labels_than_its_student(capsys, tmp_path, tiny_study):
+    from commandline import refused
+
+    line = refused(capsys, ["status", str(tiny_study), "--set", "probe.mode=distill", "--set", "probe.label_fraction=0.1",
+                            "--set", "probe.teacher.label_fraction=0.5"], tmp_path)
+    assert "teacher.label_fraction (0.5) is the distillation's own label_fraction (0.1)" in line
