@@ -303,7 +303,7 @@ class FinetuneProbe(ProbeBase):
     weight decay, no warm-up, a cosine decay from lr = base_lr x sqrt(batch_size) (0.005 x sqrt(1024)
     = 0.16), 60 epochs on 1% of the labels (v2 App. B: 30 on 10%); crop and flip, no colour
     distortion. The classifier starts at zero and is not LARS-adapted (tf2/model.py excludes
-    `head_supervised`)."""
+    `head_supervised`). It runs the official step count, N x epochs // batch + 1 (get_train_steps)."""
 
     mode: Literal["finetune"] = "finetune"
     epochs: int = Field(60, gt=0)
