@@ -24,12 +24,15 @@ def is_knn(column: str) -> bool:
 # The first default kNN protocol's: what a claim reads unless it names another metric.
 DEFAULT_KNN_COLUMN = knn(DEFAULT_KNN[0].name)
 
-# The end-of-training evaluation's top-1, by probe.mode (config.PROBES): the linear probe on frozen
-# features (harness/probe.py), fine-tuning a copy of the network (harness/finetune.py).
+# An evaluation's top-1, by probe.mode (config.PROBES; harness/evaluations.py): the linear probe on
+# frozen features (harness/probe.py) and the paper's linear evaluation share linear_top1, what the
+# papers' tables print as linear top-1 (the stage records which protocol measured it); fine-tuning a
+# copy of the network (harness/finetune.py); distilling its fine-tuned teacher into a student.
 LINEAR = "linear_top1"
 FINETUNE = "finetune_top1"
-PROBE = {"linear": LINEAR, "finetune": FINETUNE}
-PROBES = tuple(PROBE.values())
+DISTILL = "distill_top1"
+PROBE = {"linear": LINEAR, "paper_linear": LINEAR, "finetune": FINETUNE, "distill": DISTILL}
+PROBES = tuple(dict.fromkeys(PROBE.values()))
 
 DIP = "_dip"
 

@@ -309,9 +309,10 @@ class Monitor(Section):
 
 
 class ProbeBase(Section):
-    """What both end-of-training evaluations share (probe.mode picks one, as method.name picks a
-    method): they start from the same layer and read the same labeled subset. Each is a stage after
-    the pretraining (harness/stages.py), its result in the stage's summary (harness/columns.py names it)."""
+    """What every evaluation shares (probe.mode picks one, as method.name picks a method): they start
+    from the same layer and read the same labeled subset. Each is a stage after the pretraining
+    (harness/stages.py), its result in the stage's summary (harness/columns.py names it); `protocol()`
+    says in one sentence how it is measured."""
 
     mode: str  # each mode's section fixes it: the union's tag
     enabled: bool = True
@@ -319,6 +320,9 @@ class ProbeBase(Section):
     # SimCLR v2 keeps the first projector layer (Sec. 2, Fig. 5).
     layer: int = Field(0, ge=0)
     label_fraction: float = Field(1.0, gt=0, le=1, description="labeled share of the train split (class-balanced)")
+
+    def protocol(self) -> str:
+        raise NotImplementedError(f"probe.mode {self.mode!r} names no protocol")
 
 
 class LinearProbe(ProbeBase):
@@ -330,6 +334,11 @@ class LinearProbe(ProbeBase):
     batch_size: int = Field(256, gt=0)
     weight_decay: float = Field(0.0, ge=0)
 
+    def protocol(self) -> str:
+        return (f"frozen-feature linear probe (the harness's own): un-augmented, standardized features of "
+                f"{_labeled(self)}, SGD lr {self.lr:g} cosine, batch {self.batch_size}, {self.epochs} epochs, zero init; "
+                f"top-1 on the test split")
+
 
 class FinetuneProbe(ProbeBase):
     """SimCLR v2 Sec. 2 and Fig. 5 / Table 1 fine-tune (harness/finetune.py): a copy of the encoder and
@@ -338,16 +347,122 @@ class FinetuneProbe(ProbeBase):
     weight decay, no warm-up, a cosine decay from lr = base_lr x sqrt(batch_size) (0.005 x sqrt(1024)
     = 0.16), 60 epochs on 1% of the labels (v2 App. B: 30 on 10%); crop and flip, no colour
     distortion. The classifier starts at zero and is not LARS-adapted (tf2/model.py excludes
-    `head_supervised`)."""
+    `head_supervised`). It runs the official step count, N x epochs // batch + 1 (get_train_steps)."""
 
     mode: Literal["finetune"] = "finetune"
     epochs: int = Field(60, gt=0)
     base_lr: float = Field(0.005, gt=0)
     batch_size: int = Field(1024, gt=0)
 
+    def protocol(self) -> str:
+        return (f"fine-tuning (SimCLR v2): encoder and projector's first {self.layer} layers trained end to end "
+                f"with a zero-init classifier on crops of {_labeled(self)}, LARS lr {self.base_lr:g} x sqrt(batch) "
+                f"cosine, batch {self.batch_size}, {self.epochs} epochs; top-1 on the test split")
 
-PROBES = {"linear": LinearProbe, "finetune": FinetuneProbe}
+
+class PaperLinear(ProbeBase):
+    """Each method's linear evaluation as its official code runs it (harness/evaluations.py): the
+    frozen encoder in eval mode (BatchNorm's statistics frozen, as main_lincls.py's model.eval()),
+    its features through a fresh linear classifier trained on augmented crops (RandomResizedCrop
+    scale (crop_min_scale, 1) + flip) of the train split (or its labeled fraction), top-1 on the
+    un-augmented test split. peak lr = base_lr x batch_size / 256, cosine to 0, no warm-up.
+
+    The defaults are SimSiam's main_lincls.py (RunConfig's defaults are SimSiam's ImageNet setup);
+    each method's recipe holds its own official values (harness/recipes.py, `linear`), which fill
+    every key a study leaves unset when probe.mode is paper_linear (RunConfig._paper_linear)."""
+
+    mode: Literal["paper_linear"] = "paper_linear"
+    source: str = "facebookresearch/simsiam main_lincls.py --lars"  # whose values these are
+    optimizer: Literal["sgd", "lars"] = "lars"  # lars: SimSiam's apex LARC (trust 0.001, clip False)
+    nesterov: bool = False
+    momentum: float = Field(0.9, ge=0, lt=1)
+    base_lr: float = Field(0.1, gt=0, description="peak lr = base_lr x batch_size / 256")
+    batch_size: int = Field(4096, gt=0)
+    epochs: int = Field(90, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    # normal: N(0, 0.01), bias 0 (main_lincls.py); zeros (SimCLR's zero_init_logits_layer);
+    # truncated_normal: haiku's Linear default, std 1/sqrt(fan_in) truncated at 2 std, bias 0 (BYOL).
+    classifier_init: Literal["normal", "zeros", "truncated_normal"] = "normal"
+    # The cosine's granularity: per epoch (main_lincls.py adjust_learning_rate) or per step (BYOL, SimCLR).
+    decay: Literal["epoch", "step"] = "epoch"
+    crop_min_scale: float = Field(0.08, gt=0, le=1, description="RandomResizedCrop scale=(crop_min_scale, 1)")
+    flip: bool = True
+
+    def protocol(self) -> str:
+        return (f"paper linear evaluation ({self.source}): frozen encoder in eval mode, a linear classifier "
+                f"({self.classifier_init} init) trained {self.epochs} epochs on crops (scale {self.crop_min_scale}-1"
+                f"{', flipped' if self.flip else ''}) of {_labeled(self)}, {self.optimizer}"
+                f"{' (Nesterov)' if self.nesterov else ''} momentum {self.momentum}, lr {self.base_lr} x "
+                f"{self.batch_size}/256 cosine per {self.decay}, wd {self.weight_decay}, batch {self.batch_size}; "
+                f"top-1 on the un-augmented test split")
+
+
+class Distill(ProbeBase):
+    """SimCLR v2 Sec. 3 (Eq. 2, 3), harness/evaluations.py: a student (a fresh `student` backbone, None =
+    the pretraining's: self-distillation, and a linear classifier) trained from scratch on the train
+    split's images without their labels against the fine-tuned teacher's softened predictions:
+        loss = (1 - label_weight) x CE(softmax(teacher / T), softmax(student / T))
+             + label_weight x CE(labels, softmax(student))  on the labeled fraction's images,
+    Eq. 3 with the paper's alpha = 1 - label_weight (0: Eq. 2, distillation only; 1: the labels
+    alone, Table 2's "label only" student). `teacher` is the fine-tuning whose network teaches; its
+    `layer` and `label_fraction` are this section's own (the labeled images both terms read).
+    Crop and flip views (v2 App. B: the fine-tuning's), the same view for teacher and student; LARS,
+    momentum 0.9, cosine from base_lr x batch / 256, weight decay (the colab's LARS, wd 1e-4, T 1).
+    The paper's own distillation epochs and lr are not checked here (papers.yaml marks them)."""
+
+    mode: Literal["distill"] = "distill"
+    teacher: FinetuneProbe = FinetuneProbe()
+    student: Backbone | None = None
+    temperature: float = Field(1.0, gt=0)
+    label_weight: float = Field(0.0, ge=0, le=1)
+    epochs: int = Field(100, gt=0)
+    base_lr: float = Field(0.3, gt=0, description="peak lr = base_lr x batch_size / 256")
+    batch_size: int = Field(4096, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _teacher_reads_the_same_labels(cls, value):
+        if not isinstance(value, dict):
+            return value
+        teacher = value.get("teacher", {})
+        given = teacher.model_fields_set if isinstance(teacher, FinetuneProbe) else set(teacher)
+        teacher = teacher.model_dump() if isinstance(teacher, FinetuneProbe) else dict(teacher)
+        for key in ("layer", "label_fraction"):
+            own = value.get(key, ProbeBase.model_fields[key].default)
+            if key in given and teacher[key] != own:
+                raise KeysError(f"teacher.{key} ({teacher[key]}) is the distillation's own {key} ({own}): "
+                                f"set {key} alone", f"teacher.{key}", key)
+            teacher[key] = own
+        return {**value, "teacher": teacher}
+
+    def protocol(self) -> str:
+        student = ("the pretraining's backbone" if self.student is None else self.student.name
+                   + (f" (width {self.student.width})" if self.student.name == "small_cnn" else ""))
+        labels = (f"{1 - self.label_weight:g} x distillation + {self.label_weight:g} x the labeled loss"
+                  if self.label_weight else "distillation alone, no labels")
+        return (f"distillation (SimCLR v2 Eq. 2-3): a student ({student}) trained from scratch {self.epochs} epochs "
+                f"on crops of the train split against the predictions at T={self.temperature:g} of its teacher, fine-tuned "
+                f"on {_labeled(self)}, "
+                f"{labels}; top-1 on the un-augmented test split")
+
+
+def _labeled(probe: ProbeBase) -> str:
+    share = "the train split" if probe.label_fraction >= 1 else f"{probe.label_fraction:g} of the train split's labels"
+    return share + (f", from projector layer {probe.layer}" if probe.layer else "")
+
+
+PROBES = {"linear": LinearProbe, "finetune": FinetuneProbe, "paper_linear": PaperLinear, "distill": Distill}
 DEFAULT_PROBE_MODE = "linear"  # what a study that never names probe.mode gets
+
+
+def stage_inputs(section: ProbeBase) -> list[ProbeBase]:
+    """The sections of the stages an evaluation reads, in order (harness/plan.py chains them: pretraining
+    -> fine-tuning -> distillation): a distillation reads its teacher's fine-tuning; the others the
+    pretraining alone."""
+    return [section.teacher] if isinstance(section, Distill) else []
+
+
 # Keys of the probe before it was a union (config.yaml schema 1): the fine-tuning's settings had a
 # `finetune_` prefix beside the linear probe's; they are FinetuneProbe's own keys now. A study that
 # names an old key is told its new spelling (spec.check_keys); harness/migrate.py reads old configs.
@@ -409,6 +524,22 @@ class RunConfig(Section):
     probe: Annotated[ProbeConfig, InRunId(False)] = PROBES[DEFAULT_PROBE_MODE]()
     runtime: Annotated[Runtime, InRunId(False)] = Runtime()
     seed: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paper_linear(cls, value):
+        """probe.mode paper_linear: the keys a study leaves unset are the method's official values (its
+        recipe's `linear`), beneath every layer that sets one, as a recipe's keys are."""
+        probe = value.get("probe") if isinstance(value, dict) else None
+        if not (isinstance(probe, dict) and probe.get("mode") == "paper_linear"):
+            return value
+        method = value.get("method", {})
+        name = method.get("name", registry.DEFAULT_METHOD) if isinstance(method, dict) else method.name
+        try:
+            recipe = registry.lookup(name).recipe
+        except ValueError:
+            return value  # the method's own check says so
+        return {**value, "probe": {**(recipe.linear if recipe else {}), **probe}}
 
     @model_validator(mode="after")
     def _sections_agree(self):

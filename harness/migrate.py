@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from harness import columns, store
 from harness.config import FINETUNE_RENAMED, ProbeBase, RunConfig
-from harness.plan import PlannedRun, Study, stage_protocol
+from harness.plan import PlannedRun, Study
 from harness.run_id import SCHEMA_VERSION, result_keys, stage_id
 from harness.store import RunState
 
@@ -107,7 +107,7 @@ def _evaluation_as_stage(folder: Path, kept: Path, run_id: str) -> None:
     store.write_yaml(directory / store.CONFIG, record)
     store.write_json(directory / store.SUMMARY, {
         "stage_id": stage, "input_id": run_id, "mode": section.mode, "labels": found[1], "status": RunState.DONE,
-        "metrics": metrics, "protocol": stage_protocol(section), "run_id": run_id, "migrated_from": folder.name,
+        "metrics": metrics, "protocol": section.protocol(), "run_id": run_id, "migrated_from": folder.name,
         "note": "measured at the end of its pretraining, before evaluations were stages (schema 2 and older)",
     })  # fmt: skip
 

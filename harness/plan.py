@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness import config as config_module, plugins
-from harness.config import PROBES, RunConfig
+from harness import plugins
+from harness.config import PROBES, RunConfig, stage_inputs
 from harness.methods import registry
 from harness.methods.sections import MethodSection
 from harness.presets import DEFAULT_PRESET, PRESETS
@@ -33,30 +33,6 @@ from harness.run_id import stage_id
 from harness.section import KeysError
 from harness.spec import (SpecError, StudySpec, check_key, check_keys, did_you_mean, flatten, key_of, read_spec, same,
                           shown)
-
-
-# The sections of the stages an evaluation reads, in order (a distillation's fine-tuned teacher):
-# config.stage_inputs once the evaluations define it, else none. TODO(lead): import it at the merge.
-stage_inputs = getattr(config_module, "stage_inputs", lambda section: [])
-
-
-# How each evaluation measures its number, until its section says so itself (section.protocol()).
-# TODO(lead): remove at the merge, with the fallback in stage_protocol.
-_PROTOCOLS = {
-    "linear": "linear probe on frozen, un-augmented, standardized features of layer {layer} (harness/probe.py): "
-              "SGD momentum 0.9, lr {lr} cosine, batch {batch_size}, {epochs} epochs, weight decay {weight_decay}, "
-              "on {label_fraction:.0%} of the train labels",
-    "finetune": "fine-tuning of the encoder and the head's first {layer} layers with a new linear classifier "
-                "(harness/finetune.py): LARS, lr {base_lr} x sqrt(batch {batch_size}) cosine, {epochs} epochs, "
-                "crop and flip, on {label_fraction:.0%} of the train labels",
-}
-
-
-def stage_protocol(section: BaseModel) -> str:
-    """One sentence naming how an evaluation's number is measured."""
-    if hasattr(section, "protocol"):
-        return section.protocol()
-    return _PROTOCOLS[section.mode].format(**section.model_dump())
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,17 @@ class Recipe:
     paper: str  # the paper's key in papers.yaml
     common: dict
     scaled: dict[str, dict] = field(default_factory=dict)  # {preset: overrides}
+    # The paper's linear evaluation as its official code runs it: config.PaperLinear's keys, filling
+    # those a study leaves unset when probe.mode is paper_linear (what each `scaled` layer at cifar10
+    # and imagenet names: PAPER_LINEAR_EVALUATION; at tiny the frozen-feature probe stays).
+    linear: dict = field(default_factory=dict)
+
+
+# The protocol of the linear top-1 beside the paper's: the paper's own at its scales. At cifar10 the
+# values are the ImageNet command's, the crops at the preset's 32 px (as the preset scales the
+# pretraining's images): a linear evaluation is cheap next to 800 epochs of pretraining. At tiny the
+# frozen-feature probe (harness/probe.py, seconds) stays, so tiny results stay as they were.
+PAPER_LINEAR_EVALUATION = {"probe.mode": "paper_linear"}
 
 
 # What every recipe states (in `common` or in each `scaled` layer).
@@ -81,12 +92,14 @@ SIMSIAM = Recipe(
             "projector.layers": 3, "projector.hidden_dim": 2048, "projector.out_dim": 2048,
             "predictor.hidden_dim": 512, "optim.base_lr": 0.05, "optim.lr_multiplier": 1.0,
             "optim.weight_decay": 1e-4, "optim.batch_size": 512, "optim.epochs": 100,
+            **PAPER_LINEAR_EVALUATION,
         },
         # App. D: 2-layer projector, base lr 0.03, wd 5e-4 (the predictor's hidden width is not stated).
         "cifar10": {
             "projector.layers": 2, "projector.hidden_dim": 2048, "projector.out_dim": 2048,
             "predictor.hidden_dim": 512, "optim.base_lr": 0.03, "optim.lr_multiplier": 1.0,
             "optim.weight_decay": 5e-4,
+            **PAPER_LINEAR_EVALUATION,
         },
         # As CIFAR, narrower (the predictor keeps the paper's 4:1 bottleneck), at 4x the paper's lr:
         # 300 steps instead of ~250k.
@@ -95,6 +108,16 @@ SIMSIAM = Recipe(
             "predictor.hidden_dim": 64, "optim.base_lr": 0.05, "optim.lr_multiplier": 4.0,
             "optim.weight_decay": 5e-4,
         },
+    },
+    # facebookresearch/simsiam main_lincls.py, run as its README says (l.43-51: --lars, batch 4096):
+    # epochs 90 (l.44), batch 4096 (l.48), lr 0.1 (l.53) x batch / 256 (l.188), momentum 0.9 (l.55),
+    # wd 0 (l.57), apex LARC trust 0.001 clip False over SGD (l.226-232), fc N(0, 0.01) bias 0
+    # (l.160-161), RandomResizedCrop(224) + flip (l.267-268), cosine set per epoch (l.491-495),
+    # model.eval() while training (l.342). LARC adapts the bias too; harness/lars.py does not.
+    linear={
+        "source": "facebookresearch/simsiam main_lincls.py --lars", "optimizer": "lars", "nesterov": False,
+        "momentum": 0.9, "base_lr": 0.1, "batch_size": 4096, "epochs": 90, "weight_decay": 0.0,
+        "classifier_init": "normal", "decay": "epoch", "crop_min_scale": 0.08, "flip": True,
     },
 )  # fmt: skip
 
@@ -118,11 +141,13 @@ BYOL = Recipe(
             "projector.layers": 2, "projector.hidden_dim": 4096, "projector.out_dim": 256,
             "predictor.hidden_dim": 4096, "optim.lr_multiplier": 1.0, "optim.weight_decay": 1.5e-6,
             "optim.warmup_epochs": 10, "optim.batch_size": 4096, "optim.epochs": 1000,
+            **PAPER_LINEAR_EVALUATION,
         },
         "cifar10": {
             "projector.layers": 2, "projector.hidden_dim": 4096, "projector.out_dim": 256,
             "predictor.hidden_dim": 4096, "optim.lr_multiplier": 1.0, "optim.weight_decay": 1.5e-6,
             "optim.warmup_epochs": 10,
+            **PAPER_LINEAR_EVALUATION,
         },
         # 4x the paper's lr (as SimSiam's) for 300 steps instead of ~300k; 10% of training warms up.
         "tiny": {
@@ -130,6 +155,17 @@ BYOL = Recipe(
             "predictor.hidden_dim": 256, "optim.lr_multiplier": 4.0, "optim.weight_decay": 1.5e-6,
             "optim.warmup_epochs": 6,
         },
+    },
+    # deepmind-research byol/configs/eval.py: 80 epochs (l.29: max_steps = 80 x N // batch), SGD
+    # momentum 0.9 Nesterov (l.38-41; optax.sgd, no weight decay: eval_experiment.py l.299-301), lr
+    # 0.2 (l.43) x batch / 256 (utils/schedules.py l.34), cosine per step, no warm-up (l.44); haiku's
+    # default Linear init (eval_experiment.py l.151); one random crop (area 0.08-1, dataset.py
+    # l.206-215) + flip (l.192-194); BN in eval mode (is_training=not freeze_backbone, l.325). The
+    # batch is the paper's (App. C.1: 1024; the code takes a --batch_size flag).
+    linear={
+        "source": "deepmind-research byol/configs/eval.py", "optimizer": "sgd", "nesterov": True,
+        "momentum": 0.9, "base_lr": 0.2, "batch_size": 1024, "epochs": 80, "weight_decay": 0.0,
+        "classifier_init": "truncated_normal", "decay": "step", "crop_min_scale": 0.08, "flip": True,
     },
 )  # fmt: skip
 
@@ -155,6 +191,7 @@ SIMCLR = Recipe(
             "optim.lr_scaling": "sqrt", "optim.base_lr": 0.075, "optim.lr_multiplier": 1.0,
             "optim.weight_decay": 1e-4, "optim.warmup_epochs": 10, "optim.batch_size": 4096,
             "optim.epochs": 100, **_COLOUR_STRENGTH_1,
+            **PAPER_LINEAR_EVALUATION,
         },
         # The README's CIFAR-10 command: batch 512, 1000 epochs, lr 1.0 (linear), wd 1e-4, T 0.5,
         # colour strength 0.5, no blur (the cifar10 preset removes it).
@@ -164,6 +201,7 @@ SIMCLR = Recipe(
             "optim.weight_decay": 1e-4, "optim.warmup_epochs": 10, "optim.epochs": 1000,
             "method.temperature": 0.5, "data.augment.brightness": 0.4, "data.augment.contrast": 0.4,
             "data.augment.saturation": 0.4, "data.augment.hue": 0.1,
+            **PAPER_LINEAR_EVALUATION,
         },
         # The ImageNet setup at 4x the paper's lr (as SimSiam's and BYOL's); 10% of training warms up.
         "tiny": {
@@ -171,6 +209,17 @@ SIMCLR = Recipe(
             "optim.lr_scaling": "sqrt", "optim.base_lr": 0.075, "optim.lr_multiplier": 4.0,
             "optim.weight_decay": 1e-4, "optim.warmup_epochs": 6, **_COLOUR_STRENGTH_1,
         },
+    },
+    # google-research/simclr README.md l.136-143, the ImageNet linear evaluation ("fine-tuning a linear
+    # head": fine_tune_after_block=4): --optimizer=momentum (tf2/model.py l.31-32: Keras SGD,
+    # Nesterov) --learning_rate=0.1 (linear scaling, tf2/run.py's default: x batch / 256)
+    # --weight_decay=1e-6 --train_epochs=90 --train_batch_size=4096 --warmup_epochs=0
+    # --zero_init_logits_layer=True; momentum 0.9 (run.py default), cosine per step (model.py
+    # l.77-109); crop + flip (the fine-tuning preprocess).
+    linear={
+        "source": "google-research/simclr README.md linear eval", "optimizer": "sgd", "nesterov": True,
+        "momentum": 0.9, "base_lr": 0.1, "batch_size": 4096, "epochs": 90, "weight_decay": 1e-6,
+        "classifier_init": "zeros", "decay": "step", "crop_min_scale": 0.08, "flip": True,
     },
 )  # fmt: skip
 
@@ -195,11 +244,13 @@ MOCOV3 = Recipe(
             "backbone.name": "vit", "projector.layers": 3, "projector.hidden_dim": 4096,
             "projector.out_dim": 256, "predictor.hidden_dim": 4096, "optim.lr_multiplier": 1.0,
             "optim.warmup_epochs": 40, "optim.batch_size": 4096, "optim.epochs": 300,
+            **PAPER_LINEAR_EVALUATION,
         },
         "cifar10": {
             "backbone.name": "vit", "projector.layers": 3, "projector.hidden_dim": 4096,
             "projector.out_dim": 256, "predictor.hidden_dim": 4096, "optim.lr_multiplier": 1.0,
             "optim.warmup_epochs": 40,
+            **PAPER_LINEAR_EVALUATION,
         },
         # 300 steps instead of ~94k: 10x the paper's lr, so that a small ViT moves at all.
         "tiny": {
@@ -207,5 +258,15 @@ MOCOV3 = Recipe(
             "projector.out_dim": 64, "predictor.hidden_dim": 256, "optim.lr_multiplier": 10.0,
             "optim.warmup_epochs": 10,
         },
+    },
+    # facebookresearch/moco-v3 main_lincls.py, the ViT's (the recipe's backbone): epochs 90 (l.49),
+    # batch 1024 (l.53), lr 3 (CONFIG.md l.144: --lr=3 for vit_small; main_lincls.py's 0.1 default, l.58,
+    # is the ResNet-50's) x batch / 256 (l.196), SGD momentum 0.9 (l.60, l.236), wd 0 (l.62), fc
+    # N(0, 0.01) bias 0 (l.168-169), RandomResizedCrop(224) + flip (l.273-274), cosine per epoch
+    # (l.499-503), model.eval() (l.348). A study of MoCo v3 on a ResNet-50 sets probe.base_lr: 0.1.
+    linear={
+        "source": "facebookresearch/moco-v3 main_lincls.py (ViT: --lr=3)", "optimizer": "sgd", "nesterov": False,
+        "momentum": 0.9, "base_lr": 3.0, "batch_size": 1024, "epochs": 90, "weight_decay": 0.0,
+        "classifier_init": "normal", "decay": "epoch", "crop_min_scale": 0.08, "flip": True,
     },
 )  # fmt: skip

@@ -24,10 +24,10 @@ import torch.nn as nn
 from harness import checkpoint, distributed, store
 from harness.config import RunConfig
 from harness.data import build_data
-from harness.evaluation_adapter import StageInput, evaluate  # TODO(lead): from harness.evaluations
+from harness.evaluations import StageInput, evaluate
 from harness.methods.base import Method
 from harness.methods.factory import n_views
-from harness.plan import PlannedStage, stage_protocol
+from harness.plan import PlannedStage
 from harness.provenance import code_revision, now, versions
 from harness.store import RunState
 from harness.train import build_network
@@ -57,7 +57,7 @@ def run_stage(config: RunConfig, stage: PlannedStage, run_dir: Path, labels: dic
     if result.network is not None:
         save_network(directory / store.NETWORK, result.network)
     summary = stage_summary(stage, labels or {}, status=RunState.DONE, metrics=result.metrics,
-                            protocol=stage_protocol(stage.section), run_id=config.run_id(),
+                            protocol=stage.section.protocol(), run_id=config.run_id(),
                             wall_seconds=time.perf_counter() - started, finished_at=now(),
                             versions=versions(), code_revision=code_revision())
     store.write_json(directory / store.SUMMARY, summary)

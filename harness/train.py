@@ -38,6 +38,7 @@ from harness.config import RunConfig
 from harness.data import build_data
 from harness.data.pipeline import DataPipeline
 from harness.gradnorm import first_and_last_layers, grad_norm
+from harness.interrupted import Interrupted  # noqa: F401 - raised here, and where the launcher imports it
 from harness.loggers import Loggers, open_loggers
 from harness.methods.base import Method
 from harness.methods.factory import build_method, n_views
@@ -45,15 +46,6 @@ from harness.monitor import collapse_monitors, effective_rank, embed, knn_accura
 from harness.optim import build_optimizer, lr_schedule, peak_lr, set_lr
 from harness.provenance import code_revision, now, versions
 from harness.store import RunState
-
-
-class Interrupted(BaseException):
-    """train() stopped early because `should_stop` asked it to, after writing the checkpoint of
-    `epoch`. A BaseException, like KeyboardInterrupt: a request to stop is not a failure of the run."""
-
-    def __init__(self, epoch: int):
-        super().__init__(f"stopped on request after epoch {epoch}")
-        self.epoch = epoch
 
 
 class Diverged(Exception):

@@ -16,7 +16,6 @@ from typing import Any
 
 from harness.columns import PROBE
 from harness.methods.registry import BUILT_IN
-from harness.plan import stage_protocol
 from harness.report.reference import papers, paper_table
 from harness.report.schema import ReportSpec, report_spec
 from harness.spec import flatten, same
@@ -102,6 +101,6 @@ def show_value(value) -> str:
 
 def evaluation_protocols(study) -> list[tuple[str, str]]:
     """(column, protocol) of each distinct evaluation the study's runs read: how each number in an
-    evaluation column is measured (the stage's section says it: plan.stage_protocol)."""
-    found = [(PROBE[r.evaluation.section.mode], stage_protocol(r.evaluation.section)) for r in study.runs if r.evaluation]
+    evaluation column is measured (the stage's section says it: its protocol())."""
+    found = [(PROBE[r.evaluation.section.mode], r.evaluation.section.protocol()) for r in study.runs if r.evaluation]
     return list(dict.fromkeys(found))

@@ -14,7 +14,9 @@ FIXTURE = ROOT / "tests" / "fixtures" / "legacy_results"  # written by main at a
 def test_the_names_in_files_stay_as_they_are():
     assert columns.knn("k200") == columns.DEFAULT_KNN_COLUMN == "knn_top1_k200"
     assert [columns.knn(p.name) for p in DEFAULT_KNN] == ["knn_top1_k200", "knn_top1_k20"]
-    assert columns.PROBE == {"linear": "linear_top1", "finetune": "finetune_top1"}
+    assert columns.PROBE == {"linear": "linear_top1", "paper_linear": "linear_top1", "finetune": "finetune_top1",
+                             "distill": "distill_top1"}
+    assert columns.PROBES == ("linear_top1", "finetune_top1", "distill_top1")
     assert set(columns.PROBE) == set(PROBES)  # a column for each probe.mode
     assert columns.dip("knn_top1_k200") == "knn_top1_k200_dip"
     assert columns.EPOCH_SECONDS == "epoch_seconds"

@@ -5,41 +5,13 @@ import pytest
 import torch
 
 from harness.config import FinetuneProbe, LinearProbe
-from harness.data.augment import BatchAugment
-from harness.data.pipeline import InMemoryPipeline, LabeledImages
 from harness.finetune import finetune, finetune_network
-from harness.methods.factory import build_method
 from harness.probe import labeled_subset, linear_probe
 from harness.run_id import stage_id
 
 from commandline import refused
 from configs import config
-
-CLASSES = 4
-
-
-def data(n_train=64, n_test=32) -> InMemoryPipeline:
-    """Four classes of 8x8 one-channel images, each a bright quadrant plus noise: learnable in a few steps."""
-    g = torch.Generator().manual_seed(0)
-
-    def split(n):
-        labels = torch.arange(CLASSES).repeat(n // CLASSES)
-        images = torch.randint(0, 80, (n, 1, 8, 8), generator=g, dtype=torch.uint8)
-        for i, c in enumerate(labels.tolist()):
-            images[i, 0, 4 * (c // 2) : 4 * (c // 2) + 4, 4 * (c % 2) : 4 * (c % 2) + 4] += 150
-        return LabeledImages(images, labels)
-
-    run = config()
-    augment = BatchAugment(run.data.augment.model_copy(update={"crop_min_scale": 0.8, "flip": False}), 8, 1,
-                           (0.5,), (0.25,))
-    return InMemoryPipeline(split(n_train), split(n_test), CLASSES, augment, 8, 2, 0, torch.device("cpu"))
-
-
-def method(layers=2):
-    torch.manual_seed(0)
-    return build_method(config(method={"name": "simclr"}, predictor={"kind": "none"},
-                               projector={"layers": layers, "hidden_dim": 12, "out_dim": 8}), 1)
-
+from quadrants import CLASSES, data, method
 
 PROBE = FinetuneProbe(epochs=3, batch_size=16, base_lr=0.05)
 
@@ -100,7 +72,8 @@ def test_label_fraction_is_honoured():
 
     d.labeled_batches = record
     finetune(method(), d, PROBE.model_copy(update={"label_fraction": 0.25, "epochs": 1}), seed=0)
-    assert torch.equal(seen[0], labeled_subset(d.train_labels(), 0.25))
+    # One epoch of round(16 / 16) step reads a whole pass over the subset; the +1 step runs on.
+    assert torch.equal(torch.sort(seen[0]).values, labeled_subset(d.train_labels(), 0.25))
     assert torch.bincount(d.train_labels()[seen[0]]).tolist() == [4] * CLASSES  # 25% of 16 per class
     # Fewer labels, another result: the fraction reaches the training.
     fewer = finetune(method(), d, PROBE.model_copy(update={"label_fraction": 0.125}), seed=0)
@@ -167,3 +140,25 @@ def test_imagefolder_labeled_batches_are_seeded_and_labeled(tmp_path):
     assert [x.shape for x, _ in first] == [(2, 3, 24, 24)] * 2
     assert sorted(torch.cat([y for _, y in first]).tolist()) == [0, 1, 2, 2]
     assert all(torch.equal(a, b) for (a, _), (b, _) in zip(first, batches(0)))
+
+
+def official_train_steps(num_examples, train_epochs, train_batch_size, train_steps=0):
+    """google-research/simclr tf2/model.py get_train_steps, transcribed."""
+    return train_steps or (num_examples * train_epochs // train_batch_size + 1)
+
+
+@pytest.mark.slow
+def test_finetuning_runs_the_official_step_count(monkeypatch):
+    from harness import finetune as ft
+    from harness.finetune import finetune_steps
+
+    for n, epochs, batch in [(12811, 60, 1024), (135, 30, 64), (16, 1, 16), (1347, 30, 1024)]:
+        assert finetune_steps(n, epochs, batch) == official_train_steps(n, epochs, batch)
+    steps = []
+    cosine = ft.cosine
+    monkeypatch.setattr(ft, "cosine", lambda peak, total: steps.append(total) or cosine(peak, total))
+    calls = []
+    loss = torch.nn.functional.cross_entropy
+    monkeypatch.setattr(ft.F, "cross_entropy", lambda *a: calls.append(1) or loss(*a))
+    finetune(method(), data(), PROBE.model_copy(update={"label_fraction": 0.5, "epochs": 2}), seed=0)
+    assert steps == [32 * 2 // 16 + 1] and len(calls) == 5  # 5 steps, where epochs x floor(N/B) gave 4

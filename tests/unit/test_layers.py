@@ -23,7 +23,8 @@ LAYERS = [
     ("config", ["config", "columns"]),
     ("spec and plan", ["spec", "plan", "migrate", "recorded"]),
     ("training", ["nets", "data", "methods", "monitor", "probe", "finetune", "accel", "optim", "accumulation",
-                  "checkpoint", "train", "evaluation_adapter", "stages"]),
+                  "checkpoint", "train", "interrupted", "supervised", "paper_linear", "distill", "evaluations",
+                  "stages"]),
     ("export", ["export"]),  # a finished run's weights, read from its checkpoint
     ("launch", ["launch", "preflight"]),
     ("report", ["report"]),
