@@ -357,6 +357,8 @@ def refusal(err: ValidationError, layers: list[Layer], method: RunMethod) -> Spe
     elif section == "probe" and first["type"] != "unknown_probe_mode":  # loc: probe, its mode (the tag), key
         member = f" for probe.mode={first['loc'][1]!r}"
     if first["type"] == "extra_forbidden" and section == "probe":  # a key of the other mode's section
+        # pydantic names the unknown field; the layer may have set a key inside it (probe.teacher.epochs)
+        key = next((k for layer in reversed(layers) for k in layer.values if k.startswith(key + ".")), key)
         hint = did_you_mean(PROBES[first["loc"][1]], tuple(key.split(".")[1:]))
         return SpecError(f"{where}: unknown key {key!r}{member}{hint}")
     got = "" if first["type"] == "missing" else f" (got {shown(value)})"  # a missing key's input is its section

@@ -22,7 +22,7 @@ def test_nested_mappings_are_flattened():
         ("variants: {a: {optim.batch_size: 0}}", "optim.batch_size: Input should be greater than 0"),
         ("variants: {a: {optim.base_lr: -0.1}}", "optim.base_lr: Input should be greater than 0"),
         ("variants: {a: {optim.epochs: many}}", "optim.epochs: Input should be a valid integer"),
-        ("variants: {a: {predictor.kind: nope}}", "predictor.kind: Input should be 'mlp', 'none' or 'fixed'"),
+        ("variants: {a: {predictor.kind: nope}}", "predictor.kind: Input should be 'mlp', 'none', 'fixed' or 'closed_form'"),
         ("variants: {a: {method.stop_gradient: maybe}}", "method.stop_gradient"),
         ("grid: {optim.batch_size: []}", "grid"),
         ("seeds: [1, 1]", "seeds"),
