@@ -28,10 +28,12 @@ DONE = ("simsiam", "simclr_finetune")
 
 @pytest.fixture
 def legacy(tmp_path) -> Path:
-    """A copy of the fixture's results under tmp_path/results, and the study in today's spelling."""
+    """A copy of the fixture's results under tmp_path/results, and the study in today's spelling (and
+    with SimCLR's LARS as it then was: its recipe has since put the lr inside the momentum, issue 25)."""
     shutil.copytree(FIXTURE, tmp_path / "results")
     study = tmp_path / "legacy_study.yaml"
-    study.write_text(LEGACY_STUDY.read_text().replace("probe.finetune_", "probe."))  # as the refusal says
+    text = LEGACY_STUDY.read_text().replace("probe.finetune_", "probe.")  # as the refusal says
+    study.write_text(text.replace("    method.name: simclr\n", "    method.name: simclr\n    optim.classic_momentum: false\n"))
     return study
 
 
@@ -113,6 +115,11 @@ def test_run_resumes_the_partial_run_alone(legacy, capsys):
     pd.testing.assert_frame_equal(after.iloc[:2][before.columns], before)  # epochs 0 and 1 kept, not retrained
 
 
+# Issue 25 changed what every in-memory run trains (crop boxes, hue and jitter order as torchvision
+# draws them; SimCLR's objective), not its keys: the fixture's curves, written at a509ef7, are no
+# longer today's, and results written before it are trained again with `harness run --rerun done`.
+# Strict: should the curves match again, the mark must go.
+@pytest.mark.xfail(strict=True, reason="issue 25 changed the augmentation: the fixture's curves predate it")
 @pytest.mark.parametrize("variant", DONE)
 def test_a_fresh_training_gives_the_curves_written_then(legacy, tmp_path, variant):
     run = next(r for r in load_study(legacy).runs if r.variant == variant)

@@ -21,8 +21,9 @@ variants:
 
 # The ids of each built-in recipe at preset tiny: every run of that method written before has its id
 # from the same keys. A pin changes only with SCHEMA_VERSION, and harness/migrate.py then renames the
-# folders of the older schema.
-PINNED = {"simsiam": "ef1edac98cdf", "byol": "24bcc6501894", "simclr": "23e4ac73fd32", "mocov3": "bd9b40f7fb61"}
+# folders of the older schema; or when a recipe changes what its runs train (then the old runs are
+# other runs): SimCLR's, 23e4ac73fd32 before its LARS got classic momentum (issue 25).
+PINNED = {"simsiam": "ef1edac98cdf", "byol": "24bcc6501894", "simclr": "5860703f79e2", "mocov3": "bd9b40f7fb61"}
 DEFAULTS = "c2a8105acd21"  # RunConfig() itself: {"schema": 2} hashed
 BF16 = "657288f4fcbb"  # RunConfig() at runtime.precision bf16
 
