@@ -6,6 +6,9 @@ caller's generator and only then moved to the device: the same generator state g
 augmentations on every device, and nothing touches the global RNG. The host-to-device copies are
 non-blocking (one for all the parameters of a batch), so on a GPU the augmentation of the next
 batch is queued behind the current step instead of waiting for it.
+
+Each parameter is drawn as torchvision's transforms draw it: the crop boxes as RandomResizedCrop's
+(harness/data/crops.py), the colour ops and ColorJitter's order per image as its (harness/data/colour.py).
 """
 
 from __future__ import annotations
