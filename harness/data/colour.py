@@ -17,8 +17,8 @@ GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as PIL's convert("L")
 # ColorJitter's ops by index (its fn_idx): every image applies them in one of these 24 orders.
 JITTER_OPS = ("brightness", "contrast", "saturation", "hue")
 ORDERS = torch.tensor(list(itertools.permutations(range(len(JITTER_OPS)))))  # [24, 4]
-# _hsv_to_rgb's table: for each sextant of the hue, which of (v, p, q, t) each of r, g, b takes.
-_SEXTANT_TO_RGB = torch.tensor([[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]])
+# Where r, g and b fall on the hue circle in adjust_hue's k, in sixths of a turn.
+_HUE_OFFSETS = torch.tensor([5.0, 3.0, 1.0])
 
 
 def _per_image(factor: Tensor, x: Tensor) -> Tensor:
@@ -52,40 +52,24 @@ def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
 
 
 def adjust_hue(x: Tensor, factor: Tensor) -> Tensor:
-    """Each image's hue shifted by its factor, in turns (-0.5..0.5), in HSV; one channel: unchanged."""
+    """Each image's hue shifted by its factor, in turns (-0.5..0.5), in HSV; one channel: unchanged.
+
+    HSV's value (the max channel) and the spread max - min stay; the hue h, in sixths of a turn, is
+    read from the max channel and the other two, shifted, and each channel is put back where the hue
+    circle has it: max - spread * clamp(min(k, 4 - k), 0, 1), k = (offset + h) mod 6. torchvision's
+    _rgb_to_hsv and _hsv_to_rgb in a few ops on the whole batch (its table of sextants is this).
+    """
     if x.shape[1] == 1:
         return x
-    h, s, v = rgb_to_hsv(x).unbind(dim=1)
-    h = (h + _per_image(factor, x)[:, 0]).remainder(1.0)
-    return hsv_to_rgb(torch.stack((h, s, v), dim=1))
-
-
-def rgb_to_hsv(x: Tensor) -> Tensor:
-    """[B,3,H,W] RGB in 0..1 -> HSV, hue in turns in [0, 1). Gray pixels get hue 0 and saturation 0."""
     r, g, b = x.unbind(dim=1)
     minc, maxc = torch.aminmax(x, dim=1)
-    gray = maxc == minc
     spread = maxc - minc
-    s = spread / torch.where(gray, torch.ones_like(maxc), maxc)
-    d = torch.where(gray, torch.ones_like(spread), spread)
-    rc, gc, bc = (maxc - r) / d, (maxc - g) / d, (maxc - b) / d
-    # The sextant's base angle plus the offset of the middle channel, in sixths of a turn.
-    h = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))  # gray: 0
-    return torch.stack(((h / 6.0 + 1.0).remainder(1.0), s, maxc), dim=1)
-
-
-def hsv_to_rgb(hsv: Tensor) -> Tensor:
-    """[B,3,H,W] HSV (hue in turns) -> RGB in 0..1."""
-    h, s, v = hsv.unbind(dim=1)
-    h6 = h * 6
-    sextant = torch.floor(h6)
-    f = h6 - sextant
-    p = (v * (1 - s)).clamp(0, 1)
-    q = (v * (1 - s * f)).clamp(0, 1)
-    t = (v * (1 - s * (1 - f))).clamp(0, 1)
-    vpqt = torch.stack((v, p, q, t), dim=1)
-    select = _SEXTANT_TO_RGB.to(hsv.device, non_blocking=True)[:, sextant.long().remainder(6)]  # [3,B,H,W]
-    return vpqt.gather(1, select.transpose(0, 1))
+    d = torch.where(spread > 0, spread, torch.ones_like(spread))  # gray: any hue, the spread is 0
+    hue = torch.where(maxc == r, (g - b) / d, torch.where(maxc == g, 2.0 + (b - r) / d, 4.0 + (r - g) / d))
+    hue = hue + 6 * _per_image(factor, x)[:, 0]
+    offsets = _HUE_OFFSETS.to(x.device, non_blocking=True).view(1, 3, 1, 1)
+    k = (offsets + hue.unsqueeze(1)).remainder(6.0)
+    return maxc.unsqueeze(1) - spread.unsqueeze(1) * torch.minimum(k, 4.0 - k).clamp(0, 1)
 
 
 ADJUST = {"brightness": adjust_brightness, "contrast": adjust_contrast, "saturation": adjust_saturation,
@@ -98,19 +82,25 @@ def jitter_in_order(x: Tensor, factors: dict[str, Tensor], order: Tensor, jitter
     in the order ORDERS[order[i]], where jittered[i] (the others are left as they are).
 
     `order` and `jittered` are on the CPU (no wait for the device): at each of the 4 positions the
-    batch is sorted by the op it applies there, each op runs once on its contiguous run of images, and
-    the batch is put back in place; an image applies each op exactly once, as one ColorJitter call.
-    `factors` are on x's device."""
+    batch is gathered in the order of the op each image applies there, each op runs once on its
+    contiguous run of images, and at the end the batch is put back in place; an image applies each
+    op exactly once, as one ColorJitter call. `factors` are on x's device."""
     positions = ORDERS[order.long()]  # [B, 4]: the op index at each position
     skipped = len(JITTER_OPS)  # the sort key of an image that applies nothing at a position
+    held = torch.arange(len(x))  # x[i] is the input's image held[i]
     for k in range(len(JITTER_OPS)):
         key = torch.where(jittered, positions[:, k], skipped)
-        sort = torch.argsort(key, stable=True)
+        wanted = torch.argsort(key, stable=True)  # the input's images, grouped by their op at k
         counts = torch.bincount(key, minlength=skipped + 1).tolist()
-        index = sort.to(x.device, non_blocking=True)
-        runs, rows = list(x[index].split(counts)), index.split(counts)
+        x = x[_to(torch.argsort(held)[wanted], x)]
+        held = wanted
+        runs, rows = list(x.split(counts)), _to(wanted, x).split(counts)
         for j, name in enumerate(JITTER_OPS):
             if name in ops and counts[j]:
                 runs[j] = ADJUST[name](runs[j], factors[name][rows[j]])
-        x = torch.empty_like(x).index_copy_(0, index, torch.cat(runs))
-    return x
+        x = torch.cat(runs)
+    return x[_to(torch.argsort(held), x)]
+
+
+def _to(index: Tensor, x: Tensor) -> Tensor:
+    return index.to(x.device, non_blocking=True)
