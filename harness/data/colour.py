@@ -17,6 +17,7 @@ GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as PIL's convert("L")
 # ColorJitter's ops by index (its fn_idx): every image applies them in one of these 24 orders.
 JITTER_OPS = ("brightness", "contrast", "saturation", "hue")
 ORDERS = torch.tensor(list(itertools.permutations(range(len(JITTER_OPS)))))  # [24, 4]
+GRAY_OPS = ("brightness", "contrast")  # saturation and hue leave a one-channel image as it is
 # Where r, g and b fall on the hue circle in adjust_hue's k, in sixths of a turn.
 _HUE_OFFSETS = torch.tensor([5.0, 3.0, 1.0])
 
@@ -81,14 +82,18 @@ def jitter_in_order(x: Tensor, factors: dict[str, Tensor], order: Tensor, jitter
     """ColorJitter on a batch: image i applies the ops `ops` (a subset of JITTER_OPS) with its factors
     in the order ORDERS[order[i]], where jittered[i] (the others are left as they are).
 
-    `order` and `jittered` are on the CPU (no wait for the device): at each of the 4 positions the
+    `order` and `jittered` are on the CPU (no wait for the device): at each position the
     batch is gathered in the order of the op each image applies there, each op runs once on its
     contiguous run of images, and at the end the batch is put back in place; an image applies each
     op exactly once, as one ColorJitter call. `factors` are on x's device."""
+    # Only the order of the ops that change an image matters: each image's order of those.
+    ops = tuple(name for name in ops if x.shape[1] == 3 or name in GRAY_OPS)
     positions = ORDERS[order.long()]  # [B, 4]: the op index at each position
+    acting = torch.isin(positions, torch.tensor([JITTER_OPS.index(name) for name in ops], dtype=torch.long))
+    positions = positions[acting].view(len(x), len(ops))
     skipped = len(JITTER_OPS)  # the sort key of an image that applies nothing at a position
     held = torch.arange(len(x))  # x[i] is the input's image held[i]
-    for k in range(len(JITTER_OPS)):
+    for k in range(len(ops)):
         key = torch.where(jittered, positions[:, k], skipped)
         wanted = torch.argsort(key, stable=True)  # the input's images, grouped by their op at k
         counts = torch.bincount(key, minlength=skipped + 1).tolist()
@@ -96,7 +101,7 @@ def jitter_in_order(x: Tensor, factors: dict[str, Tensor], order: Tensor, jitter
         held = wanted
         runs, rows = list(x.split(counts)), _to(wanted, x).split(counts)
         for j, name in enumerate(JITTER_OPS):
-            if name in ops and counts[j]:
+            if counts[j]:
                 runs[j] = ADJUST[name](runs[j], factors[name][rows[j]])
         x = torch.cat(runs)
     return x[_to(torch.argsort(held), x)]
