@@ -262,6 +262,9 @@ class Optim(Section):
     weight_decay: float = Field(1e-4, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1, description="sgd and lars")
     trust_coefficient: float = Field(0.001, gt=0, description="lars: eta in eta * ||w|| / ||g||")
+    # lars: the lr inside the momentum buffer (v = m v + lr u; w -= v), as SimCLR's LARS; false: outside
+    # it (v = m v + u; w -= lr v), as MoCo v3's and BYOL's (harness/lars.py). sgd and adamw ignore it.
+    classic_momentum: bool = False
     warmup_epochs: int = Field(0, ge=0)
     # With several devices (harness/distributed.py): BatchNorm statistics over the global batch
     # (SyncBN, as the papers train) or over each device's share. Part of the run id: it changes

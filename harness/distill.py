@@ -80,7 +80,8 @@ def distill(teacher: nn.Module, data, config: RunConfig, seed: int, directory: P
             total = total + w * F.cross_entropy(student(labeled[0]), labeled[1])
         return total
 
-    optimizer = LARS(student.parameters(), lr=peak, momentum=0.9, weight_decay=probe.weight_decay)
+    optimizer = LARS(student.parameters(), lr=peak, momentum=0.9, weight_decay=probe.weight_decay,
+                     classic_momentum=True)  # SimCLR's TF LARS (tf2/lars_optimizer.py)
     job = Supervised(student, optimizer, cosine(peak, probe.epochs * len(everything) // batch), per_epoch,
                      batches, loss, modes=student.train)
     fit(job, directory, should_stop)

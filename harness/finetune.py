@@ -7,7 +7,7 @@ labeled_subset: the same images the linear probe reads), with crop-and-flip view
 training mode; the result is top-1 on the un-augmented test split, in eval mode. The pretrained
 network is untouched: only the copy learns, and it is what a distillation reads as its teacher.
 
-The optimizer is the tf2 README's 1%-label command (config.FinetuneProbe): LARS, momentum 0.9, no
+The optimizer is the tf2 README's 1%-label command (config.FinetuneProbe): LARS with classic momentum (the lr inside the momentum buffer, as tf2/lars_optimizer.py), momentum 0.9, no
 weight decay, lr 0.005 x sqrt(batch) decayed by a cosine, no warm-up; the zero-initialized classifier
 is neither LARS-adapted nor decayed (tf2/model.py). It runs the official step count, N x epochs // B
 + 1 (tf2/model.py get_train_steps; finetune_steps), on batches that run on across passes as tf.data's
@@ -62,7 +62,8 @@ def finetuned(method, data, probe: FinetuneProbe, seed: int, directory: Path | N
     body, classifier = network
     lr = probe.base_lr * math.sqrt(batch)
     optimizer = LARS([{"params": list(body.parameters())}, {"params": list(classifier.parameters()), "adapt": False}],
-                     lr=lr, momentum=0.9, weight_decay=0.0)
+                     lr=lr, momentum=0.9, weight_decay=0.0,
+                     classic_momentum=True)  # SimCLR's TF LARS (tf2/lars_optimizer.py)
 
     def loss(labeled) -> torch.Tensor:
         images, labels = labeled

@@ -4,8 +4,13 @@ tensor is rescaled by the trust ratio eta * ||w|| / ||g + wd * w||.
 Biases and normalization parameters (every tensor with at most one dimension) are excluded from both
 weight decay and the trust ratio (BYOL App. C; SimCLR's `exclude_from_weight_decay`), so they follow
 plain SGD with momentum. So is every tensor of a parameter group with `adapt: False` (SimCLR's
-fine-tuning classifier, `head_supervised`). The lr is applied outside the momentum buffer, as in
-torch.optim.SGD.
+fine-tuning classifier, `head_supervised`).
+
+Where the lr goes (the two differ only while the lr changes: over a warm-up and cosine, 3e-2 relative):
+- by default outside the momentum buffer, as torch.optim.SGD, MoCo v3's and BYOL's LARS:
+  v = m v + u, w -= lr v, with u the (adapted) update;
+- `classic_momentum`, SimCLR's LARS (google-research/simclr tf2/lars_optimizer.py, its default):
+  inside it, v = m v + lr u, w -= v.
 """
 
 from __future__ import annotations
@@ -20,9 +25,16 @@ def excluded(p: torch.Tensor) -> bool:
 
 class LARS(torch.optim.Optimizer):
     def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
-                 trust_coefficient: float = 0.001):
-        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient)
+                 trust_coefficient: float = 0.001, classic_momentum: bool = False):
+        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient,
+                        classic_momentum=classic_momentum)
         super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        # A checkpoint written before classic_momentum existed resumes with the lr outside the buffer.
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("classic_momentum", False)
 
     @staticmethod
     def trust_ratio(p: torch.Tensor, update: torch.Tensor, eta: float) -> torch.Tensor:
@@ -49,6 +61,10 @@ class LARS(torch.optim.Optimizer):
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = torch.zeros_like(p)
                 buf = state["momentum_buffer"]
-                buf.mul_(group["momentum"]).add_(update)
-                p.add_(buf, alpha=-group["lr"])
+                if group["classic_momentum"]:
+                    buf.mul_(group["momentum"]).add_(update, alpha=group["lr"])
+                    p.sub_(buf)
+                else:
+                    buf.mul_(group["momentum"]).add_(update)
+                    p.add_(buf, alpha=-group["lr"])
         return loss

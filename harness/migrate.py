@@ -85,6 +85,12 @@ def _set_aside(root: Path, old: str) -> None:
     os.replace(root / old, root / store.SAME_PRETRAINING / old)
 
 
+# The evaluations whose protocol is what it was at schema 2: their old numbers become done stages. A
+# fine-tuning ran another step count and LARS then (issue 25): it is measured again on the kept
+# checkpoint (evaluated, not retrained).
+MEASURED_AS_BEFORE = ("linear",)
+
+
 def _evaluation_as_stage(folder: Path, kept: Path, run_id: str) -> None:
     """The evaluation a done folder of an older schema ran at the end of its training (its probe
     section, its summary's metric), written as a done stage of the kept folder's pretraining."""
@@ -96,7 +102,7 @@ def _evaluation_as_stage(folder: Path, kept: Path, run_id: str) -> None:
     except (ValidationError, ValueError):
         return
     metrics = {c: v for c, v in summary.get("final", {}).items() if c in columns.PROBES}
-    if not section.enabled or not metrics:
+    if not section.enabled or not metrics or section.mode not in MEASURED_AS_BEFORE:
         return
     stage = stage_id(run_id, section)
     directory = kept / store.STAGES / stage

@@ -49,7 +49,8 @@ def build_optimizer(method: Method, optim: Optim) -> torch.optim.Optimizer:
             groups.append({**g, "params": params, "lr": peak_lr(optim) * g["lr_mult"]})
     lr, wd = peak_lr(optim), optim.weight_decay
     if optim.name == "lars":
-        return LARS(groups, lr=lr, momentum=optim.momentum, weight_decay=wd, trust_coefficient=optim.trust_coefficient)
+        return LARS(groups, lr=lr, momentum=optim.momentum, weight_decay=wd, trust_coefficient=optim.trust_coefficient,
+                    classic_momentum=optim.classic_momentum)
     if optim.name == "adamw":  # MoCo v3: AdamW's default betas, weight decay on every parameter
         return torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
     return torch.optim.SGD(groups, lr=lr, momentum=optim.momentum, weight_decay=wd)

@@ -173,12 +173,15 @@ SIMCLR = Recipe(
     paper="simclr_v2",
     common={
         # v2 (Sec. 2; tf2/run.py: num_proj_layers=3, proj_out_dim=128): BN on every head layer, the
-        # output's included; no predictor. LARS, 10-epoch warm-up.
+        # output's included; no predictor. LARS, 10-epoch warm-up. The loss's scale is the code's: the
+        # gradient of both directions' sum at the paper's wd, the curves' loss their mean
+        # (harness/methods/simclr.py), not the mean at half the wd.
         "predictor.kind": "none", "predictor.lr": "cosine", "predictor.hidden_dim": 512,
         # The output BN has a scale and no shift (tf2/model.py: center=False).
         "heads.bn": "hidden_and_projector_output", "heads.output_bn_affine": True,
         "heads.output_bn_center": False, "heads.output_bias": False,
-        "optim.name": "lars",
+        # SimCLR's LARS keeps the lr inside the momentum buffer (tf2/lars_optimizer.py, classic_momentum).
+        "optim.name": "lars", "optim.classic_momentum": True,
         # v1 App. A (tf2/data_util.py): crop 0.08, blur 0.5, colour jitter at a strength (below).
         "data.augment.crop_min_scale": 0.08, "data.augment.jitter_p": 0.8, "data.augment.gray_p": 0.2,
         "data.augment.blur_p": (0.5, 0.5), "data.augment.solarize_p": (0.0, 0.0),

@@ -6,11 +6,13 @@ caller's generator and only then moved to the device: the same generator state g
 augmentations on every device, and nothing touches the global RNG. The host-to-device copies are
 non-blocking (one for all the parameters of a batch), so on a GPU the augmentation of the next
 batch is queued behind the current step instead of waiting for it.
+
+Each parameter is drawn as torchvision's transforms draw it: the crop boxes as RandomResizedCrop's
+(harness/data/crops.py), the colour ops and ColorJitter's order per image as its (harness/data/colour.py).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -21,16 +23,11 @@ from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
 from harness.config import Augment
+from harness.data.colour import JITTER_OPS, ORDERS, grayscale, jitter_in_order
+from harness.data.crops import random_resized_crop_boxes
 
-RATIO = (3 / 4, 4 / 3)  # RandomResizedCrop's default aspect-ratio range
 BLUR_SIGMA = (0.1, 2.0)  # SimSiam / MoCo v2, BYOL
 SOLARIZE_THRESHOLD = 0.5  # BYOL App. B: x -> 1 - x where x >= 0.5 (128 of 255 on uint8 / PIL)
-GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as PIL's convert("L")
-
-# RGB -> YIQ. Y is the luma above; I and Q span the chroma plane, where a hue shift is a rotation.
-RGB_TO_YIQ = torch.tensor(
-    [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64
-)
 
 
 def blur_kernel_size(image_size: int) -> int:
@@ -42,9 +39,7 @@ def blur_kernel_size(image_size: int) -> int:
 class AugmentParams:
     """Per-sample parameters of one batch, each a tensor of shape [B]."""
 
-    scale: Tensor  # drawn crop area fraction (before clamping the box into the image)
-    ratio: Tensor  # drawn aspect ratio w/h (before clamping)
-    crop_w: Tensor  # crop box width as a fraction of the image width
+    crop_w: Tensor  # crop box width as a fraction of the image width (whole pixels: harness.data.crops)
     crop_h: Tensor
     center_x: Tensor  # crop box center, in [0, 1] image coordinates
     center_y: Tensor
@@ -54,6 +49,7 @@ class AugmentParams:
     contrast: Tensor
     saturation: Tensor
     hue: Tensor  # fraction of a full turn, in [-hue, hue]
+    jitter_order: Tensor  # the order of the four jitter ops: an index into colour.ORDERS
     gray: Tensor  # bool
     blur: Tensor  # bool
     sigma: Tensor  # blur sigma in pixels (drawn for every sample, used where blur is True)
@@ -125,35 +121,6 @@ def eval_transform(images: Tensor, size: int, mean: tuple[float, ...], std: tupl
         return normalize(x, mean, std)
 
 
-def grayscale(x: Tensor) -> Tensor:
-    """[B,C,H,W] -> [B,1,H,W] luma (the image itself when it has one channel)."""
-    if x.shape[1] == 1:
-        return x
-    w = _to_device(torch.tensor(GRAY_WEIGHTS, dtype=x.dtype).view(1, 3, 1, 1), x.device)
-    return (x * w).sum(dim=1, keepdim=True)
-
-
-def hue_matrix(hue: Tensor) -> Tensor:
-    """Per-sample 3x3 RGB matrices [B,3,3] that shift the hue by `hue` turns.
-
-    A rotation of YIQ's chroma plane: an approximation of torchvision's HSV hue shift that is one
-    linear map per image. HSV's hue runs R -> G -> B, clockwise in (I, Q): hence the minus sign.
-    """
-    angle = -2 * math.pi * hue.detach().double().cpu()
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    rot = torch.zeros(len(angle), 3, 3, dtype=torch.float64)
-    rot[:, 0, 0] = 1
-    rot[:, 1, 1], rot[:, 1, 2] = cos, -sin
-    rot[:, 2, 1], rot[:, 2, 2] = sin, cos
-    return torch.linalg.inv(RGB_TO_YIQ) @ rot @ RGB_TO_YIQ
-
-
-def _blend(x: Tensor, other: Tensor, factor: Tensor) -> Tensor:
-    # torchvision's _blend: factor * x + (1 - factor) * other, clamped to the valid range.
-    f = factor.view(-1, 1, 1, 1)
-    return (f * x + (1 - f) * other).clamp(0, 1)
-
-
 class BatchAugment:
     """Random resized crop + flip, color jitter, grayscale, blur and solarize on a batch [B,C,H,W], as
     the config's `data.augment` says; blur and solarize by view (`view` 0, 1, then 0, 1 again)."""
@@ -182,15 +149,11 @@ class BatchAugment:
         def coin(p: float) -> Tensor:
             return torch.rand(batch, generator=generator, dtype=torch.float64) < p
 
-        scale = uniform(r.crop_min_scale, 1.0)
-        ratio = torch.exp(uniform(math.log(RATIO[0]), math.log(RATIO[1])))
-        # The ratio is relative to the image's own aspect (exact for square images, as the in-memory
-        # datasets are). torchvision resamples a box that does not fit and falls back to a center
-        # crop after 10 tries; clamping the box keeps one draw per sample.
-        crop_w = torch.sqrt(scale * ratio).clamp(max=1.0)
-        crop_h = torch.sqrt(scale / ratio).clamp(max=1.0)
-        center_x = crop_w / 2 + (1 - crop_w) * uniform(0.0, 1.0)
-        center_y = crop_h / 2 + (1 - crop_h) * uniform(0.0, 1.0)
+        # In-memory images are stored at image_size (square): the boxes are drawn on its pixels.
+        size = self.image_size
+        box = random_resized_crop_boxes(batch, size, size, (r.crop_min_scale, 1.0), generator)
+        crop_w, crop_h = box.width / size, box.height / size
+        center_x, center_y = (box.left + box.width / 2) / size, (box.top + box.height / 2) / size
         flip = coin(0.5) & r.flip
 
         jitter = coin(r.jitter_p)
@@ -204,13 +167,14 @@ class BatchAugment:
         contrast = factor(r.contrast, 1.0, max(0.0, 1 - r.contrast), 1 + r.contrast)
         saturation = factor(r.saturation, 1.0, max(0.0, 1 - r.saturation), 1 + r.saturation, color)
         hue = factor(r.hue, 0.0, -r.hue, r.hue, color)
+        jitter_order = torch.randint(len(ORDERS), (batch,), generator=generator)
         gray = coin(r.gray_p) & color
         blur = coin(r.blur_p[view % 2])
         sigma = uniform(*BLUR_SIGMA)
         solarize = coin(r.solarize_p[view % 2])
         return AugmentParams(
-            scale, ratio, crop_w, crop_h, center_x, center_y, flip,
-            jitter, brightness, contrast, saturation, hue, gray, blur, sigma, solarize,
+            crop_w, crop_h, center_x, center_y, flip,
+            jitter, brightness, contrast, saturation, hue, jitter_order, gray, blur, sigma, solarize,
         )  # fmt: skip
 
     def apply(self, images: Tensor, params: AugmentParams) -> Tensor:
@@ -222,7 +186,7 @@ class BatchAugment:
         p = params.to(images.device)
         x = self._crop_flip(to_float(images), p)
         if self.recipe.jitter_p > 0:
-            x = self._jitter(x, p, hue_matrix(params.hue))
+            x = self._jitter(x, p, params)
         if self.recipe.gray_p > 0 and x.shape[1] == 3:
             x = torch.where(p.gray.view(-1, 1, 1, 1), grayscale(x).expand_as(x), x)
         if params.blur.any():  # the flags are on the CPU: no wait for the device
@@ -246,15 +210,12 @@ class BatchAugment:
         # edge take the edge value, as a resize does, instead of fading into zeros.
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
-    def _jitter(self, x: Tensor, p: AugmentParams, hue_rgb: Tensor) -> Tensor:
-        # A fixed order (brightness, contrast, saturation, hue); torchvision's ColorJitter draws a
-        # random order per image. Samples without jitter have identity factors.
-        x = (x * p.brightness.view(-1, 1, 1, 1)).clamp(0, 1)
-        x = _blend(x, grayscale(x).mean(dim=(1, 2, 3), keepdim=True), p.contrast)
-        if x.shape[1] == 3:
-            x = _blend(x, grayscale(x), p.saturation)
-            x = torch.einsum("bij,bjhw->bihw", _to_device(hue_rgb.to(x.dtype), x.device), x).clamp(0, 1)
-        return x
+    def _jitter(self, x: Tensor, p: AugmentParams, params: AugmentParams) -> Tensor:
+        # ColorJitter: the ops of a positive strength, in each image's own order (on the CPU copy of
+        # the parameters, `params`); samples without jitter are left as they are.
+        ops = tuple(name for name in JITTER_OPS if getattr(self.recipe, name) > 0)
+        factors = {name: getattr(p, name) for name in ops}
+        return jitter_in_order(x, factors, params.jitter_order, params.jitter, ops)
 
     def _blur(self, x: Tensor, p: AugmentParams) -> Tensor:
         # Separable Gaussian, one kernel per sample: the batch is folded into the channels of a

@@ -42,6 +42,12 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
     return F.cross_entropy(logits, torch.cat([own + big_n, own]))
 
 
+def with_gradient_scale(loss: torch.Tensor, scale: float) -> torch.Tensor:
+    """`loss` itself, whose gradient is `scale` times its own: what an objective `scale` x the loss
+    trains, while the loss's value (the curves' and the report's) keeps its meaning."""
+    return loss + (scale - 1) * (loss - loss.detach())
+
+
 def info_nce(q: torch.Tensor, k: torch.Tensor, temperature: float) -> torch.Tensor:
     """MoCo v3: query i against every key of the global batch, its own key the positive, scaled by
     2 * temperature as in the official code (it makes the loss's scale independent of T). The keys

@@ -8,6 +8,12 @@ and the linear probe read from its first layer (probe.layer 1) instead of the ba
 Both views go through the networks as one batch of 2N, as in the official code (tf2/model.py), so
 BatchNorm's statistics come from all 2N images; with several ranks the negatives come from the global
 batch (losses.nt_xent).
+
+The objective is the official code's (tf2/objective.py): the sum of the two directions' means, twice
+NT-Xent's mean over the 2N views (the paper's 1/2N, lightly's). Under LARS the trust ratio cancels
+that factor for the adapted weights, but not against their weight decay (the mean alone would train
+with twice the code's relative decay) nor for the biases and BN parameters, plain momentum SGD (half
+their steps). So the gradient is the sum's, and the loss the run logs stays the mean.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import torch
 
 from harness.config import RunConfig
 from harness.methods.base import Method, StepOutput
-from harness.methods.losses import nt_xent
+from harness.methods.losses import nt_xent, with_gradient_scale
+
+DIRECTIONS = 2  # tf2/objective.py: loss = mean(loss_a + loss_b), both directions summed
 
 
 class SimCLR(Method):
@@ -26,5 +34,5 @@ class SimCLR(Method):
 
     def forward(self, views):
         z, pre_bn = (t.chunk(len(views)) for t in self.project(torch.cat(views)))
-        return StepOutput(loss=nt_xent(z[0], z[1], self.config.method.temperature), embedding=z[0],
-                          embedding_pre_bn=pre_bn[0])
+        loss = with_gradient_scale(nt_xent(z[0], z[1], self.config.method.temperature), DIRECTIONS)
+        return StepOutput(loss=loss, embedding=z[0], embedding_pre_bn=pre_bn[0])

@@ -7,6 +7,10 @@ its table's `protocol` on top (or `protocol_by_method[method]`, for another meth
 like BYOL Table 16's SimCLR arm). Keys the study sets on purpose per row (its variants, grid and rules: the
 ablation itself) are not differences. And how each evaluation column's numbers are measured, from the
 runs' evaluation sections (evaluation_protocols).
+
+What no config key states (an official code's augmentation that the harness, as the PyTorch
+reimplementations, draws as torchvision does) is each paper's `protocol_notes`: the report prints
+those of the papers whose methods the study trains.
 """
 
 from __future__ import annotations
@@ -88,6 +92,15 @@ def differences(study, report: ReportSpec | None = None) -> list[Difference]:
             if not any(_equal(ours[key], v) for v in seen.ours):
                 seen.ours.append(ours[key])
     return sorted(found.values(), key=lambda d: d.key)
+
+
+def protocol_notes(study) -> list[str]:
+    """papers.yaml's `protocol_notes` of the papers whose methods the study's runs train, in run order."""
+    notes: list[str] = []
+    for method in dict.fromkeys(planned.config.method.name for planned in study.runs):
+        paper = BUILT_IN[method].recipe.paper if method in BUILT_IN else None
+        notes += [n for n in papers().get(paper, {}).get("protocol_notes", []) if n not in notes]
+    return notes
 
 
 def show_value(value) -> str:

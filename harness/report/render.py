@@ -24,7 +24,7 @@ from harness.report import figures as fig
 from harness.report.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Instability, reads_the_std
 from harness.report.intervals import DECIDING_RULE
 from harness.report.metrics import metric
-from harness.report.protocol import differences, evaluation_protocols, show_value
+from harness.report.protocol import differences, evaluation_protocols, protocol_notes, show_value
 from harness.report.reference import PaperNumbers, citation, source_word
 from harness.report.results import load_results, matching
 from harness.report.schema import (CurvesFigure, ReportSpec, SweepFigure, axis_values, paper_numbers,
@@ -250,6 +250,7 @@ def write_report(study, results: Path, reports: Path) -> list[Path]:
         "protocol": [{"key": d.key, "ours": " / ".join(show_value(v) for v in d.ours), "paper": show_value(d.paper)}
                      for d in differences(study, spec)],
         "evaluations": [{"column": column, "protocol": text} for column, text in evaluation_protocols(study)],
+        "protocol_notes": protocol_notes(study),
         "verdicts": verdicts,
         "deciding_rule": DECIDING_RULE,
         "level": "/".join(f"{100 * c:g}%" for c in sorted({c.confidence for c in spec.claims})) or "95%",

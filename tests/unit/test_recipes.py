@@ -11,7 +11,7 @@ from harness.optim import lr_schedule, peak_lr
 from harness.plan import load_study
 from harness.presets import PRESETS
 from harness.recipes import RECIPE_KEYS
-from harness.report.protocol import differences
+from harness.report.protocol import differences, protocol_notes
 from harness.spec import flatten
 
 from conftest import STUDIES
@@ -47,6 +47,14 @@ def test_the_tiny_scale_shows_up_as_protocol_differences():
     assert found["optim.lr_multiplier"] == ([4.0], 1.0)
     assert found["optim.epochs"] == ([60], 300)  # the table's ablation setup, not BYOL's 1000 epochs
     assert "method.tau_base" not in found  # the study's own axis
+
+
+def test_protocol_notes_are_those_of_the_papers_whose_methods_a_study_trains():
+    simclr = protocol_notes(load_study(STUDIES / "simclr_head_depth.yaml", "tiny"))
+    assert any("sum of the two directions" in n for n in simclr)
+    assert any("sample_distorted_bounding_box" in n for n in simclr)
+    assert not any("clamps a box" in n for n in simclr)  # BYOL's
+    assert protocol_notes(load_study(STUDIES / "simsiam_predictor.yaml", "tiny")) == []  # torchvision's own
 
 
 def test_a_probe_mode_s_protocol_applies_to_its_runs_alone():

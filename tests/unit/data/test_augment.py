@@ -11,6 +11,7 @@ import torchvision.transforms.v2.functional as TF
 
 from harness.config import Augment
 from harness.data.augment import BatchAugment, blur_kernel_size, eval_transform
+from harness.data.colour import JITTER_OPS, ORDERS
 
 ZERO, ONE = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)  # normalization that leaves images in 0..1
 
@@ -50,7 +51,7 @@ def identity_params(aug: BatchAugment, b: int):
     ones, zeros = torch.ones(b, dtype=torch.float64), torch.zeros(b, dtype=torch.float64)
     no = torch.zeros(b, dtype=torch.bool)
     return replace(
-        p, scale=ones, ratio=ones, crop_w=ones, crop_h=ones, center_x=ones / 2, center_y=ones / 2, flip=no,
+        p, crop_w=ones, crop_h=ones, center_x=ones / 2, center_y=ones / 2, flip=no,
         jitter=no, brightness=ones, contrast=ones, saturation=ones, hue=zeros, gray=no, blur=no, solarize=no,
     )  # fmt: skip
 
@@ -89,15 +90,15 @@ def test_samples_are_augmented_independently():
 def test_parameter_ranges_and_rates():
     n, min_scale = 20000, 0.2
     p = augment("simsiam", min_scale=min_scale).sample_params(n, gen())
-    assert ((p.scale >= min_scale) & (p.scale <= 1)).all()
-    assert ((p.ratio >= 3 / 4 - 1e-9) & (p.ratio <= 4 / 3 + 1e-9)).all()
-    area = p.crop_w * p.crop_h
-    # Clamping a box that does not fit can only shrink it, by at most sqrt(3/4) (the extreme ratio).
-    assert (area <= p.scale + 1e-9).all() and (area >= p.scale * math.sqrt(3 / 4) - 1e-9).all()
-    fits = (p.crop_w < 1) & (p.crop_h < 1)
-    torch.testing.assert_close(area[fits], p.scale[fits])
-    torch.testing.assert_close((p.crop_w / p.crop_h)[fits], p.ratio[fits])
-    assert fits.float().mean() > 0.5
+    # whole-pixel boxes of the 32 px image (harness.data.crops; their distribution: test_crops.py)
+    w, h = p.crop_w * 32, p.crop_h * 32
+    torch.testing.assert_close(w, w.round(), rtol=0, atol=1e-9)
+    torch.testing.assert_close(h, h.round(), rtol=0, atol=1e-9)
+    # the sides before rounding (within half a pixel) had an area in (min_scale, 1) and a ratio in RATIO
+    assert ((w + 0.5) * (h + 0.5) >= min_scale * 32**2).all() and ((w - 0.5) * (h - 0.5) <= 32**2).all()
+    assert ((w + 0.5) / (h - 0.5) >= 3 / 4).all() and ((w - 0.5) / (h + 0.5) <= 4 / 3).all()
+    ratio = (w / h).log()
+    assert abs(ratio.mean()) < 0.01 and ratio.std() > 0.1
     # the box lies inside the image
     for c, w in ((p.center_x, p.crop_w), (p.center_y, p.crop_h)):
         assert ((c - w / 2 >= -1e-9) & (c + w / 2 <= 1 + 1e-9)).all()
@@ -166,17 +167,31 @@ def test_color_ops_match_torchvision():
     torch.testing.assert_close(gray, TF.rgb_to_grayscale(xf, num_output_channels=3), atol=2e-4, rtol=0)
 
 
-def test_hue_shift_approximates_torchvision():
-    aug = augment("cifar")
-    x = images()
-    shift = torch.full((8,), 0.05, dtype=torch.float64)
+def test_hue_and_jitter_order_match_torchvision():
+    aug, x = augment("cifar"), images()
+    xf = x.float() / 255
+    shift = torch.linspace(-0.1, 0.1, 8, dtype=torch.float64)
     p = replace(identity_params(aug, 8), jitter=torch.ones(8, dtype=torch.bool), hue=shift)
+    expected = torch.stack([TF.adjust_hue(xf[i], shift[i].item()) for i in range(8)])
+    torch.testing.assert_close(aug.apply(x, p), expected, atol=1e-5, rtol=0)
+    # all four ops, each image in its own drawn order (ColorJitter's fn_idx)
+    p = aug.sample_params(8, gen(5))
+    p = replace(identity_params(aug, 8), jitter=torch.ones(8, dtype=torch.bool), brightness=p.brightness,
+                contrast=p.contrast, saturation=p.saturation, hue=p.hue, jitter_order=p.jitter_order)
+    assert len(set(p.jitter_order.tolist())) > 1
     out = aug.apply(x, p)
-    reference = TF.adjust_hue(x.float() / 255, 0.05)
-    # an approximation of the HSV shift: closer to it than the unshifted image or the opposite shift
-    opposite = aug.apply(x, replace(p, hue=-shift))
-    err = (out - reference).abs().mean()
-    assert err < (opposite - reference).abs().mean() and err < 0.05
+    for i in range(8):
+        expected = xf[i]
+        for op in ORDERS[p.jitter_order[i]].tolist():
+            name = JITTER_OPS[op]
+            expected = getattr(TF, f"adjust_{name}")(expected, getattr(p, name)[i].item())
+        torch.testing.assert_close(out[i], expected, atol=2e-4, rtol=0)
+
+
+def test_jitter_order_is_drawn_per_image_uniformly():
+    order = augment().sample_params(24000, gen()).jitter_order
+    counts = torch.bincount(order, minlength=len(ORDERS))
+    assert len(counts) == len(ORDERS) and (counts - 1000).abs().max() < 150
 
 
 def test_blur_matches_torchvision_per_sample():

@@ -427,11 +427,16 @@ def test_each_report_lists_its_protocol_differences_from_the_paper(tmp_path):
     assert "| `optim.epochs` | 60 | 300 |" in section  # BYOL's ablation setup (Sec. 5), not its 1000 epochs
     assert "| `optim.lr_multiplier` | 4.0 | 1.0 |" in section
     assert "method.tau_base" not in section  # the study's own axis
+    # what no key states: the official code's augmentation, where the harness's is torchvision's
+    notes = section.split("Beyond the config keys")[1]
+    assert "clamps a box that does not fit" in notes and "brightness adds a delta" in notes
     html = (tmp_path / "reports" / "byol_tau.html").read_text()
     assert '<table id="protocol">' in html and "<td><code>data.dataset</code></td><td>digits</td>" in html
+    assert '<ul id="protocol-notes"><li>Augmentation as torchvision draws it' in html
     at_paper_scale = load_study(STUDIES / "byol_tau.yaml", "imagenet")
     write_report(at_paper_scale, tmp_path / "results", tmp_path / "reports")
-    assert "Every run has the paper's setup" in (tmp_path / "reports" / "byol_tau.md").read_text()
+    md = (tmp_path / "reports" / "byol_tau.md").read_text()
+    assert "Every run has the paper's setup" in md and "clamps a box that does not fit" in md
 
 
 def test_tables_and_claims_show_their_seeds_and_intervals(tmp_path):
