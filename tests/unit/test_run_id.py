@@ -23,7 +23,7 @@ variants:
 # from the same keys. A pin changes only with SCHEMA_VERSION, and harness/migrate.py then renames the
 # folders of the older schema; or when a recipe changes what its runs train (then the old runs are
 # other runs): SimCLR's, a24447edb5b8 before its LARS got classic momentum (issue 25).
-PINNED = {"simsiam": "ba59462bfadd", "byol": "13d63341c910", "simclr": "a24447edb5b8", "mocov3": "8e71921771ce"}
+PINNED = {"simsiam": "ba59462bfadd", "byol": "13d63341c910", "simclr": "ce52169e6284", "mocov3": "8e71921771ce"}
 DEFAULTS = "dff5301227e8"  # RunConfig() itself: {"schema": 3} hashed
 BF16 = "c0901838e085"  # RunConfig() at runtime.precision bf16
 # The stage ids of the default linear probe and fine-tuning of the pretraining DEFAULTS.
