@@ -359,8 +359,8 @@ class FinetuneProbe(ProbeBase):
 
     def protocol(self) -> str:
         return (f"fine-tuning (SimCLR v2): encoder and projector's first {self.layer} layers trained end to end "
-                f"with a zero-init classifier on crops of {_labeled(self)}, LARS lr {self.base_lr:g} x sqrt(batch) "
-                f"cosine, batch {self.batch_size}, {self.epochs} epochs; top-1 on the test split")
+                f"with a zero-init classifier on crops of {_labeled(self)}, LARS (classic momentum) lr {self.base_lr:g} "
+                f"x sqrt(batch) cosine, batch {self.batch_size}, {self.epochs} epochs; top-1 on the test split")
 
 
 class PaperLinear(ProbeBase):
