@@ -17,7 +17,7 @@ A claim whose runs are missing, failed or still running, or that has fewer finis
 
 `finals` is a DataFrame with one row per planned run: run_id, variant, seed, its grid values, status,
 and the last logged value of each metric (loss, the collapse monitors, output_std_ref = 1/sqrt(d),
-knn_top1_<protocol>, linear_top1 or finetune_top1 where a probe ran, chance, <kNN metric>_dip). Claims over time
+knn_top1_<protocol>, linear_top1, finetune_top1 or distill_top1 where an evaluation ran, chance, <kNN metric>_dip). Claims over time
 (instability) also get `curves` (one row per run and epoch) and, where runs wrote one, `steps` (one
 row per run and logged step, from steps.parquet); both carry a run_id column.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.columns import DIP, FINETUNE, KNN, LINEAR, is_knn
+from harness.columns import DIP, DISTILL, FINETUNE, KNN, LINEAR, is_knn
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Metric:
 NAMED = {
     LINEAR: Metric(LINEAR, "linear top-1", "%", 1, True),
     FINETUNE: Metric(FINETUNE, "fine-tuned top-1", "%", 1, True),
+    DISTILL: Metric(DISTILL, "distilled student's top-1", "%", 1, True),
     "chance": Metric("chance", "chance", "%", 1, True),
     "loss": Metric("loss", "training loss"),
     "output_std": Metric("output_std", "output std of z/‖z‖", digits=4),
