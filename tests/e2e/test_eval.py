@@ -40,5 +40,5 @@ def test_eval_with_a_new_label_fraction_trains_nothing_and_reports_it(tmp_path, 
         assert summary["status"] == "done" and summary["input_id"] == planned.run_id
         assert f"| `{planned.run_id}` | `{planned.evaluation.stage_id}` |" in md
         assert f"{100 * summary['metrics']['linear_top1']:.1f}" in md
-    assert "on 10% of the train labels" in md  # the Evaluations section names its protocol
+    assert "0.1 of the train split's labels" in md  # the Evaluations section names its protocol
     assert main(argv) == 0 and "tiny_test: no evaluation to run (1 done; evaluations: 1 done)" in capsys.readouterr().out

@@ -9,7 +9,7 @@ import pytest
 from harness import columns, store
 from harness.cli import main
 from harness.config import RunConfig
-from harness.plan import load_study
+from harness.plan import load_study, stage_chain
 from harness.spec import flatten, parse_set
 from harness.store import RunState
 from harness.stages import run_stage
@@ -44,11 +44,13 @@ def test_dry_run_plans_every_preset_and_writes_nothing(study, tmp_path, capsys):
 
 
 def small_for(study: Path) -> list[str]:
-    """SMALL without the keys the study's variants and grid vary: overriding them would make its
-    runs one config (SimSiam App. B's output dimension is projector.out_dim)."""
+    """SMALL without the keys the study's variants, grid and rules vary: overriding them would make its
+    runs one config (SimSiam App. B's output dimension is projector.out_dim; simclr_distillation's
+    wider teacher is a rule's backbone.width)."""
     planned = load_study(study)
     spec = planned.spec
-    varied = {key for v in spec.variants.values() for key in flatten(v)} | set(spec.grid)
+    varied = ({key for v in spec.variants.values() for key in flatten(v)} | set(spec.grid)
+              | {key for rule in spec.rules for key in flatten(rule.set)})
     finetune = planned.runs[0].config.probe.mode == "finetune"
     items = [FINETUNE_EPOCHS if finetune and item.startswith("probe.epochs=") else item for item in SMALL]
     return [item for item in items if item.split("=", 1)[0] not in varied]
@@ -65,9 +67,10 @@ def test_one_epoch_of_the_first_run(study, tmp_path):
         config = RunConfig.model_validate({**config.model_dump(), "optim": {**config.optim.model_dump(), "epochs": 1}})
     summary = train(config, tmp_path, planned.labels())
     assert summary["status"] == RunState.DONE and summary["epochs_completed"] == 1
-    # Its evaluation, a stage after it, reads its last checkpoint.
-    evaluation = run_stage(planned.config, planned.evaluation, tmp_path, planned.labels())
-    assert evaluation["metrics"][columns.PROBE[planned.config.probe.mode]] is not None
+    # Its evaluation, a stage after the ones it reads (if any), reads its last checkpoint.
+    for stage in stage_chain(config, config.run_id()):
+        evaluation = run_stage(config, stage, tmp_path, planned.labels())
+    assert evaluation["metrics"][columns.PROBE[config.probe.mode]] is not None
     if planned.config.monitor.every_steps:
         assert (tmp_path / store.STEPS).exists()
 
