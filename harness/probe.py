@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from harness.config import LinearProbe
+from harness.supervised import cosine
 
 
 @torch.no_grad()
@@ -58,7 +58,7 @@ def fit_linear(train_x, train_y, test_x, test_y, num_classes: int, probe: Linear
     optimizer = torch.optim.SGD([weight, bias], lr=probe.lr, momentum=0.9, weight_decay=probe.weight_decay)
     n, batch = len(train_x), min(probe.batch_size, len(train_x))
     steps = math.ceil(n / batch)
-    schedule = probe.lr * 0.5 * (1 + np.cos(math.pi * np.arange(probe.epochs * steps) / (probe.epochs * steps)))
+    schedule = cosine(probe.lr, probe.epochs * steps)
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(probe.epochs):
         order = torch.randperm(n, generator=generator).to(train_x.device)

@@ -69,12 +69,19 @@ def test_runs_that_differ_in_evaluation_keys_only_train_one_network(finished):
     assert (directory / store.CHECKPOINT).exists()  # what the stages read: kept
 
 
-@pytest.mark.slow
-def test_a_stage_killed_and_resumed_ends_as_one_never_killed(finished, tmp_path, monkeypatch):
+def without_stage(finished, tmp_path, run: int):
+    """A copy of the finished study with the evaluation stage of its run `run` removed: (study, the
+    pretraining, its folder, the stage, the stage's folder)."""
     study, unit, directory = copy_of(finished, tmp_path)
-    stage = study.runs[1].evaluation
+    stage = study.runs[run].evaluation
     folder = directory / store.STAGES / stage.stage_id
     shutil.rmtree(folder)
+    return study, unit, directory, stage, folder
+
+
+@pytest.mark.slow
+def test_a_stage_killed_and_resumed_ends_as_one_never_killed(finished, tmp_path, monkeypatch):
+    study, unit, directory, stage, folder = without_stage(finished, tmp_path, 1)
     real, calls = stages.evaluate, []
 
     def killed_once(inp):  # an evaluation stopped after its first epoch's checkpoint
@@ -100,10 +107,7 @@ def test_a_stage_killed_and_resumed_ends_as_one_never_killed(finished, tmp_path,
 
 @pytest.mark.slow
 def test_a_failed_evaluation_leaves_its_pretraining_done_and_is_retried_alone(finished, tmp_path, monkeypatch):
-    study, unit, directory = copy_of(finished, tmp_path)
-    stage = study.runs[0].evaluation
-    folder = directory / store.STAGES / stage.stage_id
-    shutil.rmtree(folder)
+    study, unit, directory, stage, folder = without_stage(finished, tmp_path, 0)
     pretraining = {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
 
     def broken(inp):
